@@ -1,0 +1,236 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Read-only view of one zone image (layout: fastdns/zone/image.py).
+
+The image is validated once when the Snapshot is made, so the lookups used per query can
+trust every offset in it.
+"""
+
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcmp, memcpy
+
+from fastdns._wire cimport lk_cmp, lk_to_name, name_to_lk, name_len, NAME_MAX
+
+MAGIC_LE = b"FDNSZILE"
+MAGIC_BE = b"FDNSZIBE"
+IMAGE_VERSION = 1
+
+
+class ImageError(ValueError):
+    """A zone image that is not well formed."""
+
+
+cdef class Snapshot:
+    """An immutable zone: the image plus its generation number.
+
+    ``buffer`` is any object exporting a read-only buffer (``bytes``, ``mmap``); it is kept
+    alive by the snapshot.
+    """
+
+    def __cinit__(self, object buffer, uint64_t generation=0):
+        cdef Py_buffer view
+        PyObject_GetBuffer(buffer, &view, PyBUF_SIMPLE)
+        try:
+            self._buffer = buffer
+            self.base = <const uint8_t *>view.buf
+            self._validate(view.len)
+        finally:
+            # the exporter (bytes or mmap) keeps the memory where it is while referenced
+            PyBuffer_Release(&view)
+        self.generation = generation
+        cdef int lklen
+        cdef const uint8_t *lk = self.node_lk(0, &lklen)
+        self.apex_lk = lk[:lklen]
+        self.origin = self.node_name(0)[:name_len(self.node_name(0))]
+
+    cdef _validate(self, Py_ssize_t size):
+        cdef const ImageHeader *h
+        cdef uint32_t i, j, end
+        cdef const NodeRec *n
+        cdef const RRsetRec *rs
+        cdef uint64_t names_size, rdata_size, extra_words, p
+        cdef const uint8_t *lk
+        cdef int lklen, prev_len
+        cdef const uint8_t *prev
+        if size < sizeof(ImageHeader):
+            raise ImageError("image shorter than its header")
+        h = <const ImageHeader *>self.base
+        cdef bytes magic = MAGIC_LE if _little() else MAGIC_BE
+        if memcmp(h.magic, <const char *>magic, 8) != 0:
+            raise ImageError("bad magic (not an image, or another byte order)")
+        if h.version != IMAGE_VERSION:
+            raise ImageError(f"image version {h.version}, expected {IMAGE_VERSION}")
+        if h.size != <uint64_t>size or h.node_count == 0:
+            raise ImageError("image size or node count wrong")
+        if not (h.nodes_off <= h.rrsets_off <= h.names_off <= h.rdata_off <= h.extra_off <= h.size):
+            raise ImageError("image sections out of order")
+        if h.nodes_off % 8 or h.rrsets_off % 8 or h.extra_off % 4:
+            raise ImageError("image sections misaligned")
+        if h.nodes_off + <uint64_t>h.node_count * sizeof(NodeRec) > h.rrsets_off:
+            raise ImageError("node table overruns")
+        if h.rrsets_off + <uint64_t>h.rrset_count * sizeof(RRsetRec) > h.names_off:
+            raise ImageError("rrset table overruns")
+        self.hdr = h
+        self.nodes = <const NodeRec *>(self.base + h.nodes_off)
+        self.rrsets = <const RRsetRec *>(self.base + h.rrsets_off)
+        self.names = self.base + h.names_off
+        self.rdata = self.base + h.rdata_off
+        self.extra = <const uint32_t *>(self.base + h.extra_off)
+        self.nnodes = h.node_count
+        names_size = h.rdata_off - h.names_off
+        rdata_size = h.extra_off - h.rdata_off
+        extra_words = (h.size - h.extra_off) // 4
+        if h.soa_rrset >= h.rrset_count or self.rrsets[h.soa_rrset].rdtype != 6:
+            raise ImageError("SOA record missing")
+        if extra_words < 1 or self.extra[0] != 0:
+            raise ImageError("extra section malformed")
+        prev = NULL
+        prev_len = 0
+        for i in range(self.nnodes):
+            n = &self.nodes[i]
+            if n.lk_off >= names_size or n.lk_off + 1 + <uint64_t>self.names[n.lk_off] > names_size:
+                raise ImageError(f"node {i}: key outside the names section")
+            if n.name_off + <uint64_t>self.names[n.lk_off] + 1 > names_size \
+                    or not _wire_ok(self.names + n.name_off, names_size - n.name_off,
+                                    self.names[n.lk_off] + 1):
+                raise ImageError(f"node {i}: owner name malformed")
+            lk = self.node_lk(i, &lklen)
+            if prev != NULL and lk_cmp(prev, prev_len, lk, lklen) >= 0:
+                raise ImageError(f"node {i}: nodes not in canonical order")
+            prev = lk
+            prev_len = lklen
+            if <uint64_t>n.rrset_start + n.rrset_count > h.rrset_count:
+                raise ImageError(f"node {i}: RRsets out of range")
+            if n.above > self.nnodes or n.wild > self.nnodes:
+                raise ImageError(f"node {i}: links out of range")
+            for j in range(n.rrset_start, n.rrset_start + n.rrset_count):
+                rs = &self.rrsets[j]
+                p = rs.rdata_off
+                for end in range(rs.count):
+                    if p + 2 > rdata_size:
+                        raise ImageError(f"rrset {j}: rdata out of range")
+                    p += 2 + rd_u16(self.rdata + p)
+                if p > rdata_size:
+                    raise ImageError(f"rrset {j}: rdata out of range")
+                if rs.extra_off:
+                    if rs.extra_off >= extra_words or rs.extra_off + 1 + <uint64_t>self.extra[rs.extra_off] > extra_words:
+                        raise ImageError(f"rrset {j}: extra list out of range")
+                    for end in range(self.extra[rs.extra_off]):
+                        if self.extra[rs.extra_off + 1 + end] >= self.nnodes:
+                            raise ImageError(f"rrset {j}: extra target out of range")
+        if not self.nodes[0].flags & N_APEX:
+            raise ImageError("node 0 is not the apex")
+
+    # -- C API -------------------------------------------------------------------------
+
+    cdef int find(self, const uint8_t *lk, int lklen, bint *exact) noexcept nogil:
+        """Index of the node with key ``lk`` (exact=1), or of its canonical predecessor
+        (exact=0); -1 when ``lk`` sorts before the apex (not in this zone)."""
+        cdef int lo = 0
+        cdef int hi = self.nnodes
+        cdef int mid, c, nlen
+        cdef const uint8_t *nk
+        exact[0] = False
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            nk = self.node_lk(mid, &nlen)
+            c = lk_cmp(nk, nlen, lk, lklen)
+            if c == 0:
+                exact[0] = True
+                return mid
+            if c < 0:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo - 1
+
+    cdef const RRsetRec *rrset(self, uint32_t node, uint16_t rdtype) noexcept nogil:
+        cdef const NodeRec *n = &self.nodes[node]
+        cdef uint32_t i
+        for i in range(n.rrset_start, n.rrset_start + n.rrset_count):
+            if self.rrsets[i].rdtype == rdtype:
+                return &self.rrsets[i]
+        return NULL
+
+    cdef const uint8_t *node_lk(self, uint32_t node, int *lklen) noexcept nogil:
+        cdef const uint8_t *p = self.names + self.nodes[node].lk_off
+        lklen[0] = p[0]
+        return p + 1
+
+    cdef const uint8_t *node_name(self, uint32_t node) noexcept nogil:
+        return self.names + self.nodes[node].name_off
+
+    # -- Python API (tests, tools, the control plane) ----------------------------------
+
+    def __len__(self):
+        return self.nnodes
+
+    @property
+    def serial(self):
+        return self.hdr.serial
+
+    @property
+    def neg_ttl(self):
+        return self.hdr.neg_ttl
+
+    @property
+    def nbytes(self):
+        return self.hdr.size
+
+    def lookup(self, bytes name not None):
+        """(index, exact) for a wire name, as ``find``."""
+        cdef uint8_t lk[256]
+        cdef bint exact
+        cdef int n
+        if len(name) > NAME_MAX:
+            raise ValueError("name too long")
+        n = name_to_lk(name, len(name), lk)
+        return self.find(lk, n, &exact), bool(exact)
+
+    def node(self, uint32_t index):
+        """(owner wire name, flags, above, wild) of node ``index``."""
+        if index >= self.nnodes:
+            raise IndexError(index)
+        cdef const NodeRec *n = &self.nodes[index]
+        cdef const uint8_t *name = self.node_name(index)
+        return name[:name_len(name)], n.flags, n.above, n.wild
+
+    def node_rrsets(self, uint32_t index):
+        """[(rdtype, ttl, [rdata, ...], [additional target node, ...]), ...] of a node."""
+        if index >= self.nnodes:
+            raise IndexError(index)
+        cdef const NodeRec *n = &self.nodes[index]
+        cdef const RRsetRec *rs
+        cdef uint32_t i, k, p, rdlen
+        out = []
+        for i in range(n.rrset_start, n.rrset_start + n.rrset_count):
+            rs = &self.rrsets[i]
+            rdatas = []
+            p = rs.rdata_off
+            for k in range(rs.count):
+                rdlen = rd_u16(self.rdata + p)
+                rdatas.append(self.rdata[p + 2:p + 2 + rdlen])
+                p += 2 + rdlen
+            targets = []
+            if rs.extra_off:
+                for k in range(self.extra[rs.extra_off]):
+                    targets.append(self.extra[rs.extra_off + 1 + k])
+            out.append((rs.rdtype, rs.ttl, rdatas, targets))
+        return out
+
+
+cdef bint _little():
+    cdef uint16_t one = 1
+    return (<uint8_t *>&one)[0] == 1
+
+
+cdef bint _wire_ok(const uint8_t *name, uint64_t room, int expect) noexcept:
+    """Is ``name`` an uncompressed wire name of length ``expect`` within ``room`` octets?"""
+    cdef uint64_t p = 0
+    while p < room:
+        if name[p] == 0:
+            return <int>p + 1 == expect
+        if name[p] > 63:
+            return False
+        p += name[p] + 1
+    return False

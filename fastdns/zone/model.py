@@ -1,0 +1,30 @@
+"""The zone data that backends hand to the compiler: RRsets in wire form, nothing more.
+
+Backends (zone files, SQL) produce a ZoneData; ``check.py`` validates it and
+``compile.py`` turns it into an image. No dnspython object crosses this boundary.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class RRset:
+    #: owner name, uncompressed wire form, case as the source wrote it
+    owner: bytes
+    rdtype: int
+    ttl: int
+    #: rdata in uncompressed wire form
+    rdatas: list[bytes]
+    #: where the source defined it, for messages: "file:line", "records.id=42", ...
+    where: str = ""
+
+
+@dataclass(slots=True)
+class ZoneData:
+    #: apex name, uncompressed wire form
+    origin: bytes
+    rrsets: list[RRset]
+    #: what the zone was read from, for messages
+    source: str = ""
+    #: problems that do not stop the zone from being served
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,118 @@
+"""Read a BIND master file (RFC 1035 §5) into ZoneData with dnspython's parser.
+
+``$ORIGIN``, ``$TTL``, ``$INCLUDE`` and ``$GENERATE`` are dnspython's; every record keeps
+the ``file:line`` where it was written, so that zone checks name the line. A relative
+``$INCLUDE`` resolves against the BIND ``directory`` (as BIND and PowerDNS do): dnspython
+opens include files relative to the working directory, so the read runs inside that
+directory, one read at a time.
+"""
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.tokenizer
+import dns.zonefile
+
+from fastdns.zone.check import ZoneError
+from fastdns.zone.model import RRset, ZoneData
+
+_cwd_lock = threading.Lock()
+
+
+class _Reader(dns.zonefile.Reader):
+    """dnspython's reader, noting the line where each record starts."""
+
+    def _rr_line(self) -> None:
+        self.txn.where = self.tok.where()
+        super()._rr_line()
+
+    def _generate_line(self) -> None:
+        self.txn.where = self.tok.where()
+        super()._generate_line()
+
+
+class _Collector:
+    """The part of a dnspython transaction that the zone file reader uses.
+
+    A full ``dns.transaction.Transaction`` would copy an rdataset on every added record;
+    this keeps plain lists, in file order, with the line of each RRset's first record.
+    """
+
+    def __init__(self, origin: dns.name.Name) -> None:
+        self.origin = origin
+        self.manager = self
+        self.where: tuple[str, int] = ("", 0)
+        self.rrsets: dict[tuple[dns.name.Name, int], RRset] = {}
+
+    # the TransactionManager side
+    def origin_information(self) -> tuple[dns.name.Name, bool, dns.name.Name]:
+        return self.origin, False, self.origin
+
+    def get_class(self) -> dns.rdataclass.RdataClass:
+        return dns.rdataclass.IN
+
+    # the Transaction side
+    def check_put_rdataset(self, check: object) -> None:
+        """Zone rules are checked by fastdns.zone.check, for every backend alike."""
+
+    def _set_origin(self, origin: dns.name.Name) -> None:
+        pass
+
+    def add_unicode(self, value: str) -> None:
+        pass
+
+    def add(self, name: dns.name.Name, ttl: int, rdata: dns.rdata.Rdata) -> None:
+        key = (name, rdata.rdtype)
+        wire = rdata.to_wire()
+        rrset = self.rrsets.get(key)
+        if rrset is None:
+            self.rrsets[key] = RRset(name.to_wire(), rdata.rdtype, ttl, [wire],
+                                     f"{self.where[0]}:{self.where[1]}")
+        else:
+            # RFC 2181 §5.2: one TTL per RRset; the lowest is kept
+            rrset.ttl = min(rrset.ttl, ttl)
+            if wire not in rrset.rdatas:
+                rrset.rdatas.append(wire)
+
+
+@contextlib.contextmanager
+def _in_directory(directory: str | None) -> Iterator[None]:
+    if not directory:
+        yield
+        return
+    with _cwd_lock:
+        previous = os.getcwd()
+        os.chdir(directory)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
+
+
+def read_zone_file(path: str, origin: str, directory: str | None = None) -> ZoneData:
+    """Read the zone ``origin`` from ``path``; raise ZoneError("file:line: what")."""
+    origin_name = dns.name.from_text(origin)
+    collector = _Collector(origin_name)
+    try:
+        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise ZoneError(f"{path}: cannot read the zone file: {exc.strerror}") from None
+    reader = None
+    try:
+        with handle, _in_directory(directory):
+            tok = dns.tokenizer.Tokenizer(handle, path)
+            reader = _Reader(tok, dns.rdataclass.IN, collector, allow_include=True)  # type: ignore[arg-type]
+            reader.read()
+    except dns.exception.SyntaxError as exc:
+        raise ZoneError(str(exc)) from None
+    except (dns.exception.DNSException, OSError, UnicodeDecodeError, ValueError) as exc:
+        where = "%s:%d" % reader.tok.where() if reader is not None else path
+        detail = exc.strerror if isinstance(exc, OSError) else (str(exc) or type(exc).__name__)
+        raise ZoneError(f"{where}: {detail}") from None
+    return ZoneData(origin_name.to_wire(), list(collector.rrsets.values()), source=path)

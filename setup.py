@@ -1,0 +1,43 @@
+"""Build fastdns's Cython extensions.
+
+    python setup.py build_ext --inplace            # normal build
+    FASTDNS_DEBUG=1 python setup.py build_ext ...  # annotate, linetrace, -O0 -g
+    FASTDNS_ANNOTATE=1 ...                         # write the annotated .html beside each .pyx
+"""
+
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+EXTENSIONS = ["_wire", "_snapshot", "_engine"]
+
+DEBUG = os.environ.get("FASTDNS_DEBUG") == "1"
+ANNOTATE = DEBUG or os.environ.get("FASTDNS_ANNOTATE") == "1"
+
+directives = {"language_level": 3, "embedsignature": True}
+macros = []
+compile_args = ["-O2"]
+if DEBUG:
+    directives.update(linetrace=True, boundscheck=True, wraparound=True)
+    macros.append(("CYTHON_TRACE_NOGIL", "1"))
+    compile_args = ["-O0", "-g"]
+
+extensions = [
+    Extension(
+        f"fastdns.{name}",
+        [f"fastdns/{name}.pyx"],
+        define_macros=macros,
+        extra_compile_args=compile_args,
+    )
+    for name in EXTENSIONS
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=directives,
+        annotate=ANNOTATE,
+        force=DEBUG,
+    ),
+)
