@@ -8,9 +8,11 @@ directory, one read at a time.
 """
 
 import contextlib
+import io
 import os
 import threading
 from collections.abc import Iterator
+from typing import TextIO
 
 import dns.exception
 import dns.name
@@ -97,17 +99,28 @@ def _in_directory(directory: str | None) -> Iterator[None]:
 
 def read_zone_file(path: str, origin: str, directory: str | None = None) -> ZoneData:
     """Read the zone ``origin`` from ``path``; raise ZoneError("file:line: what")."""
-    origin_name = dns.name.from_text(origin)
-    collector = _Collector(origin_name)
     try:
-        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed by _read
     except OSError as exc:
         raise ZoneError(f"{path}: cannot read the zone file: {exc.strerror}") from None
+    return _read(handle, path, origin, directory)
+
+
+def read_zone_text(text: str, origin: str, source: str = "<text>") -> ZoneData:
+    """Read the zone ``origin`` from master-file ``text`` (``$INCLUDE`` is refused)."""
+    return _read(io.StringIO(text), source, origin, None, allow_include=False)
+
+
+def _read(handle: TextIO, path: str, origin: str, directory: str | None,
+          allow_include: bool = True) -> ZoneData:
+    origin_name = dns.name.from_text(origin)
+    collector = _Collector(origin_name)
     reader = None
     try:
         with handle, _in_directory(directory):
             tok = dns.tokenizer.Tokenizer(handle, path)
-            reader = _Reader(tok, dns.rdataclass.IN, collector, allow_include=True)  # type: ignore[arg-type]
+            reader = _Reader(tok, dns.rdataclass.IN, collector,  # type: ignore[arg-type]
+                             allow_include=allow_include)
             reader.read()
     except dns.exception.SyntaxError as exc:
         raise ZoneError(str(exc)) from None

@@ -1,0 +1,44 @@
+"""The narrow backend interfaces (STYLE §7): zones in, zones out; no per-query calls.
+
+A backend is a source of whole zones: ``list_zones`` says which zones it has,
+``change_token`` cheaply tells whether a zone changed since it was loaded, ``load_zone``
+reads one into ZoneData. Writes (ZoneStore) and keys (KeyStore) come with the backends
+that support them.
+"""
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Protocol
+
+from fastdns.zone.model import ZoneData
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneInfo:
+    #: absolute, lowercase, with the trailing dot: "example.com."
+    name: str
+    #: "primary", "secondary" or "native" (PowerDNS's zone kinds)
+    kind: str
+    #: where the zone is declared, for messages ("named.conf:12", "domains.id=4")
+    where: str = ""
+
+
+class ZoneSource(Protocol):
+    #: the backend's name in ``launch=`` ("bind", "gsqlite3:second")
+    name: str
+
+    def list_zones(self) -> list[ZoneInfo]:
+        """The zones this backend serves; raises BackendError if it cannot tell."""
+        ...
+
+    def change_token(self, zone: str) -> Hashable:
+        """A cheap value that changes whenever ``zone``'s data changes."""
+        ...
+
+    def load_zone(self, zone: str) -> ZoneData:
+        """Read ``zone``; raises fastdns.zone.check.ZoneError naming where it is broken."""
+        ...
+
+
+class BackendError(Exception):
+    """A backend that cannot answer at all (its configuration or storage is broken)."""

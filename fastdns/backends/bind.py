@@ -1,0 +1,68 @@
+"""The BIND backend: zones listed in a ``named.conf``, data in master files.
+
+PowerDNS's ``launch=bind`` with ``bind-config=``. The named.conf is re-read on every
+listing, so zones added to or removed from it are noticed at the next refresh; a zone's
+change token is the identity of its files (the master file and every ``$INCLUDE``d file
+that contributed records), so a refresh re-reads exactly the files that changed.
+"""
+
+import os
+from collections.abc import Hashable
+
+from fastdns.backends.base import BackendError, ZoneInfo
+from fastdns.backends.namedconf import NamedConf, NamedConfError, NamedZone, parse_named_conf
+from fastdns.zone.check import ZoneError
+from fastdns.zone.model import ZoneData
+from fastdns.zone.zonefile import read_zone_file
+
+
+def _file_token(path: str) -> tuple[str, int, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path, -1, -1, -1)
+    return (path, st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class BindBackend:
+    def __init__(self, config_path: str, name: str = "bind") -> None:
+        self.name = name
+        self.config_path = config_path
+        self._conf: NamedConf | None = None
+        self._zones: dict[str, NamedZone] = {}
+        #: per zone, the files its last load read (master file first)
+        self._files: dict[str, list[str]] = {}
+
+    def list_zones(self) -> list[ZoneInfo]:
+        try:
+            self._conf = parse_named_conf(self.config_path)
+        except NamedConfError as exc:
+            raise BackendError(str(exc)) from None
+        except OSError as exc:
+            raise BackendError(f"{self.config_path}: cannot read: {exc.strerror}") from None
+        self._zones = {z.name: z for z in self._conf.zones}
+        return [ZoneInfo(z.name, z.kind, z.where) for z in self._conf.zones]
+
+    def _zone(self, zone: str) -> NamedZone:
+        try:
+            return self._zones[zone]
+        except KeyError:
+            raise ZoneError(f"{self.config_path}: no zone '{zone}'") from None
+
+    def change_token(self, zone: str) -> Hashable:
+        files = self._files.get(zone) or [self._zone(zone).file]
+        return (self._zone(zone).file, tuple(_file_token(f) for f in files))
+
+    def load_zone(self, zone: str) -> ZoneData:
+        named = self._zone(zone)
+        assert self._conf is not None
+        data = read_zone_file(named.file, named.name, directory=self._conf.directory)
+        files = [named.file]
+        for rrset in data.rrsets:
+            source = rrset.where.rpartition(":")[0]
+            if source:
+                source = os.path.join(self._conf.directory, source)
+                if source not in files:
+                    files.append(source)
+        self._files[zone] = files
+        return data

@@ -1,0 +1,83 @@
+"""Listening sockets: bound once, before any fork, so that workers can drop privileges.
+
+Every address of ``local-address`` gets a UDP socket and a TCP listener on ``local-port``
+(or the address's own port). SO_REUSEPORT lets each worker own its sockets while the
+kernel spreads queries across them.
+"""
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+
+TCP_BACKLOG = 128
+
+
+@dataclass(slots=True)
+class Listener:
+    kind: str                 # "udp" or "tcp"
+    address: str
+    port: int
+    sock: socket.socket
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{self.kind} {host}:{self.port}"
+
+
+def parse_address(text: str, default_port: int) -> tuple[str, int]:
+    """'192.0.2.1', '192.0.2.1:53', '::1', '[::1]:53' -> (address, port)."""
+    text = text.strip()
+    port = default_port
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"bad address '{text}'")
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, _, p = text.partition(":")
+        port = int(p)
+    else:
+        host = text
+    ipaddress.ip_address(host)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"bad port in '{text}'")
+    return host, port
+
+
+def _socket(kind: str, host: str, port: int, reuseport: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    stype = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
+    sock = socket.socket(family, stype)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuseport:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        if kind == "tcp":
+            sock.listen(TCP_BACKLOG)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def bind_listeners(addresses: list[tuple[str, int]], reuseport: bool = True) -> list[Listener]:
+    """A UDP and a TCP socket per address. With port 0, the UDP socket's kernel-chosen
+    port is used for the TCP socket as well. Raises OSError naming the address."""
+    listeners: list[Listener] = []
+    try:
+        for host, port in addresses:
+            udp = _socket("udp", host, port, reuseport)
+            listeners.append(Listener("udp", host, udp.getsockname()[1], udp))
+            tcp = _socket("tcp", host, listeners[-1].port, reuseport)
+            listeners.append(Listener("tcp", host, listeners[-1].port, tcp))
+    except OSError as exc:
+        for listener in listeners:
+            listener.sock.close()
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from None
+    return listeners

@@ -1,0 +1,106 @@
+"""The set of zones being served, as immutable snapshots tied to generations.
+
+``refresh()`` asks every backend which zones it has (the first backend in ``launch=``
+order wins a zone), reloads exactly the zones whose change token moved, and keeps serving
+the previous snapshot of a zone whose new version is broken. A zone that never loaded is
+not served, and every other zone is unaffected.
+"""
+
+import itertools
+import logging
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+from fastdns._snapshot import Snapshot
+from fastdns.backends.base import BackendError, ZoneSource
+from fastdns.log import log, zone_event
+from fastdns.zone.check import ZoneError, check_zone
+from fastdns.zone.compile import compile_zone
+
+
+@dataclass(slots=True)
+class ServedZone:
+    name: str
+    kind: str
+    backend: str
+    token: Hashable
+    snapshot: Snapshot
+
+
+@dataclass(slots=True)
+class RefreshResult:
+    loaded: list[str]
+    removed: list[str]
+    failed: list[str]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.loaded or self.removed)
+
+
+class ZoneDB:
+    def __init__(self, backends: Sequence[ZoneSource]) -> None:
+        self.backends = list(backends)
+        self.zones: dict[str, ServedZone] = {}
+        self._generations = itertools.count(1)
+
+    def snapshots(self) -> list[Snapshot]:
+        return [z.snapshot for z in self.zones.values()]
+
+    def refresh(self, force: bool = False) -> RefreshResult:
+        """Bring the served zones in line with the backends; ``force`` reloads every zone."""
+        result = RefreshResult([], [], [])
+        wanted: dict[str, tuple[ZoneSource, str]] = {}
+        failed_backends = set()
+        for backend in self.backends:
+            try:
+                infos = backend.list_zones()
+            except BackendError as exc:
+                log.error("backend '%s': %s; its zones keep their current data", backend.name, exc)
+                failed_backends.add(backend.name)
+                continue
+            for info in infos:
+                wanted.setdefault(info.name, (backend, info.kind))
+        for name, served in list(self.zones.items()):
+            if name not in wanted and served.backend not in failed_backends:
+                del self.zones[name]
+                result.removed.append(name)
+                zone_event(logging.INFO, name, "removed")
+        for name, (backend, kind) in wanted.items():
+            served = self.zones.get(name)
+            try:
+                token = backend.change_token(name)
+            except ZoneError as exc:
+                zone_event(logging.ERROR, name, str(exc))
+                result.failed.append(name)
+                continue
+            if served is not None and served.token == token and served.backend == backend.name \
+                    and not force:
+                continue
+            if self._load(name, kind, backend, token):
+                result.loaded.append(name)
+            else:
+                result.failed.append(name)
+        return result
+
+    def _load(self, name: str, kind: str, backend: ZoneSource, token: Hashable) -> bool:
+        started = time.monotonic()
+        try:
+            data = backend.load_zone(name)
+            check_zone(data)
+            image = compile_zone(data)
+        except ZoneError as exc:
+            keeping = "; still serving the previous version" if name in self.zones else \
+                "; not served"
+            zone_event(logging.ERROR, name, f"{exc}{keeping}")
+            return False
+        for warning in data.warnings:
+            zone_event(logging.WARNING, name, warning)
+        snapshot = Snapshot(image, next(self._generations))
+        self.zones[name] = ServedZone(name, kind, backend.name, token, snapshot)
+        zone_event(logging.INFO, name,
+                   f"loaded serial {snapshot.serial}, {len(snapshot)} names, "
+                   f"{snapshot.nbytes} bytes in {time.monotonic() - started:.3f}s "
+                   f"from backend '{backend.name}'")
+        return True

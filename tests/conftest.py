@@ -1,0 +1,8 @@
+"""Test-wide setup: the tests run against the in-place build of fastdns (`make build`)."""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
