@@ -7,7 +7,7 @@ from fastdns._wire cimport Query, Builder, MSG_MAX
 from fastdns._snapshot cimport Snapshot, RRsetRec
 
 cdef enum:
-    CHAIN_MAX = 11            # CNAME/DNAME links followed in one answer (see _engine.pyx)
+    CHAIN_MAX = 10            # CNAMEs one answer may hold; one more is SERVFAIL (as PowerDNS)
     ADDITIONAL_MAX = 64       # distinct additional-section targets per answer
 
 # How a step of the lookup ended (Knot's KNOTD_IN_STATE_* in spirit).
@@ -18,14 +18,17 @@ cdef enum:
 ctypedef struct Target:
     PyObject *snap            # borrowed: the zone set outlives the answer
     uint32_t node
+    bint required             # glue below the cut of a referral (RFC 9471): TC if it does not fit
 
 ctypedef struct Answer:
     Query q
     Builder b
     uint16_t flags            # response flags, rcode bits excluded
     uint16_t rcode            # full (extended) rcode
-    bint stop                 # the answer or authority section overflowed: TC is set
+    bint stop                 # nothing more goes in (truncated, or an error rcode)
     bint tcp
+    int qend                  # message length after the question
+    int qcomp                 # compression targets the question provides
     int ntargets
     Target targets[ADDITIONAL_MAX]
     uint8_t synth[2][256]     # names made by DNAME substitution (alternating)
@@ -37,14 +40,17 @@ cdef class Engine:
     cdef dict _zones          # apex lookup key -> Snapshot
     cdef int _max_labels      # labels of the deepest apex
     cdef int _udp_limit
-    cdef bytes _version_txt   # TXT rdata for version.bind / version.pdns, None: refused
-    cdef bytes _id_txt        # TXT rdata for id.server / hostname.bind, None: refused
+    cdef bytes _version_txt   # TXT rdata for version.bind / version.pdns; None: SERVFAIL
+    cdef bytes _id_txt        # TXT rdata for id.server; None: refused
+    cdef bytes _nsid          # NSID option payload (RFC 5001); None: not sent
     cdef bint _dname_processing
+    cdef bint _any_to_tcp
     cdef uint8_t _out[MSG_MAX + 64]
 
     cdef int c_answer(self, const uint8_t *packet, Py_ssize_t length, bint tcp,
                       uint8_t *out) except -2
     cdef void query(self, Answer *a)
+    cdef void reset(self, Answer *a, uint16_t rcode, uint16_t flags)
     cdef Snapshot best_zone(self, const uint8_t *lk, int lklen, bint ds)
     cdef void resolve(self, Answer *a, Snapshot snap)
     cdef int step(self, Answer *a, Snapshot snap, const uint8_t **name, int *nlen)
@@ -57,6 +63,7 @@ cdef class Engine:
     cdef void negative(self, Answer *a, Snapshot snap)
     cdef int put(self, Answer *a, int section, Snapshot snap, const RRsetRec *rs,
                  const uint8_t *owner, int owner_len, uint32_t ttl) except -2
-    cdef void note_target(self, Answer *a, Snapshot snap, uint32_t node)
+    cdef void note_target(self, Answer *a, Snapshot snap, uint32_t node, bint required)
     cdef void additional(self, Answer *a)
+    cdef int add_target(self, Answer *a, int i)
     cdef void chaos(self, Answer *a)

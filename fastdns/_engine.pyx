@@ -17,7 +17,7 @@ from libc.string cimport memcpy
 from fastdns.consts cimport *
 from fastdns._wire cimport *
 from fastdns._snapshot cimport (Snapshot, NodeRec, RRsetRec, rd_u16, N_APEX, N_CUT,
-                                N_DNAME, N_CNAME)
+                                N_DNAME, N_CNAME, N_NONAUTH)
 
 cdef enum:
     SEC_ANSWER = 1
@@ -44,18 +44,26 @@ cdef class Engine:
     """Answers queries from a set of zone snapshots.
 
     ``version`` and ``server_id`` are the TXT answers to CHAOS ``version.bind`` and
-    ``id.server`` (None refuses them); ``udp_truncation_threshold`` caps UDP responses as
-    PowerDNS's setting of that name does.
+    ``id.server``, ``server_id`` also the NSID (None: SERVFAIL for the version, REFUSED and no
+    NSID for the id, as PowerDNS's ``anonymous`` and ``disabled``).
+    ``udp_truncation_threshold``, ``dname_processing`` and ``any_to_tcp`` are PowerDNS's
+    settings of those names.
     """
 
     def __init__(self, zones=(), *, int udp_truncation_threshold=1232, version=None,
-                 server_id=None, bint dname_processing=True):
+                 server_id=None, bint dname_processing=True, bint any_to_tcp=True):
         if not 512 <= udp_truncation_threshold <= 65535:
             raise ValueError("udp_truncation_threshold must be within 512..65535")
         self._udp_limit = udp_truncation_threshold
         self._version_txt = None if version is None else _txt(version)
         self._id_txt = None if server_id is None else _txt(server_id)
+        self._nsid = None
+        if server_id is not None:
+            self._nsid = server_id.encode() if isinstance(server_id, str) else bytes(server_id)
+            if len(self._nsid) > 512:
+                raise ValueError("server_id is too long for NSID")
         self._dname_processing = dname_processing
+        self._any_to_tcp = any_to_tcp
         self.set_zones(zones)
 
     def set_zones(self, zones):
@@ -92,11 +100,12 @@ cdef class Engine:
         """Write the response to ``packet`` into ``out``; its length, or -1 to drop."""
         cdef Answer a
         cdef int status = parse_query(packet, length, &a.q)
-        cdef int limit
-        cdef bint edns
+        cdef int limit, reserve
+        cdef bint edns, nsid
         if status == PQ_DROP:
             return -1
         edns = a.q.has_edns and status == PQ_OK
+        nsid = edns and a.q.nsid and self._nsid is not None
         if tcp:
             limit = MSG_MAX
         elif edns:
@@ -105,28 +114,38 @@ cdef class Engine:
                 limit = EDNS_MIN_UDP
         else:
             limit = EDNS_MIN_UDP
-        b_init(&a.b, out, limit - (OPT_SIZE if edns else 0))
+        reserve = 0
+        if edns:
+            reserve = OPT_SIZE + (4 + len(self._nsid) if nsid else 0)
+        b_init(&a.b, out, limit - reserve)
         b_header(&a.b, a.q.id, 0)
-        a.flags = FLAG_QR | (a.q.flags & (0x7800 | FLAG_RD | FLAG_CD))
+        # RD is copied; CD is not (RFC 4035 §3.2.2 asks it of recursive servers only)
+        a.flags = FLAG_QR | (a.q.flags & (0x7800 | FLAG_RD))
         a.rcode = RCODE_NOERROR
         a.stop = False
         a.tcp = tcp
         a.ntargets = 0
         a.nsynth = 0
-        if status == PQ_FORMERR or status == PQ_NOTIMP:
-            a.rcode = RCODE_FORMERR if status == PQ_FORMERR else RCODE_NOTIMP
-            if a.q.has_question:
-                b_question(&a.b, a.q.qname, a.q.qname_len, a.q.qtype, a.q.qclass)
-        else:
+        if a.q.has_question:
             b_question(&a.b, a.q.qname, a.q.qname_len, a.q.qtype, a.q.qclass)
-            if edns and a.q.edns_version > 0:
-                a.rcode = RCODE_BADVERS          # RFC 6891 §6.1.3
-            elif a.q.opcode == OPCODE_NOTIFY:
-                a.rcode = RCODE_NOTIMP          # no secondary zones yet
-            else:
-                self.query(&a)
+        a.qend = a.b.pos
+        a.qcomp = a.b.ncomp
+        if status == PQ_FORMERR:
+            a.rcode = RCODE_FORMERR
+        elif status == PQ_NOTIMP:
+            a.rcode = RCODE_NOTIMP
+        elif edns and a.q.edns_version > 0:
+            a.flags |= FLAG_AA
+            a.rcode = RCODE_BADVERS          # RFC 6891 §6.1.3
+        elif a.q.opcode == OPCODE_NOTIFY:
+            a.flags |= FLAG_AA
+            a.rcode = RCODE_REFUSED          # no secondary zones (yet)
+        else:
+            self.query(&a)
         if edns:
-            b_opt(&a.b, self._udp_limit, a.rcode >> 4, a.q.edns_flags & EDNS_DO)
+            b_opt(&a.b, self._udp_limit, a.rcode >> 4, a.q.edns_flags & EDNS_DO,
+                  <const uint8_t *>self._nsid if nsid else NULL,
+                  len(self._nsid) if nsid else 0)
         b_finish(&a.b, a.flags | (a.rcode & 0xF))
         return a.b.pos
 
@@ -134,28 +153,52 @@ cdef class Engine:
 
     cdef void query(self, Answer *a):
         cdef uint16_t qtype = a.q.qtype
+        cdef uint16_t qclass = a.q.qclass
         cdef Snapshot snap
-        if a.q.qclass == CLASS_CH:
+        if qclass == CLASS_CH:
             self.chaos(a)
             return
-        if a.q.qclass != CLASS_IN and a.q.qclass != CLASS_ANY:
+        if qclass != CLASS_IN and qclass != CLASS_ANY:
+            a.flags |= FLAG_AA
             a.rcode = RCODE_REFUSED
             return
-        if qtype == TYPE_AXFR or qtype == TYPE_IXFR:
-            a.rcode = RCODE_REFUSED if a.tcp else RCODE_FORMERR
+        if qtype == TYPE_ANY and self._any_to_tcp and not a.tcp:
+            a.flags |= FLAG_AA | FLAG_TC     # PowerDNS's any-to-tcp: ask again over TCP
             return
-        if qtype == TYPE_OPT or qtype == TYPE_TSIG or qtype == TYPE_TKEY \
-                or qtype == TYPE_MAILA or qtype == TYPE_MAILB:
-            a.rcode = RCODE_NOTIMP
+        if qtype == TYPE_RRSIG or (qtype == TYPE_IXFR and not a.tcp):
+            a.flags |= FLAG_AA
+            a.rcode = RCODE_REFUSED
+            return
+        if qtype == TYPE_TKEY:
+            a.flags |= FLAG_AA
+            a.rcode = RCODE_FORMERR
+            return
+        if (qtype == TYPE_AXFR or qtype == TYPE_IXFR) and a.tcp:
+            a.flags |= FLAG_AA
+            a.rcode = RCODE_NOTAUTH          # zone transfers are not served (yet)
             return
         snap = self.best_zone(a.q.lk, a.q.lk_len, qtype == TYPE_DS)
         if snap is None:
             a.rcode = RCODE_REFUSED
             return
-        a.flags |= FLAG_AA
+        # QCLASS * may match data we do not hold in other classes: not authoritative
+        if qclass == CLASS_IN:
+            a.flags |= FLAG_AA
         self.resolve(a, snap)
         if not a.stop:
             self.additional(a)
+
+    cdef void reset(self, Answer *a, uint16_t rcode, uint16_t flags):
+        """Empty every section after the question; set ``rcode`` and ``flags``; stop."""
+        a.b.pos = a.qend
+        a.b.ncomp = a.qcomp
+        a.b.counts[1] = 0
+        a.b.counts[2] = 0
+        a.b.counts[3] = 0
+        a.rcode = rcode
+        a.flags |= flags
+        a.ntargets = 0
+        a.stop = True
 
     cdef Snapshot best_zone(self, const uint8_t *lk, int lklen, bint ds):
         """The zone with the longest apex that is ``lk`` or an ancestor of it.
@@ -198,7 +241,8 @@ cdef class Engine:
             if self.step(a, snap, &name, &nlen) != ST_FOLLOW or a.stop:
                 return
             links += 1
-            if links >= CHAIN_MAX:
+            if links > CHAIN_MAX:
+                self.reset(a, RCODE_SERVFAIL, 0)     # a loop, or too long a chain
                 return
             a.lk_len = name_to_lk(name, nlen, a.lk)
             snap = self.best_zone(a.lk, a.lk_len, a.q.qtype == TYPE_DS)
@@ -291,8 +335,7 @@ cdef class Engine:
         memcpy(synth + prefix, target, target_len)
         if b_rr(&a.b, SEC_ANSWER, name[0], nlen[0], TYPE_CNAME, CLASS_IN, rs.ttl, synth,
                 prefix + target_len) < 0:
-            a.flags |= FLAG_TC
-            a.stop = True
+            self.reset(a, a.rcode, FLAG_TC)
             return ST_DONE
         name[0] = synth
         nlen[0] = prefix + target_len
@@ -316,80 +359,103 @@ cdef class Engine:
                  const uint8_t *owner, int owner_len, uint32_t ttl) except -2:
         """Write an RRset (``ttl`` 0: its own TTL) and note its additional targets.
 
-        Returns -1 when it did not fit: in the answer or authority section that truncates
-        the response (TC); in the additional section it merely ends that section.
+        An RRset that does not fit is never sent in part. In the answer or authority
+        section that truncates the whole response: TC, every section empty (as PowerDNS).
+        In the additional section the RRset is left out and -1 returned; TC is not set for
+        optional data (RFC 2181 §9).
         """
         cdef uint32_t p = rs.rdata_off
-        cdef uint32_t k, t
+        cdef uint32_t k
         cdef uint16_t rdlen
         cdef const uint32_t *targets
+        cdef int save_pos = a.b.pos
+        cdef int save_ncomp = a.b.ncomp
+        cdef uint16_t save_count = a.b.counts[section]
         if ttl == 0:
             ttl = rs.ttl
         for k in range(rs.count):
             rdlen = rd_u16(snap.rdata + p)
             if b_rr(&a.b, section, owner, owner_len, rs.rdtype, CLASS_IN, ttl,
                     snap.rdata + p + 2, rdlen) < 0:
-                if section != SEC_ADDITIONAL:
-                    a.flags |= FLAG_TC
-                    a.stop = True
+                if section == SEC_ADDITIONAL:
+                    a.b.pos = save_pos
+                    a.b.ncomp = save_ncomp
+                    a.b.counts[section] = save_count
+                else:
+                    self.reset(a, a.rcode, FLAG_TC)
                 return -1
             p += 2 + rdlen
         if rs.extra_off and section != SEC_ADDITIONAL:
             targets = snap.extra + rs.extra_off
             for k in range(targets[0]):
-                self.note_target(a, snap, targets[1 + k])
+                # the glue of a referral, below its cut, is required (RFC 9471 §3)
+                self.note_target(a, snap, targets[1 + k], section == SEC_AUTHORITY and
+                                 rs.rdtype == TYPE_NS and
+                                 snap.nodes[targets[1 + k]].flags & N_NONAUTH)
         return 0
 
-    cdef void note_target(self, Answer *a, Snapshot snap, uint32_t node):
+    cdef void note_target(self, Answer *a, Snapshot snap, uint32_t node, bint required):
         cdef int i
         for i in range(a.ntargets):
             if a.targets[i].snap == <PyObject *>snap and a.targets[i].node == node:
+                a.targets[i].required |= required
                 return
         if a.ntargets < ADDITIONAL_MAX:
             a.targets[a.ntargets].snap = <PyObject *>snap
             a.targets[a.ntargets].node = node
+            a.targets[a.ntargets].required = required
             a.ntargets += 1
 
     cdef void additional(self, Answer *a):
-        """A and AAAA of the in-zone targets of NS, MX and SRV records written so far."""
+        """A and AAAA of the in-zone targets of the NS, MX and SRV records written so far:
+        required glue first, then the rest while it fits."""
         cdef int i
-        cdef Snapshot snap
-        cdef const RRsetRec *rs
-        cdef const uint8_t *owner
         for i in range(a.ntargets):
-            snap = <Snapshot>a.targets[i].snap
-            owner = snap.node_name(a.targets[i].node)
-            rs = snap.rrset(a.targets[i].node, TYPE_A)
-            if rs != NULL and self.put(a, SEC_ADDITIONAL, snap, rs, owner, name_len(owner),
-                                       0) < 0:
+            if a.targets[i].required and self.add_target(a, i) < 0:
+                self.reset(a, a.rcode, FLAG_TC)
                 return
-            rs = snap.rrset(a.targets[i].node, TYPE_AAAA)
-            if rs != NULL and self.put(a, SEC_ADDITIONAL, snap, rs, owner, name_len(owner),
-                                       0) < 0:
+        for i in range(a.ntargets):
+            if not a.targets[i].required and self.add_target(a, i) < 0:
                 return
+
+    cdef int add_target(self, Answer *a, int i):
+        cdef Snapshot snap = <Snapshot>a.targets[i].snap
+        cdef uint32_t node = a.targets[i].node
+        cdef const uint8_t *owner = snap.node_name(node)
+        cdef int owner_len = name_len(owner)
+        cdef const RRsetRec *rs = snap.rrset(node, TYPE_A)
+        if rs != NULL and self.put(a, SEC_ADDITIONAL, snap, rs, owner, owner_len, 0) < 0:
+            return -1
+        rs = snap.rrset(node, TYPE_AAAA)
+        if rs != NULL and self.put(a, SEC_ADDITIONAL, snap, rs, owner, owner_len, 0) < 0:
+            return -1
+        return 0
 
     # -- CHAOS -------------------------------------------------------------------------
 
     cdef void chaos(self, Answer *a):
-        """version.bind, version.pdns, id.server and hostname.bind TXT in class CH."""
+        """version.bind, version.pdns and id.server TXT in class CH, as PowerDNS answers."""
         cdef bytes txt
-        if a.q.qtype != TYPE_TXT and a.q.qtype != TYPE_ANY:
-            a.rcode = RCODE_REFUSED
+        a.flags |= FLAG_AA
+        if a.q.qtype != TYPE_TXT:
+            a.rcode = RCODE_NOTIMP
             return
         if _lk_is(a, b"\x04bind\x07version") or _lk_is(a, b"\x04pdns\x07version"):
             txt = self._version_txt
-        elif _lk_is(a, b"\x06server\x02id") or _lk_is(a, b"\x04bind\x08hostname"):
+            if txt is None:
+                a.rcode = RCODE_SERVFAIL
+                return
+        elif _lk_is(a, b"\x06server\x02id"):
             txt = self._id_txt
+            if txt is None:
+                a.rcode = RCODE_REFUSED
+                return
         else:
             a.rcode = RCODE_REFUSED
             return
-        if txt is None:
-            a.rcode = RCODE_REFUSED
-            return
-        a.flags |= FLAG_AA
         if b_rr(&a.b, SEC_ANSWER, a.q.qname, a.q.qname_len, TYPE_TXT, CLASS_CH, CHAOS_TTL,
                 txt, len(txt)) < 0:
-            a.flags |= FLAG_TC
+            self.reset(a, a.rcode, FLAG_TC)
 
 
 cdef bint _lk_is(const Answer *a, bytes expect):

@@ -15,6 +15,9 @@ cdef enum:
     WIRE_EOPT = -6        # malformed or misplaced OPT record
 
 cdef enum:
+    OPTION_NSID = 3           # RFC 5001
+
+cdef enum:
     NAME_MAX = 255
     LABELS_MAX = 128
     COMP_MAX = 256        # compression targets remembered per message
@@ -55,6 +58,7 @@ ctypedef struct Query:
     uint16_t edns_flags       # DO and Z
     int opt_rdata_off         # EDNS options of the query (kept for later use), -1 if none
     int opt_rdata_len
+    bint nsid                 # the query asked for the name server identifier (RFC 5001)
     int tsig_off              # offset of a trailing TSIG record, -1 if none
     int end                   # offset after the last parsed record
 
@@ -122,5 +126,6 @@ cdef int b_name(Builder *b, const uint8_t *name, int nlen) noexcept nogil
 cdef bint rdata_ok(uint16_t rdtype, const uint8_t *rdata, int rdlen) noexcept nogil
 cdef int b_rr(Builder *b, int section, const uint8_t *owner, int owner_len, uint16_t rdtype,
               uint16_t rdclass, uint32_t ttl, const uint8_t *rdata, int rdlen) noexcept nogil
-cdef int b_opt(Builder *b, uint16_t udp_size, uint8_t ext_rcode, uint16_t flags) noexcept nogil
+cdef int b_opt(Builder *b, uint16_t udp_size, uint8_t ext_rcode, uint16_t flags,
+               const uint8_t *nsid, int nsid_len) noexcept nogil
 cdef void b_finish(Builder *b, uint16_t flags_and_rcode) noexcept nogil

@@ -194,7 +194,7 @@ cdef int skip_rr(WireReader *r, uint16_t *rdtype) noexcept nogil:
 cdef int parse_opt(WireReader *r, Query *q) noexcept nogil:
     """Parse the rest of an OPT record (after its root owner); r.pos is at its type."""
     cdef uint32_t ttl
-    cdef uint16_t rdlen, optlen
+    cdef uint16_t rdlen, optlen, code
     cdef Py_ssize_t end
     r.pos += 2
     q.udp_size = wr_u16(r)
@@ -212,8 +212,10 @@ cdef int parse_opt(WireReader *r, Query *q) noexcept nogil:
     while r.pos < end:
         if end - r.pos < 4:
             return WIRE_EOPT
-        r.pos += 2
+        code = wr_u16(r)
         optlen = wr_u16(r)
+        if code == OPTION_NSID:
+            q.nsid = True
         if optlen > end - r.pos:
             return WIRE_EOPT
         r.pos += optlen
@@ -241,6 +243,7 @@ cdef int parse_query(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nogi
     q.edns_flags = 0
     q.opt_rdata_off = -1
     q.opt_rdata_len = 0
+    q.nsid = False
     q.tsig_off = -1
     q.qname_len = 0
     q.lk_len = 0
@@ -275,7 +278,8 @@ cdef int parse_query(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nogi
     if status != PQ_OK:
         return status
     for i in range(<int>q.ancount + q.nscount):
-        if skip_rr(&r, &rdtype) < 0 or rdtype == TYPE_OPT:
+        # records here are meaningless in a query (an OPT too): stepped over
+        if skip_rr(&r, &rdtype) < 0:
             return PQ_FORMERR
     for i in range(q.arcount):
         start = r.pos
@@ -486,8 +490,12 @@ cdef int b_rr(Builder *b, int section, const uint8_t *owner, int owner_len, uint
     return 0
 
 
-cdef int b_opt(Builder *b, uint16_t udp_size, uint8_t ext_rcode, uint16_t flags) noexcept nogil:
-    """Append the OPT record (EDNS version 0). The caller reserved its 11 octets."""
+cdef int b_opt(Builder *b, uint16_t udp_size, uint8_t ext_rcode, uint16_t flags,
+               const uint8_t *nsid, int nsid_len) noexcept nogil:
+    """Append the OPT record (EDNS version 0), with an NSID option when ``nsid`` is set.
+
+    The caller reserved its 11 octets (plus 4 + nsid_len).
+    """
     cdef uint8_t *p = b.buf + b.pos
     p[0] = 0
     put_u16(p + 1, TYPE_OPT)
@@ -495,8 +503,15 @@ cdef int b_opt(Builder *b, uint16_t udp_size, uint8_t ext_rcode, uint16_t flags)
     p[5] = ext_rcode
     p[6] = 0
     put_u16(p + 7, flags)
-    put_u16(p + 9, 0)
-    b.pos += 11
+    if nsid != NULL:
+        put_u16(p + 9, 4 + nsid_len)
+        put_u16(p + 11, OPTION_NSID)
+        put_u16(p + 13, nsid_len)
+        memcpy(p + 15, nsid, nsid_len)
+        b.pos += 15 + nsid_len
+    else:
+        put_u16(p + 9, 0)
+        b.pos += 11
     b.counts[3] += 1
     return 0
 
@@ -644,7 +659,7 @@ def parse(const uint8_t[:] packet not None):
                       qclass=q.qclass)
     if q.has_edns:
         fields.update(udp_size=q.udp_size, edns_version=q.edns_version,
-                      ext_rcode=q.ext_rcode, edns_flags=q.edns_flags,
+                      ext_rcode=q.ext_rcode, edns_flags=q.edns_flags, nsid=bool(q.nsid),
                       options=bytes(packet[q.opt_rdata_off:q.opt_rdata_off + q.opt_rdata_len]))
     if q.tsig_off >= 0:
         fields["tsig_off"] = q.tsig_off
@@ -684,6 +699,6 @@ def encode(uint16_t id, uint16_t flags, question, records, opt=None, int limit=M
                 flags |= FLAG_TC
             break
     if opt is not None:
-        b_opt(&b, opt[0], opt[1], opt[2])
+        b_opt(&b, opt[0], opt[1], opt[2], NULL, 0)
     b_finish(&b, flags)
     return buf[:b.pos]

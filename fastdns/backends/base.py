@@ -26,6 +26,8 @@ class ZoneInfo:
 class ZoneSource(Protocol):
     #: the backend's name in ``launch=`` ("bind", "gsqlite3:second")
     name: str
+    #: seconds between checks for changes (0: only when told to reload)
+    check_interval: int
 
     def list_zones(self) -> list[ZoneInfo]:
         """The zones this backend serves; raises BackendError if it cannot tell."""

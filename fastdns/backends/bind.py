@@ -25,8 +25,9 @@ def _file_token(path: str) -> tuple[str, int, int, int]:
 
 
 class BindBackend:
-    def __init__(self, config_path: str, name: str = "bind") -> None:
+    def __init__(self, config_path: str, name: str = "bind", check_interval: int = 0) -> None:
         self.name = name
+        self.check_interval = check_interval
         self.config_path = config_path
         self._conf: NamedConf | None = None
         self._zones: dict[str, NamedZone] = {}

@@ -5,7 +5,6 @@ Every address of ``local-address`` gets a UDP socket and a TCP listener on ``loc
 kernel spreads queries across them.
 """
 
-import ipaddress
 import socket
 from dataclasses import dataclass
 
@@ -22,27 +21,6 @@ class Listener:
     def __str__(self) -> str:
         host = f"[{self.address}]" if ":" in self.address else self.address
         return f"{self.kind} {host}:{self.port}"
-
-
-def parse_address(text: str, default_port: int) -> tuple[str, int]:
-    """'192.0.2.1', '192.0.2.1:53', '::1', '[::1]:53' -> (address, port)."""
-    text = text.strip()
-    port = default_port
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"bad address '{text}'")
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, _, p = text.partition(":")
-        port = int(p)
-    else:
-        host = text
-    ipaddress.ip_address(host)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"bad port in '{text}'")
-    return host, port
 
 
 def _socket(kind: str, host: str, port: int, reuseport: bool) -> socket.socket:

@@ -100,7 +100,7 @@ def _in_directory(directory: str | None) -> Iterator[None]:
 def read_zone_file(path: str, origin: str, directory: str | None = None) -> ZoneData:
     """Read the zone ``origin`` from ``path``; raise ZoneError("file:line: what")."""
     try:
-        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed by _read
+        handle = open(path, encoding="utf-8")
     except OSError as exc:
         raise ZoneError(f"{path}: cannot read the zone file: {exc.strerror}") from None
     return _read(handle, path, origin, directory)
@@ -125,7 +125,10 @@ def _read(handle: TextIO, path: str, origin: str, directory: str | None,
     except dns.exception.SyntaxError as exc:
         raise ZoneError(str(exc)) from None
     except (dns.exception.DNSException, OSError, UnicodeDecodeError, ValueError) as exc:
-        where = "%s:%d" % reader.tok.where() if reader is not None else path
+        where = path
+        if reader is not None:
+            filename, line = reader.tok.where()
+            where = f"{filename}:{line}"
         detail = exc.strerror if isinstance(exc, OSError) else (str(exc) or type(exc).__name__)
         raise ZoneError(f"{where}: {detail}") from None
     return ZoneData(origin_name.to_wire(), list(collector.rrsets.values()), source=path)

@@ -6,6 +6,7 @@ import dns.edns
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
@@ -106,12 +107,13 @@ def test_exact_answer_is_authoritative_and_echoes_qname_case(engine):
     assert not r.authority and not r.additional
 
 
-def test_rd_and_cd_are_copied_ra_never_set(engine):
-    r = ask(engine, "www.example.com", flags=dns.flags.RD | dns.flags.CD)
-    assert r.flags & dns.flags.RD and r.flags & dns.flags.CD
-    assert not r.flags & dns.flags.RA
+def test_rd_is_copied_cd_ad_ra_z_are_not(engine):
+    # as PowerDNS: only RD comes back (RFC 4035 §3.2.2's CD copy binds recursive servers)
+    r = ask(engine, "www.example.com",
+            flags=dns.flags.RD | dns.flags.CD | dns.flags.AD | dns.flags.RA | 0x40)
+    assert r.flags == dns.flags.QR | dns.flags.AA | dns.flags.RD
     r = ask(engine, "www.example.com", flags=0)
-    assert not r.flags & (dns.flags.RD | dns.flags.CD | dns.flags.RA)
+    assert r.flags == dns.flags.QR | dns.flags.AA
 
 
 def test_nodata_has_soa_with_negative_ttl(engine):
@@ -138,10 +140,24 @@ def test_empty_non_terminal_is_nodata(engine, qname):
     assert r.authority[0].rdtype == dns.rdatatype.SOA
 
 
-def test_any_returns_every_rrset(engine):
-    r = ask(engine, "www.example.com", "ANY")
+def test_any_returns_every_rrset_over_tcp(engine):
+    r = ask(engine, "www.example.com", "ANY", tcp=True)
     assert rrs(r.answer) == ["www.example.com. 3600 IN A 192.0.2.80",
                              "www.example.com. 3600 IN AAAA 2001:db8::80"]
+    # RFC 1034 §4.3.2 step 3a: ANY matches the CNAME itself, nothing is followed
+    r = ask(engine, "alias.example.com", "ANY", tcp=True)
+    assert rrs(r.answer) == ["alias.example.com. 3600 IN CNAME www.example.com."]
+
+
+@pytest.mark.parametrize("qname", ["www.example.com", "nope.example.com", "www.example.org"])
+def test_any_over_udp_asks_for_tcp(engine, qname):
+    # PowerDNS's any-to-tcp (on by default): an empty truncated answer, for any name
+    r = ask(engine, qname, "ANY")
+    assert r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.TC and aa(r)
+    assert not r.answer and not r.authority and not r.additional
+    without = make_engine({"example.com.": EXAMPLE_COM}, any_to_tcp=False)
+    r = ask(without, "www.example.com", "ANY")
+    assert not r.flags & dns.flags.TC and len(r.answer) == 2
 
 
 def test_additional_addresses_for_ns_and_mx(engine):
@@ -192,9 +208,32 @@ def test_cname_to_nothing_is_nxdomain_with_the_cname(engine):
     assert r.authority[0].rdtype == dns.rdatatype.SOA
 
 
-def test_cname_loop_terminates(engine):
+def test_cname_loop_is_servfail(engine):
+    # as PowerDNS: the loop runs into the chain limit, SERVFAIL with nothing else
     r = ask(engine, "loop1.example.com")
-    assert r.answer and all(rrset.rdtype == dns.rdatatype.CNAME for rrset in r.answer)
+    assert r.rcode() == dns.rcode.SERVFAIL and aa(r)
+    assert not r.answer and not r.authority and not r.additional
+
+
+def _chain(links):
+    lines = [f"c{i} CNAME c{i + 1}" for i in range(links)] + [f"c{links} A 192.0.2.1"]
+    return EXAMPLE_NET + "\n".join(lines) + "\n"
+
+
+def test_cname_chain_limit_is_ten():
+    r = ask(make_engine({"example.net.": _chain(10)}), "c0.example.net")
+    assert r.rcode() == dns.rcode.NOERROR and len(r.answer) == 11
+    r = ask(make_engine({"example.net.": _chain(11)}), "c0.example.net")
+    assert r.rcode() == dns.rcode.SERVFAIL and not r.answer
+
+
+def test_cname_into_a_delegation_keeps_aa(engine):
+    zone = EXAMPLE_COM + "todeleg CNAME host.deleg\n"
+    r = ask(make_engine({"example.com.": zone}), "todeleg.example.com")
+    assert aa(r) and rrs(r.answer) == [
+        "todeleg.example.com. 3600 IN CNAME host.deleg.example.com."]
+    assert [rrset.rdtype for rrset in r.authority] == [dns.rdatatype.NS]
+    assert len(r.additional) == 2
 
 
 # -- wildcards (RFC 4592) ------------------------------------------------------------------
@@ -232,7 +271,7 @@ def test_wildcard_cname(engine):
                                           ("occluded.deleg.example.com", "A"),
                                           ("deleg.example.com", "ANY")])
 def test_referral(engine, qname, qtype):
-    r = ask(engine, qname, qtype)
+    r = ask(engine, qname, qtype, tcp=qtype == "ANY")
     assert r.rcode() == dns.rcode.NOERROR and not aa(r) and not r.answer
     assert rrs(r.authority) == [
         "deleg.example.com. 3600 IN NS ns.deleg.example.com.",
@@ -291,10 +330,68 @@ def test_refused_outside_our_zones(engine):
 
 
 def test_chaos(engine):
-    r = ask(engine, "version.bind", "TXT", "CH")
-    assert rrs(r.answer)[0].endswith('CH TXT "fastdns test"')
+    for qname in ("version.bind", "VERSION.pdns"):
+        r = ask(engine, qname, "TXT", "CH")
+        assert rrs(r.answer) == [f'{qname}. 5 CH TXT "fastdns test"'] and aa(r)
     r = ask(engine, "id.server", "TXT", "CH")
-    assert rrs(r.answer)[0].endswith('CH TXT "unit-1"')
+    assert rrs(r.answer) == ['id.server. 5 CH TXT "unit-1"']
+    for qname in ("hostname.bind", "authors.bind", "www.example.com"):
+        r = ask(engine, qname, "TXT", "CH")
+        assert r.rcode() == dns.rcode.REFUSED and aa(r) and not r.answer
+    r = ask(engine, "version.bind", "A", "CH")
+    assert r.rcode() == dns.rcode.NOTIMP and aa(r)
+
+
+def test_chaos_anonymous_and_disabled():
+    quiet = make_engine({"example.com.": EXAMPLE_COM})      # version=None, server_id=None
+    assert ask(quiet, "version.bind", "TXT", "CH").rcode() == dns.rcode.SERVFAIL
+    assert ask(quiet, "id.server", "TXT", "CH").rcode() == dns.rcode.REFUSED
+    r = ask(quiet, "www.example.com", use_edns=0,
+            options=[dns.edns.GenericOption(dns.edns.NSID, b"")])
+    assert not r.options
+
+
+def test_nsid(engine):
+    r = ask(engine, "www.example.com", use_edns=0,
+            options=[dns.edns.GenericOption(dns.edns.NSID, b"")])
+    assert [(o.otype, o.to_wire()) for o in r.options] == [(dns.edns.NSID, b"unit-1")]
+    assert not ask(engine, "www.example.com", use_edns=0).options
+
+
+@pytest.mark.parametrize("rdclass, rcode, authoritative", [
+    ("NONE", dns.rcode.REFUSED, True), ("HS", dns.rcode.REFUSED, True),
+    (2, dns.rcode.REFUSED, True), (0, dns.rcode.REFUSED, True)])
+def test_other_classes_are_refused(engine, rdclass, rcode, authoritative):
+    r = ask(engine, "www.example.com", "A", rdclass)
+    assert r.rcode() == rcode and aa(r) == authoritative
+
+
+def test_class_any_is_answered_but_not_authoritatively(engine):
+    r = ask(engine, "www.example.com", "A", "ANY")
+    assert not aa(r) and rrs(r.answer) == ["www.example.com. 3600 IN A 192.0.2.80"]
+
+
+@pytest.mark.parametrize("qtype, tcp, rcode, answered", [
+    ("RRSIG", False, dns.rcode.REFUSED, False),
+    ("TKEY", False, dns.rcode.FORMERR, False),
+    ("IXFR", False, dns.rcode.REFUSED, False),
+    ("AXFR", True, dns.rcode.NOTAUTH, False),
+    ("IXFR", True, dns.rcode.NOTAUTH, False),
+    ("AXFR", False, dns.rcode.NOERROR, False),      # a NODATA, as PowerDNS
+    ("MAILB", False, dns.rcode.NOERROR, False),
+    ("TYPE0", False, dns.rcode.NOERROR, False),
+    ("TYPE65535", False, dns.rcode.NOERROR, False),
+])
+def test_special_qtypes(engine, qtype, tcp, rcode, answered):
+    r = ask(engine, "example.com", qtype, tcp=tcp)
+    assert r.rcode() == rcode and aa(r) and bool(r.answer) == answered
+
+
+def test_notify_is_refused_without_secondary_zones(engine):
+    query = dns.message.make_query("example.com", "SOA")
+    query.set_opcode(dns.opcode.NOTIFY)
+    r = dns.message.from_wire(engine.answer(query.to_wire()))
+    assert r.opcode() == dns.opcode.NOTIFY and r.rcode() == dns.rcode.REFUSED and aa(r)
 
 
 def _raw(flags=0x0100, qd=1, qname=b"\x03www\x07example\x03com\x00", qtype=1, tail=b"", ar=0):
@@ -333,16 +430,45 @@ def test_edns_is_echoed_with_do(engine):
     assert r.edns == -1
 
 
-def test_badvers(engine):
-    r = ask(engine, "www.example.com", use_edns=1)
-    assert r.rcode() == dns.rcode.BADVERS and r.edns == 0 and not r.answer
+@pytest.mark.parametrize("qname", ["www.example.com", "www.example.org"])
+def test_badvers(engine, qname):
+    r = ask(engine, qname, use_edns=1, want_dnssec=True)
+    assert r.rcode() == dns.rcode.BADVERS and r.edns == 0 and not r.answer and aa(r)
+    assert r.ednsflags & dns.flags.DO
 
 
-def test_truncation_without_edns(engine):
+def test_truncation_without_edns_empties_the_sections(engine):
     r = ask(engine, "big.example.com", "TXT")
-    assert r.flags & dns.flags.TC
-    wire = engine.answer(dns.message.make_query("big.example.com", "TXT").to_wire())
-    assert len(wire) <= 512
+    assert r.flags & dns.flags.TC and aa(r)
+    assert not r.answer and not r.authority and not r.additional
+    r = ask(engine, "big.example.com", "TXT", use_edns=0, payload=512)
+    assert r.flags & dns.flags.TC and not r.answer and r.edns == 0
+
+
+def test_optional_additional_data_is_dropped_without_tc():
+    # RFC 2181 §9: the answer fits, the addresses of the MX targets do not all fit
+    lines = [f"mx{i} A 192.0.2.{i}\nmx{i} AAAA 2001:db8::{i}" for i in range(20)]
+    lines += [f"many MX {i} mx{i}" for i in range(20)]
+    small = make_engine({"example.net.": EXAMPLE_NET + "\n".join(lines) + "\n"})
+    wire = small.answer(dns.message.make_query("many.example.net", "MX").to_wire())
+    r = dns.message.from_wire(wire)
+    assert not r.flags & dns.flags.TC and len(r.answer[0]) == 20
+    assert 0 < sum(len(rrset) for rrset in r.additional) < 40 and len(wire) <= 512
+    # whole RRsets only
+    for rrset in r.additional:
+        assert len(rrset) == 1
+
+
+def test_required_glue_that_does_not_fit_truncates():
+    # RFC 9471 §3: in-domain glue of a referral must fit, or TC is set
+    lines = [f"big NS ns{i}.big\nns{i}.big A 192.0.2.{i}\nns{i}.big AAAA 2001:db8::{i}"
+             for i in range(20)]
+    small = make_engine({"example.net.": EXAMPLE_NET + "\n".join(lines) + "\n"})
+    r = ask(small, "www.big.example.net")
+    assert r.flags & dns.flags.TC and not r.authority and not r.additional
+    r = ask(small, "www.big.example.net", tcp=True)
+    assert not r.flags & dns.flags.TC and len(r.authority[0]) == 20
+    assert sum(len(rrset) for rrset in r.additional) == 40
 
 
 def test_no_truncation_over_tcp(engine):

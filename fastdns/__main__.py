@@ -1,0 +1,5 @@
+import sys
+
+from fastdns.cli.server import main
+
+sys.exit(main())
