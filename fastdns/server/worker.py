@@ -97,10 +97,10 @@ class UdpProtocol(asyncio.DatagramProtocol):
         self.worker = worker
         self.transport: asyncio.DatagramTransport | None = None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         self.transport = transport
 
-    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr) -> None:
         response = self.worker.answer(data, False)
         if response is not None and self.transport is not None:
             self.transport.sendto(response, addr)
@@ -123,7 +123,7 @@ class TcpConnection(asyncio.Protocol):
         self.paused = False
         self.closing = False
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.client = peer[0] if peer else ""

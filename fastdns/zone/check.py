@@ -68,10 +68,10 @@ def _check_node(lk: bytes, origin_lk: bytes, types: dict[int, RRset]) -> None:
         if len(set(rrset.rdatas)) > MAX_RRSET:
             raise ZoneError(f"{rrset.where}: more than {MAX_RRSET} records in one RRset")
     for singleton in (RdType.CNAME, RdType.DNAME):
-        rrset = types.get(singleton)
-        if rrset is not None and len(set(rrset.rdatas)) > 1:
-            raise ZoneError(f"{rrset.where}: more than one {singleton.name} record at "
-                            f"'{text(rrset.owner)}'")
+        only = types.get(singleton)
+        if only is not None and len(set(only.rdatas)) > 1:
+            raise ZoneError(f"{only.where}: more than one {singleton.name} record at "
+                            f"'{text(only.owner)}'")
     cname = types.get(RdType.CNAME)
     if cname is not None:
         if lk == origin_lk:

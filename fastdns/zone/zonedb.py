@@ -62,8 +62,8 @@ class ZoneDB:
                 continue
             for info in infos:
                 wanted.setdefault(info.name, (backend, info.kind))
-        for name, served in list(self.zones.items()):
-            if name not in wanted and served.backend not in failed_backends:
+        for name, gone in list(self.zones.items()):
+            if name not in wanted and gone.backend not in failed_backends:
                 del self.zones[name]
                 result.removed.append(name)
                 zone_event(logging.INFO, name, "removed")

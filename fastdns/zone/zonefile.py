@@ -30,12 +30,14 @@ _cwd_lock = threading.Lock()
 class _Reader(dns.zonefile.Reader):
     """dnspython's reader, noting the line where each record starts."""
 
+    collector: "_Collector"
+
     def _rr_line(self) -> None:
-        self.txn.where = self.tok.where()
+        self.collector.where = self.tok.where()
         super()._rr_line()
 
     def _generate_line(self) -> None:
-        self.txn.where = self.tok.where()
+        self.collector.where = self.tok.where()
         super()._generate_line()
 
 
@@ -71,16 +73,23 @@ class _Collector:
 
     def add(self, name: dns.name.Name, ttl: int, rdata: dns.rdata.Rdata) -> None:
         key = (name, rdata.rdtype)
-        wire = rdata.to_wire()
+        wire = _wire_of(rdata)
         rrset = self.rrsets.get(key)
         if rrset is None:
-            self.rrsets[key] = RRset(name.to_wire(), rdata.rdtype, ttl, [wire],
+            self.rrsets[key] = RRset(_wire_of(name), rdata.rdtype, ttl, [wire],
                                      f"{self.where[0]}:{self.where[1]}")
         else:
             # RFC 2181 §5.2: one TTL per RRset; the lowest is kept
             rrset.ttl = min(rrset.ttl, ttl)
             if wire not in rrset.rdatas:
                 rrset.rdatas.append(wire)
+
+
+def _wire_of(thing: dns.name.Name | dns.rdata.Rdata) -> bytes:
+    """Uncompressed wire form of a name or an rdata."""
+    wire = thing.to_wire()
+    assert wire is not None   # to_wire() without a file returns the octets
+    return wire
 
 
 @contextlib.contextmanager
@@ -121,6 +130,7 @@ def _read(handle: TextIO, path: str, origin: str, directory: str | None,
             tok = dns.tokenizer.Tokenizer(handle, path)
             reader = _Reader(tok, dns.rdataclass.IN, collector,  # type: ignore[arg-type]
                              allow_include=allow_include)
+            reader.collector = collector
             reader.read()
     except dns.exception.SyntaxError as exc:
         raise ZoneError(str(exc)) from None
@@ -131,4 +141,4 @@ def _read(handle: TextIO, path: str, origin: str, directory: str | None,
             where = f"{filename}:{line}"
         detail = exc.strerror if isinstance(exc, OSError) else (str(exc) or type(exc).__name__)
         raise ZoneError(f"{where}: {detail}") from None
-    return ZoneData(origin_name.to_wire(), list(collector.rrsets.values()), source=path)
+    return ZoneData(_wire_of(origin_name), list(collector.rrsets.values()), source=path)

@@ -1,0 +1,131 @@
+"""The layer table of STYLE §2, enforced: imports point down, never up, and never in a cycle.
+
+Python modules are read with ``ast``; Cython modules (.pyx/.pxd) by their import lines.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "fastdns"
+
+#: module (or package prefix) -> layer; the longest matching prefix decides
+LAYERS = {
+    "fastdns.consts": 0, "fastdns._wire": 0,
+    "fastdns._snapshot": 1, "fastdns._pcache": 1, "fastdns._shm": 1,
+    "fastdns._engine": 2, "fastdns._udp": 2,
+    "fastdns.config": 3, "fastdns.zone": 3, "fastdns.dnssec": 3, "fastdns.backends": 3,
+    "fastdns.xfr": 3, "fastdns.ipc": 3, "fastdns.stats": 3, "fastdns.log": 3,
+    "fastdns.api": 4, "fastdns.control": 4,
+    "fastdns.server": 5, "fastdns.server.master": 6,
+    "fastdns.cli": 7, "fastdns.__main__": 8, "fastdns": 0,
+}
+#: what the compiled hot path (L0-L2) may import at all
+CYTHON_ALLOWED = re.compile(r"^(fastdns\.|cpython|libc|posix)")
+#: what a worker must never import (STYLE §2 bans)
+WORKER_BANNED = ("fastdns.backends", "fastdns.api", "fastdns.xfr", "psycopg", "sqlite3",
+                 "cryptography", "fastdns.zone.zonefile", "fastdns.config")
+
+_IMPORT_LINE = re.compile(r"^\s*(?:from\s+([\w.]+)\s+c?import|c?import\s+([\w.]+))", re.M)
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer(module: str) -> int | None:
+    best = None
+    for prefix, value in LAYERS.items():
+        if (module == prefix or module.startswith(prefix + ".")) and \
+                (best is None or len(prefix) > len(best[0])):
+            best = (prefix, value)
+    return None if best is None else best[1]
+
+
+def imports_of(path: Path) -> set[str]:
+    text = path.read_text()
+    if path.suffix in (".pyx", ".pxd"):
+        return {a or b for a, b in _IMPORT_LINE.findall(text)}
+    found = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            # "from fastdns import _wire" imports fastdns._wire
+            found.update(f"{node.module}.{alias.name}" for alias in node.names
+                         if f"{node.module}.{alias.name}".startswith("fastdns."))
+    return found
+
+
+def sources():
+    return sorted(p for p in PACKAGE.rglob("*") if p.suffix in (".py", ".pyx", ".pxd"))
+
+
+def internal(module: str, known: set[str]) -> str | None:
+    """The fastdns module an import refers to (a name imported from a module counts as
+    the module)."""
+    while module:
+        if module in known:
+            return module
+        module = module.rpartition(".")[0]
+    return None
+
+
+KNOWN = {module_name(p) for p in sources()}
+GRAPH = {module_name(p): imports_of(p) for p in sources()}
+
+
+@pytest.mark.parametrize("module", sorted(GRAPH))
+def test_imports_point_down_the_layers(module):
+    own = layer(module)
+    assert own is not None, f"{module} is in no layer of STYLE §2: add it to LAYERS"
+    for imported in GRAPH[module]:
+        target = internal(imported, KNOWN)
+        if target is None or target == module or target == "fastdns":
+            continue
+        assert layer(target) <= own, f"{module} (L{own}) imports {target} (L{layer(target)})"
+        assert not target.startswith("fastdns.cli") or module == "fastdns.__main__", \
+            f"{module} imports {target}: nothing imports the command line"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if layer(m) <= 2))
+def test_hot_path_imports_no_python_package(module):
+    for imported in GRAPH[module]:
+        if module.endswith(("_wire", "_snapshot", "_engine", "_pcache", "_udp", "_shm")):
+            assert CYTHON_ALLOWED.match(imported), f"{module} imports {imported}"
+        else:
+            assert imported.startswith("fastdns") or imported in ("enum",), \
+                f"{module} imports {imported}"
+
+
+def test_worker_bans():
+    for module, imported in GRAPH.items():
+        if module == "fastdns.server.worker":
+            for name in imported:
+                assert not name.startswith(WORKER_BANNED), f"worker imports {name}"
+
+
+def test_no_import_cycles():
+    edges = {m: {t for i in GRAPH[m] if (t := internal(i, KNOWN)) and t != m and t != "fastdns"}
+             for m in GRAPH}
+    state: dict[str, int] = {}
+
+    def visit(node, path):
+        state[node] = 1
+        for nxt in edges[node]:
+            if state.get(nxt) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*path, node, nxt]))
+            if nxt not in state:
+                visit(nxt, [*path, node])
+        state[node] = 2
+
+    for node in edges:
+        if node not in state:
+            visit(node, [])
