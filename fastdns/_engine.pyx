@@ -117,6 +117,8 @@ cdef class Engine:
         reserve = 0
         if edns:
             reserve = OPT_SIZE + (4 + len(self._nsid) if nsid else 0)
+        if a.q.tsig_off >= 0 and status == PQ_OK:
+            reserve += 2 * NAME_MAX + 10 + TSIG_FIXED
         b_init(&a.b, out, limit - reserve)
         b_header(&a.b, a.q.id, 0)
         # RD is copied; CD is not (RFC 4035 §3.2.2 asks it of recursive servers only)
@@ -137,6 +139,9 @@ cdef class Engine:
         elif edns and a.q.edns_version > 0:
             a.flags |= FLAG_AA
             a.rcode = RCODE_BADVERS          # RFC 6891 §6.1.3
+        elif a.q.tsig_off >= 0:
+            a.flags |= FLAG_AA
+            a.rcode = RCODE_NOTAUTH          # no TSIG keys (yet): BADKEY, RFC 8945 §5.2.2
         elif a.q.opcode == OPCODE_NOTIFY:
             a.flags |= FLAG_AA
             a.rcode = RCODE_REFUSED          # no secondary zones (yet)
@@ -146,6 +151,8 @@ cdef class Engine:
             b_opt(&a.b, self._udp_limit, a.rcode >> 4, a.q.edns_flags & EDNS_DO,
                   <const uint8_t *>self._nsid if nsid else NULL,
                   len(self._nsid) if nsid else 0)
+        if a.q.tsig_off >= 0 and status == PQ_OK:
+            b_tsig_error(&a.b, packet, length, &a.q, TSIG_BADKEY)
         b_finish(&a.b, a.flags | (a.rcode & 0xF))
         return a.b.pos
 

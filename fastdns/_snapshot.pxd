@@ -54,7 +54,9 @@ cdef inline uint16_t rd_u16(const uint8_t *p) noexcept nogil:
 
 
 cdef class Snapshot:
-    cdef object _buffer               # keeps the image memory alive (bytes or mmap)
+    cdef object _buffer               # the image's exporter (bytes or mmap)
+    cdef Py_buffer _view              # held until the snapshot goes
+    cdef bint _has_view
     cdef const uint8_t *base
     cdef const ImageHeader *hdr
     cdef const NodeRec *nodes
@@ -68,6 +70,8 @@ cdef class Snapshot:
     cdef readonly bytes apex_lk
 
     cdef _validate(self, Py_ssize_t size)
+    cdef _validate_names(self, uint32_t i)
+    cdef _validate_node(self, uint32_t i)
     cdef int find(self, const uint8_t *lk, int lklen, bint *exact) noexcept nogil
     cdef const RRsetRec *rrset(self, uint32_t node, uint16_t rdtype) noexcept nogil
     cdef const uint8_t *node_lk(self, uint32_t node, int *lklen) noexcept nogil

@@ -9,7 +9,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
-from fastdns._wire cimport lk_cmp, lk_to_name, name_to_lk, name_len, NAME_MAX
+from fastdns._wire cimport lk_cmp, name_to_lk, name_len, rdata_ok, NAME_MAX
 
 MAGIC_LE = b"FDNSZILE"
 MAGIC_BE = b"FDNSZIBE"
@@ -28,15 +28,13 @@ cdef class Snapshot:
     """
 
     def __cinit__(self, object buffer, uint64_t generation=0):
-        cdef Py_buffer view
-        PyObject_GetBuffer(buffer, &view, PyBUF_SIMPLE)
-        try:
-            self._buffer = buffer
-            self.base = <const uint8_t *>view.buf
-            self._validate(view.len)
-        finally:
-            # the exporter (bytes or mmap) keeps the memory where it is while referenced
-            PyBuffer_Release(&view)
+        # the view is held for the snapshot's life: an mmap cannot be closed or resized
+        # under it, a bytes object cannot move
+        PyObject_GetBuffer(buffer, &self._view, PyBUF_SIMPLE)
+        self._has_view = True
+        self._buffer = buffer
+        self.base = <const uint8_t *>self._view.buf
+        self._validate(self._view.len)
         self.generation = generation
         cdef int lklen
         cdef const uint8_t *lk = self.node_lk(0, &lklen)
@@ -44,25 +42,20 @@ cdef class Snapshot:
         self.origin = self.node_name(0)[:name_len(self.node_name(0))]
 
     cdef _validate(self, Py_ssize_t size):
+        """Check every invariant the engine relies on, so that no image can crash it."""
         cdef const ImageHeader *h
-        cdef uint32_t i, j, end
-        cdef const NodeRec *n
-        cdef const RRsetRec *rs
-        cdef uint64_t names_size, rdata_size, extra_words, p
-        cdef const uint8_t *lk
-        cdef int lklen, prev_len
-        cdef const uint8_t *prev
-        if size < sizeof(ImageHeader):
+        cdef bytes magic = MAGIC_LE if _little() else MAGIC_BE
+        if size < <Py_ssize_t>sizeof(ImageHeader):
             raise ImageError("image shorter than its header")
         h = <const ImageHeader *>self.base
-        cdef bytes magic = MAGIC_LE if _little() else MAGIC_BE
         if memcmp(h.magic, <const char *>magic, 8) != 0:
             raise ImageError("bad magic (not an image, or another byte order)")
         if h.version != IMAGE_VERSION:
             raise ImageError(f"image version {h.version}, expected {IMAGE_VERSION}")
         if h.size != <uint64_t>size or h.node_count == 0:
             raise ImageError("image size or node count wrong")
-        if not (h.nodes_off <= h.rrsets_off <= h.names_off <= h.rdata_off <= h.extra_off <= h.size):
+        if not (sizeof(ImageHeader) <= h.nodes_off <= h.rrsets_off <= h.names_off
+                <= h.rdata_off <= h.extra_off <= h.size):
             raise ImageError("image sections out of order")
         if h.nodes_off % 8 or h.rrsets_off % 8 or h.extra_off % 4:
             raise ImageError("image sections misaligned")
@@ -77,49 +70,113 @@ cdef class Snapshot:
         self.rdata = self.base + h.rdata_off
         self.extra = <const uint32_t *>(self.base + h.extra_off)
         self.nnodes = h.node_count
-        names_size = h.rdata_off - h.names_off
-        rdata_size = h.extra_off - h.rdata_off
-        extra_words = (h.size - h.extra_off) // 4
-        if h.soa_rrset >= h.rrset_count or self.rrsets[h.soa_rrset].rdtype != 6:
-            raise ImageError("SOA record missing")
-        if extra_words < 1 or self.extra[0] != 0:
+        if (h.size - h.extra_off) // 4 < 1 or self.extra[0] != 0:
             raise ImageError("extra section malformed")
-        prev = NULL
-        prev_len = 0
+        cdef uint32_t i
         for i in range(self.nnodes):
-            n = &self.nodes[i]
-            if n.lk_off >= names_size or n.lk_off + 1 + <uint64_t>self.names[n.lk_off] > names_size:
-                raise ImageError(f"node {i}: key outside the names section")
-            if n.name_off + <uint64_t>self.names[n.lk_off] + 1 > names_size \
-                    or not _wire_ok(self.names + n.name_off, names_size - n.name_off,
-                                    self.names[n.lk_off] + 1):
-                raise ImageError(f"node {i}: owner name malformed")
-            lk = self.node_lk(i, &lklen)
-            if prev != NULL and lk_cmp(prev, prev_len, lk, lklen) >= 0:
-                raise ImageError(f"node {i}: nodes not in canonical order")
-            prev = lk
-            prev_len = lklen
-            if <uint64_t>n.rrset_start + n.rrset_count > h.rrset_count:
-                raise ImageError(f"node {i}: RRsets out of range")
-            if n.above > self.nnodes or n.wild > self.nnodes:
-                raise ImageError(f"node {i}: links out of range")
-            for j in range(n.rrset_start, n.rrset_start + n.rrset_count):
-                rs = &self.rrsets[j]
-                p = rs.rdata_off
-                for end in range(rs.count):
-                    if p + 2 > rdata_size:
-                        raise ImageError(f"rrset {j}: rdata out of range")
-                    p += 2 + rd_u16(self.rdata + p)
-                if p > rdata_size:
+            self._validate_names(i)
+        for i in range(self.nnodes):
+            self._validate_node(i)
+        if h.soa_rrset >= h.rrset_count or self.rrsets[h.soa_rrset].rdtype != 6 \
+                or not (self.nodes[0].rrset_start <= h.soa_rrset
+                        < self.nodes[0].rrset_start + self.nodes[0].rrset_count):
+            raise ImageError("no SOA record at the apex")
+
+    cdef _validate_names(self, uint32_t i):
+        """Key and owner of node ``i`` are well formed, agree, and sort after node i-1."""
+        cdef const NodeRec *n = &self.nodes[i]
+        cdef uint64_t names_size = self.hdr.rdata_off - self.hdr.names_off
+        cdef int lklen, plen, p
+        cdef const uint8_t *lk
+        cdef const uint8_t *prev
+        cdef uint8_t expect[256]
+        if n.lk_off >= names_size or n.lk_off + 1 + <uint64_t>self.names[n.lk_off] > names_size:
+            raise ImageError(f"node {i}: key outside the names section")
+        lk = self.node_lk(i, &lklen)
+        p = 0
+        while p < lklen:
+            if lk[p] == 0 or lk[p] > 63:
+                raise ImageError(f"node {i}: bad label in key")
+            p += lk[p] + 1
+        if p != lklen or lklen > NAME_MAX - 1:
+            raise ImageError(f"node {i}: key malformed")
+        if n.name_off >= names_size or n.name_off + <uint64_t>lklen + 1 > names_size \
+                or not _wire_ok(self.names + n.name_off, names_size - n.name_off, lklen + 1):
+            raise ImageError(f"node {i}: owner name malformed")
+        name_to_lk(self.names + n.name_off, lklen + 1, expect)
+        if memcmp(expect, lk, lklen) != 0:
+            raise ImageError(f"node {i}: owner name and key disagree")
+        if i == 0:
+            if not n.flags & N_APEX:
+                raise ImageError("node 0 is not the apex")
+            return
+        prev = self.node_lk(i - 1, &plen)
+        if lk_cmp(prev, plen, lk, lklen) >= 0:
+            raise ImageError(f"node {i}: nodes not in canonical order")
+        cdef int apex_len
+        cdef const uint8_t *apex = self.node_lk(0, &apex_len)
+        if lklen <= apex_len or memcmp(apex, lk, apex_len) != 0 or n.flags & N_APEX:
+            raise ImageError(f"node {i}: not below the apex")
+
+    cdef _validate_node(self, uint32_t i):
+        """RRsets, flags and links of node ``i``."""
+        cdef const NodeRec *n = &self.nodes[i]
+        cdef const RRsetRec *rs
+        cdef uint64_t rdata_size = self.hdr.extra_off - self.hdr.rdata_off
+        cdef uint64_t extra_words = (self.hdr.size - self.hdr.extra_off) // 4
+        cdef uint64_t p
+        cdef uint32_t j, k, count
+        cdef uint16_t rdlen
+        cdef int lklen, alen
+        cdef const uint8_t *lk = self.node_lk(i, &lklen)
+        cdef const uint8_t *other
+        if <uint64_t>n.rrset_start + n.rrset_count > self.hdr.rrset_count:
+            raise ImageError(f"node {i}: RRsets out of range")
+        for j in range(n.rrset_start, n.rrset_start + n.rrset_count):
+            rs = &self.rrsets[j]
+            if rs.count == 0:
+                raise ImageError(f"rrset {j}: empty")
+            p = rs.rdata_off
+            for k in range(rs.count):
+                if p + 2 > rdata_size:
                     raise ImageError(f"rrset {j}: rdata out of range")
-                if rs.extra_off:
-                    if rs.extra_off >= extra_words or rs.extra_off + 1 + <uint64_t>self.extra[rs.extra_off] > extra_words:
-                        raise ImageError(f"rrset {j}: extra list out of range")
-                    for end in range(self.extra[rs.extra_off]):
-                        if self.extra[rs.extra_off + 1 + end] >= self.nnodes:
-                            raise ImageError(f"rrset {j}: extra target out of range")
-        if not self.nodes[0].flags & N_APEX:
-            raise ImageError("node 0 is not the apex")
+                rdlen = rd_u16(self.rdata + p)
+                if p + 2 + rdlen > rdata_size or not rdata_ok(rs.rdtype, self.rdata + p + 2,
+                                                              rdlen):
+                    raise ImageError(f"rrset {j}: rdata malformed")
+                if rs.rdtype == 39 and not _wire_ok(self.rdata + p + 2, rdlen, rdlen):
+                    raise ImageError(f"rrset {j}: DNAME target malformed")
+                p += 2 + rdlen
+            if rs.extra_off:
+                if rs.extra_off >= extra_words \
+                        or rs.extra_off + 1 + <uint64_t>self.extra[rs.extra_off] > extra_words:
+                    raise ImageError(f"rrset {j}: extra list out of range")
+                count = self.extra[rs.extra_off]
+                for k in range(count):
+                    if self.extra[rs.extra_off + 1 + k] >= self.nnodes:
+                        raise ImageError(f"rrset {j}: extra target out of range")
+        # what the flags promise, the RRsets must hold
+        if n.flags & N_CUT and self.rrset(i, 2) == NULL \
+                or n.flags & N_DNAME and self.rrset(i, 39) == NULL \
+                or n.flags & N_CNAME and self.rrset(i, 5) == NULL:
+            raise ImageError(f"node {i}: flags without their RRsets")
+        if n.above:
+            if n.above > self.nnodes or not self.nodes[n.above - 1].flags & (N_CUT | N_DNAME):
+                raise ImageError(f"node {i}: redirect link to a node that does not redirect")
+            other = self.node_lk(n.above - 1, &alen)
+            if alen >= lklen or memcmp(other, lk, alen) != 0 or lk[alen] + alen + 1 > lklen:
+                raise ImageError(f"node {i}: redirect link to a node that is not an ancestor")
+        if n.wild:
+            if n.wild > self.nnodes:
+                raise ImageError(f"node {i}: wildcard link out of range")
+            other = self.node_lk(n.wild - 1, &alen)
+            if alen != lklen + 2 or memcmp(other, lk, lklen) != 0 \
+                    or other[lklen] != 1 or other[lklen + 1] != 42:
+                raise ImageError(f"node {i}: wildcard link to a node that is not its '*' child")
+
+    def __dealloc__(self):
+        if self._has_view:
+            PyBuffer_Release(&self._view)
 
     # -- C API -------------------------------------------------------------------------
 

@@ -16,6 +16,9 @@ cdef enum:
 
 cdef enum:
     OPTION_NSID = 3           # RFC 5001
+    TSIG_BADKEY = 17          # RFC 8945 §5.2.2
+    TSIG_FIXED = 16           # time signed 6, fudge 2, mac size 2, original id 2, error 2,
+                              # other len 2: the RDATA around the algorithm, MAC and other
 
 cdef enum:
     NAME_MAX = 255
@@ -60,6 +63,7 @@ ctypedef struct Query:
     int opt_rdata_len
     bint nsid                 # the query asked for the name server identifier (RFC 5001)
     int tsig_off              # offset of a trailing TSIG record, -1 if none
+    int tsig_rdata            # offset of its RDATA
     int end                   # offset after the last parsed record
 
 ctypedef struct Builder:
@@ -128,4 +132,6 @@ cdef int b_rr(Builder *b, int section, const uint8_t *owner, int owner_len, uint
               uint16_t rdclass, uint32_t ttl, const uint8_t *rdata, int rdlen) noexcept nogil
 cdef int b_opt(Builder *b, uint16_t udp_size, uint8_t ext_rcode, uint16_t flags,
                const uint8_t *nsid, int nsid_len) noexcept nogil
+cdef int b_tsig_error(Builder *b, const uint8_t *packet, Py_ssize_t length, const Query *q,
+                      uint16_t error) noexcept nogil
 cdef void b_finish(Builder *b, uint16_t flags_and_rcode) noexcept nogil

@@ -191,6 +191,30 @@ cdef int skip_rr(WireReader *r, uint16_t *rdtype) noexcept nogil:
     return 0
 
 
+cdef int parse_tsig(WireReader *r, Query *q) noexcept nogil:
+    """Check the RDATA of a TSIG record (RFC 8945 §4.2); r.pos is at its type."""
+    cdef uint16_t rdlen, mac_size, other_len
+    cdef Py_ssize_t end
+    r.pos += 8
+    rdlen = wr_u16(r)
+    if not wr_check(r, rdlen):
+        return WIRE_ESHORT
+    end = r.pos + rdlen
+    q.tsig_rdata = r.pos
+    if wr_skip_name(r) < 0 or end - r.pos < 10:
+        return WIRE_EOPT
+    r.pos += 8
+    mac_size = wr_u16(r)
+    if end - r.pos < mac_size + 6:
+        return WIRE_EOPT
+    r.pos += mac_size + 4
+    other_len = wr_u16(r)
+    if end - r.pos != other_len:
+        return WIRE_EOPT
+    r.pos = end
+    return 0
+
+
 cdef int parse_opt(WireReader *r, Query *q) noexcept nogil:
     """Parse the rest of an OPT record (after its root owner); r.pos is at its type."""
     cdef uint32_t ttl
@@ -229,9 +253,10 @@ cdef int parse_query(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nogi
     q.has_question tells whether the question may be echoed in an error response.
     """
     cdef WireReader r
-    cdef int n, i, status
+    cdef int n, i, status, nlabels
     cdef uint16_t rdtype
     cdef Py_ssize_t start
+    cdef uint8_t owner[256]
     r.buf = buf
     r.len = len
     r.pos = 0
@@ -245,6 +270,7 @@ cdef int parse_query(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nogi
     q.opt_rdata_len = 0
     q.nsid = False
     q.tsig_off = -1
+    q.tsig_rdata = -1
     q.qname_len = 0
     q.lk_len = 0
     q.nlabels = 0
@@ -278,23 +304,25 @@ cdef int parse_query(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nogi
     if status != PQ_OK:
         return status
     for i in range(<int>q.ancount + q.nscount):
-        # records here are meaningless in a query (an OPT too): stepped over
-        if skip_rr(&r, &rdtype) < 0:
+        # records here are meaningless in a query (an OPT too) and stepped over; a TSIG
+        # anywhere but last in the additional section is FORMERR (RFC 8945 §5.1)
+        if skip_rr(&r, &rdtype) < 0 or rdtype == TYPE_TSIG:
             return PQ_FORMERR
     for i in range(q.arcount):
         start = r.pos
-        if wr_skip_name(&r) < 0 or not wr_check(&r, 10):
+        n = wr_name(&r, owner, &nlabels)
+        if n < 0 or not wr_check(&r, 10):
             return PQ_FORMERR
         rdtype = get_u16(buf + r.pos)
         if rdtype == TYPE_OPT:
             # one OPT at most, owned by the root (RFC 6891 §6.1.1)
-            if q.has_edns or r.pos - start != 1 or parse_opt(&r, q) < 0:
+            if q.has_edns or n != 1 or parse_opt(&r, q) < 0:
                 return PQ_FORMERR
+        elif rdtype == TYPE_TSIG:
+            if i != q.arcount - 1 or parse_tsig(&r, q) < 0:
+                return PQ_FORMERR
+            q.tsig_off = start
         else:
-            if rdtype == TYPE_TSIG:
-                if i != q.arcount - 1:
-                    return PQ_FORMERR   # TSIG must be the last record (RFC 8945 §5.1)
-                q.tsig_off = start
             r.pos = start
             if skip_rr(&r, &rdtype) < 0:
                 return PQ_FORMERR
@@ -516,6 +544,43 @@ cdef int b_opt(Builder *b, uint16_t udp_size, uint8_t ext_rcode, uint16_t flags,
     return 0
 
 
+cdef int b_tsig_error(Builder *b, const uint8_t *packet, Py_ssize_t length, const Query *q,
+                      uint16_t error) noexcept nogil:
+    """Append the unsigned TSIG record of an error response (RFC 8945 §5.2.2): the query's
+    key and algorithm names, time signed and fudge, no MAC, ``error``. parse_query checked
+    the query's TSIG; the caller reserved room (MSG_MAX - limit)."""
+    cdef WireReader r
+    cdef uint8_t key[256]
+    cdef uint8_t algorithm[256]
+    cdef int key_len, alg_len, nlabels, rdlen_at
+    r.buf = packet
+    r.len = length
+    r.pos = q.tsig_off
+    key_len = wr_name(&r, key, &nlabels)
+    r.pos = q.tsig_rdata
+    alg_len = wr_name(&r, algorithm, &nlabels)
+    if key_len < 0 or alg_len < 0:
+        return WIRE_ESHORT
+    memcpy(b.buf + b.pos, key, key_len)
+    b.pos += key_len
+    put_u16(b.buf + b.pos, TYPE_TSIG)
+    put_u16(b.buf + b.pos + 2, CLASS_ANY)
+    put_u32(b.buf + b.pos + 4, 0)
+    rdlen_at = b.pos + 8
+    b.pos += 10
+    memcpy(b.buf + b.pos, algorithm, alg_len)
+    b.pos += alg_len
+    memcpy(b.buf + b.pos, packet + r.pos, 8)       # time signed, fudge
+    put_u16(b.buf + b.pos + 8, 0)                  # MAC size
+    put_u16(b.buf + b.pos + 10, q.id)              # original ID
+    put_u16(b.buf + b.pos + 12, error)
+    put_u16(b.buf + b.pos + 14, 0)                 # other len
+    b.pos += TSIG_FIXED
+    put_u16(b.buf + rdlen_at, b.pos - rdlen_at - 2)
+    b.counts[3] += 1
+    return 0
+
+
 cdef void b_finish(Builder *b, uint16_t flags) noexcept nogil:
     put_u16(b.buf + 2, flags)
     put_u16(b.buf + 4, b.counts[0])
@@ -663,6 +728,7 @@ def parse(const uint8_t[:] packet not None):
                       options=bytes(packet[q.opt_rdata_off:q.opt_rdata_off + q.opt_rdata_len]))
     if q.tsig_off >= 0:
         fields["tsig_off"] = q.tsig_off
+        fields["tsig_rdata"] = q.tsig_rdata
     if status == PQ_OK:
         fields["end"] = q.end
     return status, fields

@@ -22,7 +22,7 @@ Build them with `pip install .` (or `make build` in a source checkout)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from fastdns.config.loader import ConfigError, load_config, parse_command_line
+    from fastdns.config.loader import COMMAND_LINE, ConfigError, load_config, parse_command_line
 
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -39,7 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(cmdline)
     except ConfigError as exc:
-        print(f"fastdns: {exc}", file=sys.stderr)
+        # a mistake on the command line (`--nonsense`) gets the usage, as a parse error does
+        usage = USAGE if exc.where == COMMAND_LINE else ""
+        print(f"fastdns: {exc}\n{usage}", end="" if usage else "\n", file=sys.stderr)
         return 1
     if cmdline.config_mode == "check":
         return 0
@@ -111,10 +113,12 @@ def serve(config) -> int:
         loop = asyncio.get_running_loop()
         stopping = loop.create_future()
 
-        def reload() -> None:
-            result = zonedb.refresh()
+        def reload(periodic: bool = False) -> None:
+            result = zonedb.refresh(retry_failed=not periodic)
             if result.changed:
                 worker.set_zones(zonedb.snapshots())
+            if periodic and not (result.changed or result.failed):
+                return   # a check that found nothing to do is not an event
             log.info("reload: %d zones loaded, %d removed, %d failed; serving %d zones",
                      len(result.loaded), len(result.removed), len(result.failed),
                      len(zonedb.zones))
@@ -134,7 +138,7 @@ def serve(config) -> int:
         if check_interval:
             def periodic() -> None:
                 nonlocal timer
-                reload()
+                reload(periodic=True)
                 timer = loop.call_later(check_interval, periodic)
             timer = loop.call_later(check_interval, periodic)
         graceful = await stopping

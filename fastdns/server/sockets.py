@@ -3,6 +3,11 @@
 Every address of ``local-address`` gets a UDP socket and a TCP listener on ``local-port``
 (or the address's own port). SO_REUSEPORT lets each worker own its sockets while the
 kernel spreads queries across them.
+
+Those options would just as well let another server (a second fastdns, or any server that
+sets them) share the port and silently take part of the queries. So every address is first
+probed with sockets that share nothing: a port that anyone holds is an error, as it is for
+PowerDNS (``reuseport=no``).
 """
 
 import socket
@@ -43,11 +48,27 @@ def _socket(kind: str, host: str, port: int, reuseport: bool) -> socket.socket:
     return sock
 
 
+def _check_free(host: str, port: int) -> None:
+    """Raise OSError (EADDRINUSE) when some socket already holds ``host:port``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for stype in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(family, stype) as probe:
+            if stype == socket.SOCK_STREAM:
+                # connections of an earlier run in TIME_WAIT do not make the port busy
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            probe.bind((host, port))
+
+
 def bind_listeners(addresses: list[tuple[str, int]], reuseport: bool = True) -> list[Listener]:
     """A UDP and a TCP socket per address. With port 0, the UDP socket's kernel-chosen
     port is used for the TCP socket as well. Raises OSError naming the address."""
     listeners: list[Listener] = []
     try:
+        for host, port in addresses:
+            if port:
+                _check_free(host, port)
         for host, port in addresses:
             udp = _socket("udp", host, port, reuseport)
             listeners.append(Listener("udp", host, udp.getsockname()[1], udp))

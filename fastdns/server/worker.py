@@ -120,6 +120,7 @@ class TcpConnection(asyncio.Protocol):
         self.transactions = 0
         self.idle_timer: asyncio.TimerHandle | None = None
         self.duration_timer: asyncio.TimerHandle | None = None
+        self.abort_timer: asyncio.TimerHandle | None = None
         self.paused = False
         self.closing = False
 
@@ -185,16 +186,23 @@ class TcpConnection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def close(self, abort: bool = False) -> None:
-        if self.transport is None or self.closing:
+        transport = self.transport
+        if transport is None or (self.closing and not abort):
             return
         self.closing = True
         if abort:
-            self.transport.abort()
-        else:
-            self.transport.close()   # flushes what is buffered, then closes
+            transport.abort()
+            return
+        unsent = transport.get_write_buffer_size()
+        transport.close()   # flushes what is buffered, then closes
+        if unsent:
+            # a client that does not read its answers must not keep the connection (and
+            # its slot) for ever: it gets tcp-idle-timeout more to take them, as in PowerDNS
+            self.abort_timer = asyncio.get_running_loop().call_later(
+                self.worker.tcp.idle_timeout or 1.0, self.close, True)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self.idle_timer, self.duration_timer):
+        for timer in (self.idle_timer, self.duration_timer, self.abort_timer):
             if timer is not None:
                 timer.cancel()
         worker = self.worker

@@ -3,7 +3,9 @@
 ``refresh()`` asks every backend which zones it has (the first backend in ``launch=``
 order wins a zone), reloads exactly the zones whose change token moved, and keeps serving
 the previous snapshot of a zone whose new version is broken. A zone that never loaded is
-not served, and every other zone is unaffected.
+not served, and every other zone is unaffected. A zone that failed to load is retried on
+every explicit reload, but a periodic check retries it only once its token moves again, so
+a broken file is reported once per change, not once per check.
 """
 
 import itertools
@@ -43,13 +45,19 @@ class ZoneDB:
     def __init__(self, backends: Sequence[ZoneSource]) -> None:
         self.backends = list(backends)
         self.zones: dict[str, ServedZone] = {}
+        #: the change token of each zone's last failed load
+        self._failed: dict[str, Hashable] = {}
         self._generations = itertools.count(1)
 
     def snapshots(self) -> list[Snapshot]:
         return [z.snapshot for z in self.zones.values()]
 
-    def refresh(self, force: bool = False) -> RefreshResult:
-        """Bring the served zones in line with the backends; ``force`` reloads every zone."""
+    def refresh(self, force: bool = False, retry_failed: bool = True) -> RefreshResult:
+        """Bring the served zones in line with the backends; ``force`` reloads every zone.
+
+        With ``retry_failed`` false (periodic checks), a zone whose last load failed is
+        left alone until its change token moves.
+        """
         result = RefreshResult([], [], [])
         wanted: dict[str, tuple[ZoneSource, str]] = {}
         failed_backends = set()
@@ -67,6 +75,8 @@ class ZoneDB:
                 del self.zones[name]
                 result.removed.append(name)
                 zone_event(logging.INFO, name, "removed")
+        for name in [name for name in self._failed if name not in wanted]:
+            del self._failed[name]
         for name, (backend, kind) in wanted.items():
             served = self.zones.get(name)
             try:
@@ -77,10 +87,15 @@ class ZoneDB:
                 continue
             if served is not None and served.token == token and served.backend == backend.name \
                     and not force:
+                self._failed.pop(name, None)   # changed back to the version being served
+                continue
+            if not (force or retry_failed) and self._failed.get(name, self) == token:
                 continue
             if self._load(name, kind, backend, token):
+                self._failed.pop(name, None)
                 result.loaded.append(name)
             else:
+                self._failed[name] = token
                 result.failed.append(name)
         return result
 

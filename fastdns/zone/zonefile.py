@@ -27,6 +27,17 @@ from fastdns.zone.model import RRset, ZoneData
 _cwd_lock = threading.Lock()
 
 
+class _RecordError(Exception):
+    """A record that cannot be read, with the line where the record starts.
+
+    dnspython names the tokenizer's position, which is the next line when the record's
+    rdata was read up to its end of line before it failed.
+    """
+
+    def __init__(self, where: tuple[str, int], detail: str) -> None:
+        super().__init__(f"{where[0]}:{where[1]}: {detail}")
+
+
 class _Reader(dns.zonefile.Reader):
     """dnspython's reader, noting the line where each record starts."""
 
@@ -34,11 +45,23 @@ class _Reader(dns.zonefile.Reader):
 
     def _rr_line(self) -> None:
         self.collector.where = self.tok.where()
-        super()._rr_line()
+        try:
+            super()._rr_line()
+        except (dns.exception.DNSException, ValueError) as exc:
+            raise _RecordError(self.collector.where, str(exc) or type(exc).__name__) from None
 
     def _generate_line(self) -> None:
         self.collector.where = self.tok.where()
-        super()._generate_line()
+        try:
+            super()._generate_line()
+        except (dns.exception.DNSException, ValueError) as exc:
+            raise _RecordError(self.collector.where, str(exc) or type(exc).__name__) from None
+
+    def _eat_line(self) -> None:
+        # dnspython calls this only to skip a record whose owner lies outside the zone.
+        # PowerDNS (bind-ignore-broken-records=no) refuses such a zone, and so do we.
+        raise dns.exception.SyntaxError(
+            f"'{self.last_name}' is outside the zone '{self.zone_origin}'")
 
 
 class _Collector:
@@ -132,7 +155,7 @@ def _read(handle: TextIO, path: str, origin: str, directory: str | None,
                              allow_include=allow_include)
             reader.collector = collector
             reader.read()
-    except dns.exception.SyntaxError as exc:
+    except (dns.exception.SyntaxError, _RecordError) as exc:
         raise ZoneError(str(exc)) from None
     except (dns.exception.DNSException, OSError, UnicodeDecodeError, ValueError) as exc:
         where = path

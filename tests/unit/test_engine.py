@@ -387,6 +387,24 @@ def test_special_qtypes(engine, qtype, tcp, rcode, answered):
     assert r.rcode() == rcode and aa(r) and bool(r.answer) == answered
 
 
+def test_tsig_with_an_unknown_key_is_badkey(engine):
+    # RFC 8945 §5.2.2: NOTAUTH and an unsigned TSIG with error BADKEY
+    import dns.tsig
+    import dns.tsigkeyring
+
+    ring = dns.tsigkeyring.from_text({"nokey.": "c2VjcmV0c2VjcmV0"})
+    for use_edns in (-1, 0):
+        query = dns.message.make_query("www.example.com", "A", use_edns=use_edns)
+        query.use_tsig(ring, keyname="nokey.")
+        wire = engine.answer(query.to_wire())
+        with pytest.raises(dns.tsig.PeerBadKey):
+            dns.message.from_wire(wire, keyring=ring, request_mac=query.mac)
+        r = dns.message.from_wire(wire, keyring=False)
+        assert r.rcode() == dns.rcode.NOTAUTH and not r.answer and aa(r)
+        assert r.tsig[0].error == 17 and r.tsig[0].original_id == query.id
+        assert (r.edns == 0) == (use_edns == 0)
+
+
 def test_notify_is_refused_without_secondary_zones(engine):
     query = dns.message.make_query("example.com", "SOA")
     query.set_opcode(dns.opcode.NOTIFY)

@@ -206,10 +206,41 @@ def test_parse_malformed(packet, status):
     assert _wire.parse(packet)[0] == status
 
 
-def test_tsig_must_be_last():
-    tsig = b"\x03key\x00" + struct.pack("!HHIH", 250, 255, 0, 0)
-    assert _wire.parse(_query(ar=2, tail=OPT + tsig))[1]["tsig_off"] > 0
-    assert _wire.parse(_query(ar=2, tail=tsig + OPT))[0] == _wire.PARSE_FORMERR
+ALG = b"\x0bhmac-sha256\x00"
+TSIG_RDATA = ALG + b"\x00\x00\x65\x53\xf1\x00" + struct.pack("!HH", 300, 4) + b"MAC!" + \
+    struct.pack("!HHH", 0x1234, 0, 0)
+TSIG = b"\x03key\x00" + struct.pack("!HHIH", 250, 255, 0, len(TSIG_RDATA)) + TSIG_RDATA
+
+
+def test_tsig_must_be_last_in_the_additional_section():
+    status, fields = _wire.parse(_query(ar=2, tail=OPT + TSIG))
+    assert status == _wire.PARSE_OK and fields["tsig_off"] > 0
+    assert _wire.parse(_query(ar=2, tail=TSIG + OPT))[0] == _wire.PARSE_FORMERR
+    # RFC 8945 §5.1: a TSIG anywhere else is FORMERR
+    assert _wire.parse(_query(an=1, tail=TSIG))[0] == _wire.PARSE_FORMERR
+    assert _wire.parse(_query(ns=1, ar=1, tail=TSIG + OPT))[0] == _wire.PARSE_FORMERR
+
+
+@pytest.mark.parametrize("rdata", [
+    b"", ALG, ALG + b"\x00" * 9,                                 # cut short
+    ALG + b"\x00" * 8 + struct.pack("!H", 40) + b"\x00" * 10,      # MAC overruns
+    TSIG_RDATA + b"\x00",                                        # other data overruns
+    b"\xc0\x00" + TSIG_RDATA[len(ALG):],                          # bad algorithm name
+])
+def test_malformed_tsig_is_formerr(rdata):
+    tsig = b"\x03key\x00" + struct.pack("!HHIH", 250, 255, 0, len(rdata)) + rdata
+    assert _wire.parse(_query(ar=1, tail=tsig))[0] == _wire.PARSE_FORMERR
+
+
+def test_opt_owner_may_be_a_pointer_to_the_root():
+    # the root written as a pointer to the question's final zero octet
+    root_at = 12 + len(b"\x07example\x03com")
+    opt = struct.pack("!H", 0xC000 | root_at) + OPT[1:]
+    status, fields = _wire.parse(_query(ar=1, tail=opt))
+    assert status == _wire.PARSE_OK and fields["udp_size"] == 1232
+    # a pointer to a name that is not the root is still FORMERR
+    opt = struct.pack("!H", 0xC000 | 12) + OPT[1:]
+    assert _wire.parse(_query(ar=1, tail=opt))[0] == _wire.PARSE_FORMERR
 
 
 @given(st.binary(min_size=12, max_size=200))
