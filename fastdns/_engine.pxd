@@ -51,7 +51,7 @@ cdef class Engine:
                       uint8_t *out) except -2
     cdef void query(self, Answer *a)
     cdef void reset(self, Answer *a, uint16_t rcode, uint16_t flags)
-    cdef Snapshot best_zone(self, const uint8_t *lk, int lklen, bint ds)
+    cdef Snapshot best_zone(self, Answer *a, const uint8_t *lk, int lklen, bint ds)
     cdef void resolve(self, Answer *a, Snapshot snap)
     cdef int step(self, Answer *a, Snapshot snap, const uint8_t **name, int *nlen)
     cdef int redirect(self, Answer *a, Snapshot snap, int node, const uint8_t **name,

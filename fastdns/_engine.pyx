@@ -16,6 +16,7 @@ from libc.string cimport memcpy
 
 from fastdns.consts cimport *
 from fastdns._wire cimport *
+from fastdns._wire import to_lk
 from fastdns._snapshot cimport (Snapshot, NodeRec, RRsetRec, rd_u16, N_APEX, N_CUT,
                                 N_DNAME, N_CNAME, N_NONAUTH)
 
@@ -50,8 +51,9 @@ cdef class Engine:
     settings of those names.
     """
 
-    def __init__(self, zones=(), *, int udp_truncation_threshold=1232, version=None,
-                 server_id=None, bint dname_processing=True, bint any_to_tcp=True):
+    def __init__(self, zones=(), *, broken=(), int udp_truncation_threshold=1232,
+                 version=None, server_id=None, bint dname_processing=True,
+                 bint any_to_tcp=True):
         if not 512 <= udp_truncation_threshold <= 65535:
             raise ValueError("udp_truncation_threshold must be within 512..65535")
         self._udp_limit = udp_truncation_threshold
@@ -64,10 +66,12 @@ cdef class Engine:
                 raise ValueError("server_id is too long for NSID")
         self._dname_processing = dname_processing
         self._any_to_tcp = any_to_tcp
-        self.set_zones(zones)
+        self.set_zones(zones, broken)
 
-    def set_zones(self, zones):
-        """Serve exactly ``zones`` (Snapshots) from now on."""
+    def set_zones(self, zones, broken=()):
+        """Serve exactly ``zones`` (Snapshots) from now on. ``broken`` names (wire form) the
+        zones that are configured but failed to load: their names get SERVFAIL, as PowerDNS
+        answers them, instead of REFUSED."""
         cdef Snapshot snap
         cdef dict table = {}
         cdef int deepest = 0
@@ -76,7 +80,10 @@ cdef class Engine:
             if snap.apex_lk in table:
                 raise ValueError("two snapshots of one zone")
             table[snap.apex_lk] = snap
-            labels = _count_labels(snap.apex_lk)
+        for name in broken:
+            table.setdefault(to_lk(name), None)
+        for lk in table:
+            labels = _count_labels(lk)
             if labels > deepest:
                 deepest = labels
         self._zones = table
@@ -84,6 +91,7 @@ cdef class Engine:
 
     @property
     def zones(self):
+        """Apex lookup key -> Snapshot (None for a zone that failed to load)."""
         return dict(self._zones)
 
     def answer(self, const uint8_t[:] packet not None, bint tcp=False):
@@ -118,7 +126,7 @@ cdef class Engine:
         if edns:
             reserve = OPT_SIZE + (4 + len(self._nsid) if nsid else 0)
         if a.q.tsig_off >= 0 and status == PQ_OK:
-            reserve += 2 * NAME_MAX + 10 + TSIG_FIXED
+            reserve += a.q.tsig_error_size
         b_init(&a.b, out, limit - reserve)
         b_header(&a.b, a.q.id, 0)
         # RD is copied; CD is not (RFC 4035 §3.2.2 asks it of recursive servers only)
@@ -184,9 +192,12 @@ cdef class Engine:
             a.flags |= FLAG_AA
             a.rcode = RCODE_NOTAUTH          # zone transfers are not served (yet)
             return
-        snap = self.best_zone(a.q.lk, a.q.lk_len, qtype == TYPE_DS)
+        snap = self.best_zone(a, a.q.lk, a.q.lk_len, qtype == TYPE_DS)
         if snap is None:
-            a.rcode = RCODE_REFUSED
+            if a.rcode == RCODE_SERVFAIL:
+                a.flags |= FLAG_AA          # a zone we serve, but could not load
+            else:
+                a.rcode = RCODE_REFUSED
             return
         # QCLASS * may match data we do not hold in other classes: not authoritative
         if qclass == CLASS_IN:
@@ -207,11 +218,12 @@ cdef class Engine:
         a.ntargets = 0
         a.stop = True
 
-    cdef Snapshot best_zone(self, const uint8_t *lk, int lklen, bint ds):
+    cdef Snapshot best_zone(self, Answer *a, const uint8_t *lk, int lklen, bint ds):
         """The zone with the longest apex that is ``lk`` or an ancestor of it.
 
         For DS the parent side answers (RFC 4035 §3.1.4.1): a zone whose apex is the name
-        itself is only used when no ancestor zone is served.
+        itself is only used when no ancestor zone is served. A zone that failed to load
+        matches like any other and makes the answer SERVFAIL (None, a.rcode set).
         """
         cdef int bounds[LABELS_MAX + 1]
         cdef int nb = 1
@@ -228,6 +240,9 @@ cdef class Engine:
         while i >= 0:
             key = PyBytes_FromStringAndSize(<const char *>lk, bounds[i])
             found = PyDict_GetItem(self._zones, key)
+            if found == <PyObject *>None:
+                a.rcode = RCODE_SERVFAIL
+                return None
             if found != NULL:
                 if ds and i == nb - 1 and i > 0:
                     fallback = found
@@ -252,8 +267,10 @@ cdef class Engine:
                 self.reset(a, RCODE_SERVFAIL, 0)     # a loop, or too long a chain
                 return
             a.lk_len = name_to_lk(name, nlen, a.lk)
-            snap = self.best_zone(a.lk, a.lk_len, a.q.qtype == TYPE_DS)
+            snap = self.best_zone(a, a.lk, a.lk_len, a.q.qtype == TYPE_DS)
             if snap is None:
+                if a.rcode == RCODE_SERVFAIL:
+                    self.reset(a, RCODE_SERVFAIL, 0)
                 return          # the chain leaves the zones we serve: the client follows it
 
     cdef int step(self, Answer *a, Snapshot snap, const uint8_t **name, int *nlen):

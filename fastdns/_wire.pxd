@@ -64,6 +64,7 @@ ctypedef struct Query:
     bint nsid                 # the query asked for the name server identifier (RFC 5001)
     int tsig_off              # offset of a trailing TSIG record, -1 if none
     int tsig_rdata            # offset of its RDATA
+    int tsig_error_size       # octets of the TSIG record of an error response to it
     int end                   # offset after the last parsed record
 
 ctypedef struct Builder:

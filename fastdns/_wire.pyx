@@ -191,18 +191,24 @@ cdef int skip_rr(WireReader *r, uint16_t *rdtype) noexcept nogil:
     return 0
 
 
-cdef int parse_tsig(WireReader *r, Query *q) noexcept nogil:
+cdef int parse_tsig(WireReader *r, Query *q, int owner_len) noexcept nogil:
     """Check the RDATA of a TSIG record (RFC 8945 §4.2); r.pos is at its type."""
     cdef uint16_t rdlen, mac_size, other_len
     cdef Py_ssize_t end
+    cdef uint8_t algorithm[256]
+    cdef int alg_len, nlabels
+    if get_u16(r.buf + r.pos + 2) != CLASS_ANY:
+        return WIRE_EOPT                        # RFC 8945 §4.2: CLASS MUST be ANY
     r.pos += 8
     rdlen = wr_u16(r)
     if not wr_check(r, rdlen):
         return WIRE_ESHORT
     end = r.pos + rdlen
     q.tsig_rdata = r.pos
-    if wr_skip_name(r) < 0 or end - r.pos < 10:
+    alg_len = wr_name(r, algorithm, &nlabels)
+    if alg_len < 0 or end - r.pos < 10:
         return WIRE_EOPT
+    q.tsig_error_size = owner_len + 10 + alg_len + TSIG_FIXED
     r.pos += 8
     mac_size = wr_u16(r)
     if end - r.pos < mac_size + 6:
@@ -271,6 +277,7 @@ cdef int parse_query(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nogi
     q.nsid = False
     q.tsig_off = -1
     q.tsig_rdata = -1
+    q.tsig_error_size = 0
     q.qname_len = 0
     q.lk_len = 0
     q.nlabels = 0
@@ -319,7 +326,7 @@ cdef int parse_query(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nogi
             if q.has_edns or n != 1 or parse_opt(&r, q) < 0:
                 return PQ_FORMERR
         elif rdtype == TYPE_TSIG:
-            if i != q.arcount - 1 or parse_tsig(&r, q) < 0:
+            if i != q.arcount - 1 or parse_tsig(&r, q, n) < 0:
                 return PQ_FORMERR
             q.tsig_off = start
         else:

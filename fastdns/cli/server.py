@@ -97,7 +97,7 @@ def serve(config) -> int:
         log.error("%s", exc.strerror)
         return 1
     server_id = None if config.server_id == "disabled" else config.server_id
-    engine = Engine(zonedb.snapshots(),
+    engine = Engine(zonedb.snapshots(), broken=zonedb.broken(),
                     udp_truncation_threshold=config.udp_truncation_threshold,
                     version=version_text(config.version_string), server_id=server_id,
                     dname_processing=config.dname_processing, any_to_tcp=config.any_to_tcp)
@@ -116,7 +116,7 @@ def serve(config) -> int:
         def reload(periodic: bool = False) -> None:
             result = zonedb.refresh(retry_failed=not periodic)
             if result.changed:
-                worker.set_zones(zonedb.snapshots())
+                worker.set_zones(zonedb.snapshots(), zonedb.broken())
             if periodic and not (result.changed or result.failed):
                 return   # a check that found nothing to do is not an event
             log.info("reload: %d zones loaded, %d removed, %d failed; serving %d zones",

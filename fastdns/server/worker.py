@@ -54,8 +54,8 @@ class Worker:
         self._transports: list[asyncio.BaseTransport] = []
         self._last_error_log = 0.0
 
-    def set_zones(self, snapshots: Iterable[Snapshot]) -> None:
-        self.engine.set_zones(snapshots)
+    def set_zones(self, snapshots: Iterable[Snapshot], broken: Iterable[bytes] = ()) -> None:
+        self.engine.set_zones(snapshots, broken)
 
     def answer(self, packet: bytes, tcp: bool) -> bytes | None:
         """The engine's answer; a failure inside it is SERVFAIL and one log line."""
@@ -162,7 +162,11 @@ class TcpConnection(asyncio.Protocol):
             query = bytes(buf[pos + 2:pos + 2 + size])
             pos += 2 + size
             response = self.worker.answer(query, True)
-            if response is not None and self.transport is not None:
+            if response is None:
+                # not a query (QR=1, shorter than a header): the stream is not DNS
+                self.close()
+                return
+            if self.transport is not None:
                 self.transport.write(_LEN.pack(len(response)) + response)
             self.transactions += 1
             if limits.max_transactions and self.transactions >= limits.max_transactions:

@@ -14,6 +14,8 @@ import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+import dns.name
+
 from fastdns._snapshot import Snapshot
 from fastdns.backends.base import BackendError, ZoneSource
 from fastdns.log import log, zone_event
@@ -38,7 +40,8 @@ class RefreshResult:
 
     @property
     def changed(self) -> bool:
-        return bool(self.loaded or self.removed)
+        """Whether the set of served or broken zones may differ from before."""
+        return bool(self.loaded or self.removed or self.failed)
 
 
 class ZoneDB:
@@ -51,6 +54,12 @@ class ZoneDB:
 
     def snapshots(self) -> list[Snapshot]:
         return [z.snapshot for z in self.zones.values()]
+
+    def broken(self) -> list[bytes]:
+        """Wire names of the configured zones that have no version to serve: their names
+        get SERVFAIL (as PowerDNS answers them), not REFUSED."""
+        return [dns.name.from_text(name).to_wire() or b"" for name in self._failed
+                if name not in self.zones]
 
     def refresh(self, force: bool = False, retry_failed: bool = True) -> RefreshResult:
         """Bring the served zones in line with the backends; ``force`` reloads every zone.
@@ -83,6 +92,7 @@ class ZoneDB:
                 token = backend.change_token(name)
             except ZoneError as exc:
                 zone_event(logging.ERROR, name, str(exc))
+                self._failed[name] = None
                 result.failed.append(name)
                 continue
             if served is not None and served.token == token and served.backend == backend.name \

@@ -12,6 +12,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
+from fastdns._engine import Engine
 from tests._support.zones import engine as make_engine
 
 EXAMPLE_COM = """
@@ -323,6 +324,24 @@ def test_dname_substitution_too_long_is_yxdomain(engine):
 
 
 # -- outside our zones, classes, opcodes ------------------------------------------------
+
+def test_zone_that_failed_to_load_is_servfail():
+    # as PowerDNS: a configured zone without data is SERVFAIL (AA), not REFUSED
+    from tests._support.zones import snapshot
+
+    broken = [dns.name.from_text(n).to_wire() for n in ("example.org", "sub.example.com")]
+    engine = Engine([snapshot("example.com.", EXAMPLE_COM)], broken=broken)
+    for qname, qtype in [("www.example.org", "A"), ("example.org", "SOA"),
+                         ("x.sub.example.com", "A"), ("sub.example.com", "DS")]:
+        r = ask(engine, qname, qtype)
+        assert r.rcode() == dns.rcode.SERVFAIL and aa(r) and not r.answer, qname
+    assert ask(engine, "www.example.com").rcode() == dns.rcode.NOERROR
+    assert ask(engine, "www.example.net").rcode() == dns.rcode.REFUSED
+    zone = EXAMPLE_COM + "tobroken CNAME www.example.org.\n"
+    engine.set_zones([snapshot("example.com.", zone)], broken)
+    r = ask(engine, "tobroken.example.com")
+    assert r.rcode() == dns.rcode.SERVFAIL and not r.answer
+
 
 def test_refused_outside_our_zones(engine):
     r = ask(engine, "www.example.org")
