@@ -117,7 +117,7 @@ def serve(config) -> int:
             result = zonedb.refresh(retry_failed=not periodic)
             if result.changed:
                 worker.set_zones(zonedb.snapshots(), zonedb.broken())
-            if periodic and not (result.changed or result.failed):
+            if periodic and not result.changed:
                 return   # a check that found nothing to do is not an event
             log.info("reload: %d zones loaded, %d removed, %d failed; serving %d zones",
                      len(result.loaded), len(result.removed), len(result.failed),
