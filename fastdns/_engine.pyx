@@ -180,9 +180,9 @@ cdef class Engine:
         if qtype == TYPE_ANY and self._any_to_tcp and not a.tcp:
             a.flags |= FLAG_AA | FLAG_TC     # PowerDNS's any-to-tcp: ask again over TCP
             return
-        if qtype == TYPE_RRSIG or (qtype == TYPE_IXFR and not a.tcp):
+        if qtype == TYPE_IXFR and not a.tcp:
             a.flags |= FLAG_AA
-            a.rcode = RCODE_REFUSED
+            a.rcode = RCODE_REFUSED          # as PowerDNS, for any name: no IXFR over UDP
             return
         if qtype == TYPE_TKEY:
             a.flags |= FLAG_AA
@@ -202,6 +202,9 @@ cdef class Engine:
         # QCLASS * may match data we do not hold in other classes: not authoritative
         if qclass == CLASS_IN:
             a.flags |= FLAG_AA
+        if qtype == TYPE_RRSIG:
+            a.rcode = RCODE_REFUSED          # as PowerDNS: RRSIGs are not asked for directly
+            return
         self.resolve(a, snap)
         if not a.stop:
             self.additional(a)
@@ -363,6 +366,7 @@ cdef class Engine:
             return ST_DONE
         name[0] = synth
         nlen[0] = prefix + target_len
+        # RFC 6672 §3.2 step 3c: back to step 1 with the new name, whatever the qtype
         return ST_FOLLOW if self._dname_processing else ST_DONE
 
     cdef int referral(self, Answer *a, Snapshot snap, int cut):

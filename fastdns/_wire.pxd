@@ -37,6 +37,7 @@ ctypedef struct WireReader:
     const uint8_t *buf
     Py_ssize_t len
     Py_ssize_t pos
+    Py_ssize_t floor          # compression pointers below this are invalid (the header)
 
 ctypedef struct Query:
     uint16_t id

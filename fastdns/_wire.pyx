@@ -20,7 +20,8 @@ cdef int wr_name(WireReader *r, uint8_t *out, int *nlabels) noexcept nogil:
 
     Returns the length of the name in ``out`` (root byte included) and leaves r.pos after
     the name as it appears in the message. A compression pointer must point strictly
-    before the previous one (and before the name itself), which rules out loops.
+    before the previous one (and before the name itself), which rules out loops, and not
+    below r.floor (a message's header holds no names, RFC 1035 §4.1.4).
     """
     cdef Py_ssize_t pos = r.pos
     cdef Py_ssize_t lowest = r.pos
@@ -53,7 +54,7 @@ cdef int wr_name(WireReader *r, uint8_t *out, int *nlabels) noexcept nogil:
             if pos + 1 >= r.len:
                 return WIRE_ESHORT
             ptr = ((c & 0x3F) << 8) | r.buf[pos + 1]
-            if ptr >= lowest:
+            if ptr >= lowest or ptr < r.floor:
                 return WIRE_EPTR
             if not jumped:
                 r.pos = pos + 2
@@ -266,6 +267,7 @@ cdef int parse_query(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nogi
     r.buf = buf
     r.len = len
     r.pos = 0
+    r.floor = 12
     q.has_question = False
     q.has_edns = False
     q.udp_size = 0
@@ -562,6 +564,7 @@ cdef int b_tsig_error(Builder *b, const uint8_t *packet, Py_ssize_t length, cons
     cdef int key_len, alg_len, nlabels, rdlen_at
     r.buf = packet
     r.len = length
+    r.floor = 12
     r.pos = q.tsig_off
     key_len = wr_name(&r, key, &nlabels)
     r.pos = q.tsig_rdata
@@ -623,6 +626,7 @@ def read_name(const uint8_t[:] msg not None, Py_ssize_t offset):
     r.buf = &msg[0] if msg.shape[0] else <const uint8_t *>b""
     r.len = msg.shape[0]
     r.pos = offset
+    r.floor = 0
     n = wr_name(&r, out, &nlabels)
     if n < 0:
         raise WireError(_ERRORS[n])

@@ -111,8 +111,9 @@ def _special_rr_header(self, section, count, position, name, rdclass, rdtype):
 
 def _name_from_wire_parser(parser: dns.wire.Parser, decompress: bool = True) -> dns.name.Name:
     """dns.name.from_wire_parser as RFC 1035 §4.1.4 has it: every pointer must point before
-    the previous one (so no loops), with no limit on hops and no rule against a target that
-    runs into the name pointing at it; the name ends after its first pointer."""
+    the previous one (so no loops) and past the 12-octet header (which holds no names, M4),
+    with no limit on hops and no rule against a target that runs into the name pointing at
+    it; the name ends after its first pointer."""
     labels = []
     lowest = parser.current
     resume = None
@@ -124,7 +125,7 @@ def _name_from_wire_parser(parser: dns.wire.Parser, decompress: bool = True) -> 
             if not decompress:
                 raise dns.name.DecompressionForbidden
             target = (count & 0x3F) * 256 + parser.get_uint8()
-            if target >= lowest:
+            if target >= lowest or target < 12:
                 raise dns.name.BadPointer
             lowest = target
             if resume is None:

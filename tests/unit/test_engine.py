@@ -308,6 +308,16 @@ def test_dname_substitution_and_synthesised_cname(engine):
     assert aa(r) and r.rcode() == dns.rcode.NOERROR
 
 
+@pytest.mark.parametrize("qtype, tcp", [("CNAME", False), ("ANY", True)])
+def test_dname_substitution_is_followed_for_every_qtype(engine, qtype, tcp):
+    # RFC 6672 §3.2 step 3c goes back to step 1 with the new name, whatever the qtype
+    r = ask(engine, "nothere.dname.example.com", qtype, tcp=tcp)
+    assert r.rcode() == dns.rcode.NXDOMAIN and aa(r)
+    assert rrs(r.answer) == ["dname.example.com. 3600 IN DNAME example.net.",
+                             "nothere.dname.example.com. 3600 IN CNAME nothere.example.net."]
+    assert r.authority[0].name == dns.name.from_text("example.net")
+
+
 def test_dname_owner_itself_is_not_redirected(engine):
     r = ask(engine, "dname.example.com", "DNAME")
     assert rrs(r.answer) == ["dname.example.com. 3600 IN DNAME example.net."]
@@ -388,6 +398,13 @@ def test_other_classes_are_refused(engine, rdclass, rcode, authoritative):
 def test_class_any_is_answered_but_not_authoritatively(engine):
     r = ask(engine, "www.example.com", "A", "ANY")
     assert not aa(r) and rrs(r.answer) == ["www.example.com. 3600 IN A 192.0.2.80"]
+
+
+def test_rrsig_outside_our_zones_is_not_authoritative(engine):
+    r = ask(engine, "www.example.org", "RRSIG")
+    assert r.rcode() == dns.rcode.REFUSED and not aa(r)
+    r = ask(engine, "www.example.org", "IXFR")       # PowerDNS sets AA on this one
+    assert r.rcode() == dns.rcode.REFUSED and aa(r)
 
 
 @pytest.mark.parametrize("qtype, tcp, rcode, answered", [

@@ -189,6 +189,7 @@ OPT = b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
     (_query(qd=2), _wire.PARSE_FORMERR),
     (_query()[:20], _wire.PARSE_FORMERR),                           # question cut short
     (_query(name=b"\xc0\x0c"), _wire.PARSE_FORMERR),               # points at itself
+    (_query(name=b"\xc0\x02"), _wire.PARSE_FORMERR),               # into the header
     (_query(name=b"\x40abc\x00"), _wire.PARSE_FORMERR),            # label type 0x40
     (_query(ar=1), _wire.PARSE_FORMERR),                            # missing record
     (_query(ar=2, tail=OPT + OPT), _wire.PARSE_FORMERR),            # two OPT records
