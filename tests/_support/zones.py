@@ -4,7 +4,6 @@ import textwrap
 
 from fastdns._engine import Engine
 from fastdns._snapshot import Snapshot
-
 from fastdns.zone.check import check_zone
 from fastdns.zone.compile import compile_zone
 from fastdns.zone.zonefile import read_zone_text
