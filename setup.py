@@ -10,13 +10,13 @@ import os
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-EXTENSIONS = ["_wire", "_snapshot", "_engine"]
+EXTENSIONS = ["_wire", "_snapshot", "_engine", "_shm", "_pcache", "_udp"]
 
 DEBUG = os.environ.get("FASTDNS_DEBUG") == "1"
 ANNOTATE = DEBUG or os.environ.get("FASTDNS_ANNOTATE") == "1"
 
 directives = {"language_level": 3, "embedsignature": True}
-macros = []
+macros = [("_GNU_SOURCE", None)]   # recvmmsg, sendmmsg
 compile_args = ["-O2"]
 if DEBUG:
     directives.update(linetrace=True, boundscheck=True, wraparound=True)

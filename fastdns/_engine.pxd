@@ -35,6 +35,8 @@ ctypedef struct Answer:
     int nsynth
     uint8_t lk[256]           # lookup key of the name being resolved
     int lk_len
+    PyObject *zone            # borrowed: the first zone the answer came from (NULL: none)
+    bint multi                # ... and it drew on another zone too
 
 cdef class Engine:
     cdef dict _zones          # apex lookup key -> Snapshot
@@ -46,12 +48,17 @@ cdef class Engine:
     cdef bint _dname_processing
     cdef bint _any_to_tcp
     cdef uint8_t _out[MSG_MAX + 64]
+    # what the last c_answer drew on, for the packet cache: the tag of its first zone (0: no
+    # zone, e.g. REFUSED or CHAOS) and whether a second zone was involved
+    cdef readonly uint32_t last_tag
+    cdef readonly bint last_multi
 
     cdef int c_answer(self, const uint8_t *packet, Py_ssize_t length, bint tcp,
                       uint8_t *out) except -2
     cdef void query(self, Answer *a)
     cdef void reset(self, Answer *a, uint16_t rcode, uint16_t flags)
     cdef Snapshot best_zone(self, Answer *a, const uint8_t *lk, int lklen, bint ds)
+    cdef Snapshot used(self, Answer *a, PyObject *zone)
     cdef void resolve(self, Answer *a, Snapshot snap)
     cdef int step(self, Answer *a, Snapshot snap, const uint8_t **name, int *nlen)
     cdef int redirect(self, Answer *a, Snapshot snap, int node, const uint8_t **name,

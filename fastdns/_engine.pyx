@@ -136,6 +136,8 @@ cdef class Engine:
         a.tcp = tcp
         a.ntargets = 0
         a.nsynth = 0
+        a.zone = NULL
+        a.multi = False
         if a.q.has_question:
             b_question(&a.b, a.q.qname, a.q.qname_len, a.q.qtype, a.q.qclass)
         a.qend = a.b.pos
@@ -162,6 +164,8 @@ cdef class Engine:
         if a.q.tsig_off >= 0 and status == PQ_OK:
             b_tsig_error(&a.b, packet, length, &a.q, TSIG_BADKEY)
         b_finish(&a.b, a.flags | (a.rcode & 0xF))
+        self.last_tag = (<Snapshot>a.zone).tag if a.zone != NULL else 0
+        self.last_multi = a.multi
         return a.b.pos
 
     # -- the lookup ----------------------------------------------------------------------
@@ -250,11 +254,19 @@ cdef class Engine:
                 if ds and i == nb - 1 and i > 0:
                     fallback = found
                 else:
-                    return <Snapshot>found
+                    return self.used(a, found)
             i -= 1
         if fallback != NULL:
-            return <Snapshot>fallback
+            return self.used(a, fallback)
         return None
+
+    cdef Snapshot used(self, Answer *a, PyObject *zone):
+        """Note that the answer draws on ``zone``; return it."""
+        if a.zone == NULL:
+            a.zone = zone
+        elif a.zone != zone:
+            a.multi = True
+        return <Snapshot>zone
 
     cdef void resolve(self, Answer *a, Snapshot snap):
         """Follow the query name through CNAMEs and DNAMEs, zone to zone."""

@@ -68,6 +68,7 @@ cdef class Snapshot:
     cdef readonly uint64_t generation
     cdef readonly bytes origin        # wire form of the apex, as the zone wrote it
     cdef readonly bytes apex_lk
+    cdef public uint32_t tag          # the worker's number for this zone (packet-cache entries)
 
     cdef _validate(self, Py_ssize_t size)
     cdef _validate_names(self, uint32_t i)

@@ -1,0 +1,315 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The packet cache: wire answers keyed on the question, as PowerDNS's.
+
+The key is what the answer depends on and nothing else: the query's flags word (never its
+ID), qtype, qclass, whether it has EDNS, its DO bit, whether it asked for the NSID, TCP or
+UDP, the size the answer was limited to, and the qname lowercased. An EDNS cookie or other
+option the engine does not act on is not part of it. On a hit the caller patches the ID and
+the query's own qname case into the copy (``_udp``).
+
+An entry lives min(record TTLs, ``cache-ttl``), a negative answer (NXDOMAIN, NODATA)
+min(record TTLs, ``negquery-cache-ttl``); at most ``max-packet-cache-entries`` are kept, the
+least recently used going first. Each entry carries the tag of the zone it came from, so a
+reload drops exactly that zone's answers (``invalidate``). Memory is C memory: a hit creates
+no Python object.
+"""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memcpy, memcmp
+
+from fastdns.consts cimport *
+from fastdns._wire cimport Query, WireReader, wr_check, wr_u16, wr_u32, wr_skip_name, put_u16
+
+cdef enum:
+    RCODE_MASK = 0x000F
+    KEYBIT_EDNS = 1
+    KEYBIT_DO = 2
+    KEYBIT_NSID = 4
+    KEYBIT_TCP = 8
+
+
+cdef int make_key(const Query *q, bint tcp, int limit, uint8_t *key) noexcept nogil:
+    """Write the cache key of ``q`` into ``key`` (KEY_MAX octets); return its length."""
+    put_u16(key, q.flags)
+    put_u16(key + 2, q.qtype)
+    put_u16(key + 4, q.qclass)
+    key[6] = ((KEYBIT_EDNS if q.has_edns else 0)
+              | (KEYBIT_DO if q.has_edns and q.edns_flags & EDNS_DO else 0)
+              | (KEYBIT_NSID if q.has_edns and q.nsid else 0)
+              | (KEYBIT_TCP if tcp else 0))
+    put_u16(key + 7, <uint16_t>limit)
+    memcpy(key + KEY_FIXED, q.lk, q.lk_len)
+    return KEY_FIXED + q.lk_len
+
+
+cdef uint64_t key_hash(const uint8_t *key, int key_len) noexcept nogil:
+    """FNV-1a, 64 bits."""
+    cdef uint64_t h = 14695981039346656037ULL
+    cdef int i
+    for i in range(key_len):
+        h = (h ^ key[i]) * 1099511628211ULL
+    return h
+
+
+cdef int answer_ttl(const uint8_t *answer, int length, uint32_t *ttl) noexcept nogil:
+    """The lowest TTL of the records of ``answer`` (OPT excluded) into ``ttl``; the number
+    of records, or -1 if the message does not parse."""
+    cdef WireReader r
+    cdef int i, records
+    cdef uint16_t rdtype, rdlen
+    cdef uint32_t t
+    r.buf = answer
+    r.len = length
+    r.pos = 12
+    r.floor = 12
+    if length < 12:
+        return -1
+    records = ((answer[6] << 8 | answer[7]) + (answer[8] << 8 | answer[9])
+               + (answer[10] << 8 | answer[11]))
+    for i in range((answer[4] << 8) | answer[5]):
+        if wr_skip_name(&r) < 0 or not wr_check(&r, 4):
+            return -1
+        r.pos += 4
+    ttl[0] = 0xFFFFFFFF
+    for i in range(records):
+        if wr_skip_name(&r) < 0 or not wr_check(&r, 10):
+            return -1
+        rdtype = wr_u16(&r)
+        r.pos += 2
+        t = wr_u32(&r)
+        rdlen = wr_u16(&r)
+        if not wr_check(&r, rdlen):
+            return -1
+        r.pos += rdlen
+        if rdtype != TYPE_OPT and t < ttl[0]:
+            ttl[0] = t
+    return records
+
+
+cdef class PacketCache:
+    def __cinit__(self, Py_ssize_t max_entries=1000000, uint32_t ttl=20,
+                  uint32_t neg_ttl=60):
+        self.max_entries = max_entries
+        self.ttl = ttl
+        self.neg_ttl = neg_ttl
+        self.nbuckets = PC_MIN_BUCKETS
+        self.buckets = <Entry **>calloc(self.nbuckets, sizeof(Entry *))
+        if self.buckets == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        self.clear()
+        free(self.buckets)
+
+    def __len__(self):
+        return self.count
+
+    # -- the C side ----------------------------------------------------------------------
+
+    cdef Entry *find(self, const uint8_t *key, int key_len, uint64_t h) noexcept nogil:
+        cdef Entry *e = self.buckets[h & (self.nbuckets - 1)]
+        while e != NULL:
+            if e.hash == h and e.key_len == key_len and memcmp(e.data, key, key_len) == 0:
+                return e
+            e = e.chain
+        return NULL
+
+    cdef int get(self, const uint8_t *key, int key_len, uint64_t h, uint32_t now,
+                 uint8_t *out) noexcept nogil:
+        """Copy the answer for ``key`` into ``out``; its length, or -1 on a miss."""
+        cdef Entry *e = self.find(key, key_len, h)
+        if e == NULL:
+            return -1
+        if now >= e.expires:
+            self.unlink(e)
+            free(e)
+            return -1
+        if e != self.newest:          # most recently used goes to the front
+            self.lru_unlink(e)
+            self.link_newest(e)
+        memcpy(out, e.data + e.key_len, e.answer_len)
+        return e.answer_len
+
+    cdef void put(self, const uint8_t *key, int key_len, uint64_t h, const uint8_t *answer,
+                  int answer_len, uint32_t now, uint32_t tag, bint multi) noexcept nogil:
+        """Keep ``answer`` if it may be kept: NOERROR or NXDOMAIN, with a lifetime > 0."""
+        cdef uint32_t ttl, life
+        cdef int rcode
+        cdef bint negative
+        cdef Entry *e
+        if self.max_entries <= 0 or answer_len < 12:
+            return
+        rcode = answer[3] & RCODE_MASK
+        if rcode != RCODE_NOERROR and rcode != RCODE_NXDOMAIN:
+            return
+        if answer_ttl(answer, answer_len, &ttl) < 0:
+            return
+        negative = rcode == RCODE_NXDOMAIN or (
+            answer[6] == 0 and answer[7] == 0 and answer[2] & 0x04)   # NODATA: AA, no answer
+        life = self.neg_ttl if negative else self.ttl
+        if ttl < life:
+            life = ttl
+        if life == 0:
+            return
+        e = self.find(key, key_len, h)
+        if e != NULL:
+            self.unlink(e)
+            free(e)
+        while self.count >= self.max_entries and self.oldest != NULL:
+            e = self.oldest
+            self.unlink(e)
+            free(e)
+        e = <Entry *>malloc(sizeof(Entry) + key_len + answer_len)
+        if e == NULL:
+            return
+        e.hash = h
+        e.expires = now + life
+        e.tag = tag
+        e.multi = multi
+        e.key_len = key_len
+        e.answer_len = answer_len
+        memcpy(e.data, key, key_len)
+        memcpy(e.data + key_len, answer, answer_len)
+        if self.count >= <Py_ssize_t>self.nbuckets:
+            self.grow()
+        e.chain = self.buckets[h & (self.nbuckets - 1)]
+        self.buckets[h & (self.nbuckets - 1)] = e
+        self.link_newest(e)
+        self.count += 1
+
+    cdef void link_newest(self, Entry *e) noexcept nogil:
+        e.newer = NULL
+        e.older = self.newest
+        if self.newest != NULL:
+            self.newest.newer = e
+        self.newest = e
+        if self.oldest == NULL:
+            self.oldest = e
+
+    cdef void lru_unlink(self, Entry *e) noexcept nogil:
+        if e.newer != NULL:
+            e.newer.older = e.older
+        else:
+            self.newest = e.older
+        if e.older != NULL:
+            e.older.newer = e.newer
+        else:
+            self.oldest = e.newer
+        e.newer = e.older = NULL
+
+    cdef void unlink(self, Entry *e) noexcept nogil:
+        """Take ``e`` out of its bucket and out of the LRU list (it is not freed)."""
+        cdef Entry **slot
+        self.lru_unlink(e)
+        self.count -= 1
+        slot = &self.buckets[e.hash & (self.nbuckets - 1)]
+        while slot[0] != NULL:
+            if slot[0] == e:
+                slot[0] = e.chain
+                break
+            slot = &slot[0].chain
+        e.chain = NULL
+
+    cdef void grow(self) noexcept nogil:
+        cdef uint64_t n = self.nbuckets * 2
+        cdef Entry **table = <Entry **>calloc(n, sizeof(Entry *))
+        cdef Entry *e
+        if table == NULL:
+            return
+        e = self.oldest
+        while e != NULL:
+            e.chain = table[e.hash & (n - 1)]
+            table[e.hash & (n - 1)] = e
+            e = e.newer
+        free(self.buckets)
+        self.buckets = table
+        self.nbuckets = n
+
+    # -- the Python side (control and tests) ---------------------------------------------
+
+    def clear(self):
+        """Drop every entry; the number dropped."""
+        cdef Entry *e = self.oldest
+        cdef Entry *nxt
+        cdef Py_ssize_t n = self.count
+        while e != NULL:
+            nxt = e.newer
+            free(e)
+            e = nxt
+        self.newest = self.oldest = NULL
+        self.count = 0
+        if self.buckets != NULL:
+            for i in range(self.nbuckets):
+                self.buckets[i] = NULL
+        return n
+
+    def purge(self, bytes lk=None, bint below=False, tag=None):
+        """Drop the entries for the name whose lookup key is ``lk`` (and, with ``below``,
+        every name under it), or of zone ``tag`` (and every entry that drew on more than
+        one zone); None for both drops everything. The number dropped."""
+        cdef Entry *e = self.oldest
+        cdef Entry *nxt
+        cdef Py_ssize_t n = 0
+        cdef const uint8_t *plk
+        cdef int plen, elen
+        cdef bint drop
+        cdef uint32_t t = 0 if tag is None else tag
+        if lk is None and tag is None:
+            return self.clear()
+        plk = <const uint8_t *>lk if lk is not None else NULL
+        plen = len(lk) if lk is not None else 0
+        while e != NULL:
+            nxt = e.newer
+            drop = False
+            if tag is not None and (e.tag == t or e.multi):
+                drop = True
+            elif plk != NULL:
+                elen = e.key_len - KEY_FIXED
+                if below:
+                    drop = elen >= plen and memcmp(e.data + KEY_FIXED, plk, plen) == 0
+                else:
+                    drop = elen == plen and memcmp(e.data + KEY_FIXED, plk, plen) == 0
+            if drop:
+                self.unlink(e)
+                free(e)
+                n += 1
+            e = nxt
+        return n
+
+    def expire(self, uint32_t now):
+        """Drop the stale entries; the number dropped."""
+        cdef Entry *e = self.oldest
+        cdef Entry *nxt
+        cdef Py_ssize_t n = 0
+        while e != NULL:
+            nxt = e.newer
+            if now >= e.expires:
+                self.unlink(e)
+                free(e)
+                n += 1
+            e = nxt
+        return n
+
+    def get_key(self, const uint8_t[:] key not None, uint32_t now):
+        """The answer kept for ``key`` (bytes), or None."""
+        cdef uint8_t out[65536]
+        cdef int n = self.get(&key[0], key.shape[0], key_hash(&key[0], key.shape[0]), now,
+                              out)
+        return None if n < 0 else PyBytes_FromStringAndSize(<char *>out, n)
+
+    def put_key(self, const uint8_t[:] key not None, const uint8_t[:] answer not None,
+                uint32_t now, uint32_t tag=1, bint multi=False):
+        self.put(&key[0], key.shape[0], key_hash(&key[0], key.shape[0]), &answer[0],
+                 answer.shape[0], now, tag, multi)
+
+    def keys(self):
+        """Every key, least recently used first (for tests and `purge` reporting)."""
+        cdef Entry *e = self.oldest
+        out = []
+        while e != NULL:
+            out.append(PyBytes_FromStringAndSize(<char *>e.data, e.key_len))
+            e = e.newer
+        return out

@@ -1,0 +1,72 @@
+# fastdns._shm: shared-memory rows, one per process, written without locks (L1).
+#
+# The master maps one shared region before it forks; every child writes only its own row
+# and the master sums them (NSD's stat_map). Counters are PowerDNS's, by index.
+
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+
+cdef enum:
+    C_UDP_QUERIES = 0
+    C_UDP_ANSWERS
+    C_UDP_ANSWERS_BYTES
+    C_UDP4_QUERIES
+    C_UDP4_ANSWERS
+    C_UDP4_ANSWERS_BYTES
+    C_UDP6_QUERIES
+    C_UDP6_ANSWERS
+    C_UDP6_ANSWERS_BYTES
+    C_UDP_DO_QUERIES
+    C_TCP_QUERIES
+    C_TCP_ANSWERS
+    C_TCP_ANSWERS_BYTES
+    C_TCP4_QUERIES
+    C_TCP4_ANSWERS
+    C_TCP4_ANSWERS_BYTES
+    C_TCP6_QUERIES
+    C_TCP6_ANSWERS
+    C_TCP6_ANSWERS_BYTES
+    C_PACKETCACHE_HIT
+    C_PACKETCACHE_MISS
+    C_CORRUPT_PACKETS
+    C_SERVFAIL_PACKETS
+    C_RD_QUERIES
+    C_UDP_SNDBUF_ERRORS
+    C_OPEN_TCP_CONNECTIONS        # gauge
+    C_PACKETCACHE_SIZE            # gauge
+    C_LATENCY                     # gauge: microseconds, moving average of answered misses
+    C_USER_MSEC                   # gauge: this process's CPU time
+    C_SYS_MSEC                    # gauge
+    C_HEARTBEAT                   # gauge: CLOCK_MONOTONIC seconds of the last beat
+    C_PID                         # gauge: who owns the row now
+    NCOUNTERS
+
+cdef enum:
+    QTYPE_SLOTS = 512             # qtypes 0..510 counted apart, the rest in the last slot
+    SIZE_STEP = 10                # response sizes are counted in buckets of this many octets
+    SIZE_SLOTS = 6554             # ceil(65536 / SIZE_STEP)
+    RCODE_SLOTS = 16
+    REMOTES = 4096                # recent client addresses kept per process (a ring)
+
+ctypedef struct Row:
+    uint64_t c[NCOUNTERS]
+    uint64_t qtypes[QTYPE_SLOTS]
+    uint64_t sizes[SIZE_SLOTS]    # sizes[(n + SIZE_STEP - 1) // SIZE_STEP]
+    uint64_t rcodes[RCODE_SLOTS]
+    uint64_t remote_next          # remotes written so far (the ring index is this % REMOTES)
+    uint8_t remotes[REMOTES][16]  # IPv6, or IPv4 mapped into ::ffff:0:0/96
+
+cdef inline void row_query(Row *row, uint16_t qtype) noexcept nogil:
+    row.qtypes[qtype if qtype < QTYPE_SLOTS - 1 else QTYPE_SLOTS - 1] += 1
+
+cdef inline void row_answer(Row *row, int size, int rcode) noexcept nogil:
+    row.sizes[(size + SIZE_STEP - 1) // SIZE_STEP] += 1
+    row.rcodes[rcode & 0xF] += 1
+
+cdef class SharedRows:
+    cdef object _buffer
+    cdef Py_buffer _view
+    cdef bint _has_view
+    cdef Row *rows
+    cdef readonly int nrows
+
+    cdef Row *row(self, int i) noexcept nogil

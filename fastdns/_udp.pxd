@@ -1,0 +1,69 @@
+# fastdns._udp: the per-packet path of a worker (L2): cache, engine, counters, batched UDP.
+
+from libc.stdint cimport uint8_t, uint32_t
+
+from fastdns._engine cimport Engine
+from fastdns._pcache cimport PacketCache
+from fastdns._shm cimport Row, SharedRows
+
+cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    struct sockaddr:
+        unsigned short sa_family
+    struct sockaddr_storage:
+        unsigned short ss_family
+    struct iovec:
+        void *iov_base
+        size_t iov_len
+    struct msghdr:
+        void *msg_name
+        socklen_t msg_namelen
+        iovec *msg_iov
+        size_t msg_iovlen
+        void *msg_control
+        size_t msg_controllen
+        int msg_flags
+    struct mmsghdr:
+        msghdr msg_hdr
+        unsigned int msg_len
+    struct timespec
+    int recvmmsg(int fd, mmsghdr *msgs, unsigned int vlen, int flags, timespec *timeout)
+    int sendmmsg(int fd, mmsghdr *msgs, unsigned int vlen, int flags)
+    enum:
+        MSG_DONTWAIT
+        MSG_TRUNC
+        AF_INET
+        AF_INET6
+
+cdef enum:
+    VLEN = 32                 # datagrams per recvmmsg/sendmmsg
+    BATCHES = 8               # batches per wake-up, then the event loop runs again
+    SLOT = 65536              # room per datagram, in and out
+
+cdef class Responder:
+    cdef readonly Engine engine
+    cdef readonly PacketCache cache         # None: no packet cache
+    cdef SharedRows _rows                   # keeps the shared mapping alive
+    cdef Row *row
+    cdef Row _own                           # the row used when there is no shared one
+    cdef object _on_error                   # called with the exception, rate limiting is its job
+    cdef uint8_t _out[SLOT]
+
+    cdef int respond(self, const uint8_t *packet, Py_ssize_t length, bint tcp, bint v6,
+                     uint8_t *out, uint32_t now) noexcept
+    cdef int guarded(self, const uint8_t *packet, Py_ssize_t length, bint tcp, bint v6,
+                     uint8_t *out, uint32_t now) noexcept
+    cdef void note_remote(self, const sockaddr *addr) noexcept nogil
+    cdef void count_answer(self, int n, int rcode, bint tcp, bint v6) noexcept nogil
+
+cdef class UdpReader:
+    cdef int fd
+    cdef bint v6
+    cdef Responder responder
+    cdef mmsghdr inmsg[VLEN]
+    cdef mmsghdr outmsg[VLEN]
+    cdef iovec iov_in[VLEN]
+    cdef iovec iov_out[VLEN]
+    cdef sockaddr_storage addrs[VLEN]
+    cdef uint8_t *inbuf
+    cdef uint8_t *outbuf
