@@ -24,5 +24,9 @@ test-quick: build
 serve: build
 	$(PYTHON) -m fastdns --config-dir=conf
 
+# fastdns vs pdns_server under dnsperf; options through BENCH_ARGS, e.g. BENCH_ARGS=--quick
+bench: build
+	$(PYTHON) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf build fastdns/*.c fastdns/*.so fastdns/*.html
