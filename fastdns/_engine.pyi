@@ -5,6 +5,8 @@ from collections.abc import Iterable
 from fastdns._snapshot import Snapshot
 
 class Engine:
+    last_tag: int
+    last_multi: bool
     def __init__(
         self,
         zones: Iterable[Snapshot] = (),

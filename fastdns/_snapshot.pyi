@@ -12,6 +12,7 @@ class Snapshot:
     generation: int
     origin: bytes
     apex_lk: bytes
+    tag: int
     def __init__(self, buffer: Buffer, generation: int = 0) -> None: ...
     def __len__(self) -> int: ...
     @property

@@ -28,3 +28,29 @@ def setup(loglevel: int = 4, timestamps: bool = True, stream=None) -> None:
 def zone_event(level: int, zone: str, message: str) -> None:
     """Log one event about ``zone``: ``zone 'example.com': <message>``."""
     log.log(level, "zone '%s': %s", zone.rstrip(".") or ".", message)
+
+
+def reopen() -> None:
+    """SIGUSR1: re-open the log's stream, so that a rotated file is let go of. Standard
+    error that was redirected to a file is re-opened by its path (as logrotate expects)."""
+    for handler in log.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.flush()
+            stream = handler.stream
+            path = _stream_path(stream)
+            if path is not None:
+                try:
+                    handler.setStream(open(path, "a", buffering=1))
+                except OSError:
+                    continue
+
+
+def _stream_path(stream) -> str | None:
+    import os
+
+    try:
+        fd = stream.fileno()
+        path = os.readlink(f"/proc/self/fd/{fd}")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return path if path.startswith("/") and os.path.isfile(path) else None

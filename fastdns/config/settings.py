@@ -282,14 +282,13 @@ _BIND: tuple[Setting, ...] = (
 #: server honour it.
 NOT_IMPLEMENTED: frozenset[str] = frozenset(
     """
-    daemon socket-dir setuid setgid workers
-    chroot cache-ttl negquery-cache-ttl query-cache-ttl max-packet-cache-entries disable-axfr
+    daemon
+    chroot query-cache-ttl disable-axfr
     allow-axfr-ips primary secondary autosecondary also-notify only-notify default-soa-content
     default-ttl webserver webserver-address webserver-port webserver-allow-from
     webserver-password api api-key max-signature-cache-entries signing-threads
     max-nsec3-iterations direct-dnskey default-ksk-algorithm default-ksk-size
-    default-zsk-algorithm default-zsk-size tcp-control-address tcp-control-port
-    tcp-control-secret tcp-control-range
+    default-zsk-algorithm default-zsk-size
     bind-dnssec-db bind-dnssec-db-journal-mode bind-hybrid bind-ignore-broken-records
     bind-supermaster-config bind-supermaster-destdir bind-supermasters
     """.split()

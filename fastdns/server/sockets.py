@@ -61,13 +61,17 @@ def _check_free(host: str, port: int) -> None:
             probe.bind((host, port))
 
 
-def bind_listeners(addresses: list[tuple[str, int]], reuseport: bool = True) -> list[Listener]:
+def bind_listeners(addresses: list[tuple[str, int]], reuseport: bool = True,
+                   check_free: bool = True) -> list[Listener]:
     """A UDP and a TCP socket per address. With port 0, the UDP socket's kernel-chosen
-    port is used for the TCP socket as well. Raises OSError naming the address."""
+    port is used for the TCP socket as well. ``check_free`` first makes sure nobody holds
+    the addresses (the first worker slot; the next ones join our own sockets). Raises
+    OSError naming the address."""
     listeners: list[Listener] = []
+    host, port = "", 0
     try:
         for host, port in addresses:
-            if port:
+            if port and check_free:
                 _check_free(host, port)
         for host, port in addresses:
             udp = _socket("udp", host, port, reuseport)

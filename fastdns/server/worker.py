@@ -1,28 +1,53 @@
-"""A worker: the answer engine behind UDP and TCP sockets, on a uvloop event loop.
+"""A worker process: the packet cache and the answer engine behind its own UDP and TCP
+sockets, on a uvloop event loop.
 
-The worker never reads a backend: zones arrive as snapshots (``set_zones``). TCP follows
-RFC 7766: length-prefixed messages, pipelined queries answered in order, an idle timeout,
-and PowerDNS's connection limits (``max-tcp-connections``,
+The master forks it with its sockets bound and its zones in hand (memfd bundles, see
+``fastdns.zone.bundle``); it then drops privileges and answers until told to stop. UDP is
+drained in batches by ``fastdns._udp.UdpReader`` (recvmmsg/sendmmsg; a cache hit never
+enters Python). TCP follows RFC 7766: length-prefixed messages, pipelined queries answered
+in order, an idle timeout, and PowerDNS's connection limits (``max-tcp-connections``,
 ``max-tcp-connections-per-client``, ``max-tcp-transactions-per-conn``,
 ``max-tcp-connection-duration``).
+
+The worker never reads a backend (STYLE §2): new zone data arrives from the master as a
+bundle descriptor on its channel.
 """
 
 import asyncio
+import ctypes
+import grp
 import logging
+import os
+import pwd
+import signal
+import socket
 import struct
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from fastdns import ipc
 from fastdns._engine import Engine
+from fastdns._pcache import PacketCache
+from fastdns._shm import SharedRows
 from fastdns._snapshot import Snapshot
+from fastdns._udp import Responder, UdpReader
+from fastdns._wire import to_lk
 from fastdns.log import log
 from fastdns.server.sockets import Listener
+from fastdns.stats import record_usage
+from fastdns.zone.bundle import BundledZone, read_bundle
 
 _LEN = struct.Struct("!H")
 #: at most one error log line per this many seconds
 _ERROR_LOG_INTERVAL = 10.0
+#: exit status of a worker that could not start (the master halts instead of respawning)
+BOOT_ERROR = 3
+#: seconds a graceful stop waits for TCP clients to take their answers (a client that does
+#: not read must not hold the stop up)
+GRACEFUL_TIMEOUT = 1.0
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,86 +59,215 @@ class TcpLimits:
     max_per_client: int = 0            # 0: no limit
 
 
-def servfail(packet: bytes) -> bytes | None:
-    """A bare SERVFAIL for a query the engine failed on (header only)."""
-    if len(packet) < 12 or packet[2] & 0x80:
-        return None
-    flags = 0x8000 | ((packet[2] & 0x79) << 8) | (packet[3] & 0x10) | 2
-    return packet[:2] + _LEN.pack(flags) + bytes(8)
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """What a worker needs from the configuration (it never reads the configuration)."""
+
+    udp_truncation_threshold: int = 1232
+    version: str | None = None
+    server_id: str | None = None
+    dname_processing: bool = True
+    any_to_tcp: bool = True
+    cache_ttl: int = 20
+    negquery_cache_ttl: int = 60
+    max_packet_cache_entries: int = 1000000
+    tcp: TcpLimits = field(default_factory=TcpLimits)
+    user: str = ""                     # setuid
+    group: str = ""                    # setgid
+
+    def engine(self, snapshots=(), broken=()) -> Engine:
+        return Engine(snapshots, broken=broken,
+                      udp_truncation_threshold=self.udp_truncation_threshold,
+                      version=self.version, server_id=self.server_id,
+                      dname_processing=self.dname_processing, any_to_tcp=self.any_to_tcp)
+
+    def cache(self) -> PacketCache | None:
+        if self.cache_ttl <= 0 or self.max_packet_cache_entries <= 0:
+            return None
+        return PacketCache(self.max_packet_cache_entries, self.cache_ttl,
+                           self.negquery_cache_ttl)
+
+
+def drop_privileges(user: str, group: str) -> None:
+    """setgid/setuid to ``group``/``user`` (names or numbers; empty: stay)."""
+    if group:
+        gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+        os.setgroups([])
+        os.setgid(gid)
+    if user:
+        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+        if not group:
+            os.setgroups([])
+            os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+
+
+def die_with_parent() -> None:
+    """Ask the kernel for SIGTERM when the master dies (the ppid check backs it up)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+class ZoneSet:
+    """The zones a worker serves: a snapshot per zone over the mapped bundles."""
+
+    def __init__(self) -> None:
+        self.snapshots: dict[str, Snapshot] = {}
+        self.broken: dict[str, bytes] = {}
+        self.kinds: dict[str, str] = {}
+        self._tags: dict[str, int] = {}
+
+    def tag(self, name: str) -> int:
+        if name not in self._tags:
+            self._tags[name] = len(self._tags) + 1
+        return self._tags[name]
+
+    def take(self, mapping, zone: BundledZone) -> None:
+        view = memoryview(mapping)[zone.offset:zone.offset + zone.size]
+        snapshot = Snapshot(view, zone.generation)
+        snapshot.tag = self.tag(zone.name)
+        self.snapshots[zone.name] = snapshot
+        self.kinds[zone.name] = zone.kind
+        self.broken.pop(zone.name, None)
+
+    def apply(self, fd: int) -> list[tuple[str, bytes]]:
+        """Apply the bundle ``fd`` (which is closed); the zones whose answers changed, as
+        (name, apex wire name)."""
+        try:
+            mapping, manifest = read_bundle(fd)
+        finally:
+            os.close(fd)
+        changed: dict[str, bytes] = {}
+        if manifest.full:
+            keep = {z.name for z in manifest.zones}
+            for name in list(self.snapshots):
+                if name not in keep:
+                    changed[name] = self.snapshots.pop(name).origin
+        for name in manifest.removed:
+            if name in self.snapshots:
+                changed[name] = self.snapshots.pop(name).origin
+        for zone in manifest.zones:
+            self.take(mapping, zone)
+            changed[zone.name] = zone.wire
+        # the manifest's broken list is the whole set: zones in it and not loaded get
+        # SERVFAIL, zones no longer in it stop getting it
+        broken = {name: wire for name, wire in manifest.broken if name not in self.snapshots}
+        for name in set(self.broken) ^ set(broken):
+            changed[name] = broken.get(name) or self.broken[name]
+        self.broken = broken
+        return list(changed.items())
 
 
 class Worker:
-    def __init__(self, engine: Engine, listeners: Iterable[Listener],
-                 tcp: TcpLimits = TcpLimits()) -> None:
-        self.engine = engine
+    """One worker process's serving state: responder, sockets, connections."""
+
+    def __init__(self, options: WorkerOptions, listeners: Iterable[Listener],
+                 zones: ZoneSet | None = None, rows: SharedRows | None = None,
+                 slot: int = 0) -> None:
+        self.options = options
+        self.tcp = options.tcp
         self.listeners = list(listeners)
-        self.tcp = tcp
+        self.zones = zones or ZoneSet()
+        self.rows = rows
+        self.slot = slot
+        self.engine = options.engine(self.zones.snapshots.values(),
+                                     self.zones.broken.values())
+        self.cache = options.cache()
+        self.responder = Responder(self.engine, self.cache, rows, slot,
+                                   on_error=self._engine_error)
         self.tcp_connections: set[TcpConnection] = set()
         self.tcp_per_client: Counter[str] = Counter()
         self._servers: list[asyncio.AbstractServer] = []
-        self._transports: list[asyncio.BaseTransport] = []
+        self._readers: list[tuple[int, UdpReader]] = []
         self._last_error_log = 0.0
 
-    def set_zones(self, snapshots: Iterable[Snapshot], broken: Iterable[bytes] = ()) -> None:
-        self.engine.set_zones(snapshots, broken)
+    # -- zones -----------------------------------------------------------------------------
 
-    def answer(self, packet: bytes, tcp: bool) -> bytes | None:
-        """The engine's answer; a failure inside it is SERVFAIL and one log line."""
-        try:
-            return self.engine.answer(packet, tcp)
-        except Exception:  # the I/O edge: nothing may take the worker down
-            now = time.monotonic()
-            if now - self._last_error_log > _ERROR_LOG_INTERVAL:
-                self._last_error_log = now
-                log.exception("internal error while answering a query; sent SERVFAIL")
-            return servfail(packet)
+    def apply_bundle(self, fd: int) -> int:
+        """Serve the zones of bundle ``fd``; drop exactly their cached answers. The number
+        of zones whose answers changed."""
+        changed = self.zones.apply(fd)
+        self.engine.set_zones(self.zones.snapshots.values(), self.zones.broken.values())
+        if self.cache is not None:
+            for name, wire in changed:
+                self.cache.purge(tag=self.zones.tag(name))
+                self.cache.purge(to_lk(wire), below=True)
+            if self.rows is not None:
+                self.rows.set(self.slot, "packetcache-size", len(self.cache))
+        return len(changed)
+
+    def purge(self, wire: bytes | None, below: bool) -> int:
+        if self.cache is None:
+            return 0
+        count = self.cache.purge(None if wire is None else to_lk(wire), below)
+        if self.rows is not None:
+            self.rows.set(self.slot, "packetcache-size", len(self.cache))
+        return count
+
+    # -- answering -------------------------------------------------------------------------
+
+    def _engine_error(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log > _ERROR_LOG_INTERVAL:
+            self._last_error_log = now
+            log.error("internal error while answering a query; sent SERVFAIL: %r", exc)
+
+    def answer(self, packet: bytes, tcp: bool, v6: bool = False,
+               remote: bytes | None = None) -> bytes | None:
+        return self.responder.answer(packet, tcp, v6, remote)
+
+    def note_tcp_connections(self) -> None:
+        if self.rows is not None:
+            self.rows.set(self.slot, "open-tcp-connections", len(self.tcp_connections))
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         for listener in self.listeners:
+            v6 = listener.sock.family == socket.AF_INET6
             if listener.kind == "udp":
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: UdpProtocol(self), sock=listener.sock)
-                self._transports.append(transport)
+                reader = UdpReader(listener.sock.fileno(), v6, self.responder)
+                loop.add_reader(listener.sock.fileno(), reader.on_readable)
+                self._readers.append((listener.sock.fileno(), reader))
             else:
                 server = await loop.create_server(
-                    lambda: TcpConnection(self), sock=listener.sock)
+                    self._tcp_factory(v6), sock=listener.sock)
                 self._servers.append(server)
 
+    def _tcp_factory(self, v6: bool):
+        def factory() -> TcpConnection:
+            return TcpConnection(self, v6)
+        return factory
+
     async def stop(self, graceful: bool = True) -> None:
-        """Stop listening; with ``graceful``, let open TCP connections flush and close."""
+        """Stop listening; with ``graceful``, answer what UDP holds and let open TCP
+        connections flush and close."""
+        loop = asyncio.get_running_loop()
+        for fd, reader in self._readers:
+            loop.remove_reader(fd)
+            if graceful:
+                reader.on_readable()
         for server in self._servers:
             server.close()
-        for transport in self._transports:
-            transport.close()
         for conn in list(self.tcp_connections):
             conn.close(abort=not graceful)
-        for server in self._servers:
-            await server.wait_closed()
-
-
-class UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def datagram_received(self, data: bytes, addr) -> None:
-        response = self.worker.answer(data, False)
-        if response is not None and self.transport is not None:
-            self.transport.sendto(response, addr)
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("udp socket error: %s", exc)
+        if graceful and self.tcp_connections:
+            deadline = loop.time() + GRACEFUL_TIMEOUT
+            while self.tcp_connections and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+        for conn in list(self.tcp_connections):
+            conn.close(abort=True)
 
 
 class TcpConnection(asyncio.Protocol):
     """One client connection: a stream of length-prefixed queries (RFC 1035 §4.2.2)."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, v6: bool = False) -> None:
         self.worker = worker
+        self.v6 = v6
+        self.remote: bytes | None = None
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.client = ""
@@ -128,6 +282,7 @@ class TcpConnection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.client = peer[0] if peer else ""
+        self.remote = _remote_key(self.client)
         worker = self.worker
         limits = worker.tcp
         if len(worker.tcp_connections) >= limits.max_connections or (
@@ -139,6 +294,7 @@ class TcpConnection(asyncio.Protocol):
             return
         worker.tcp_connections.add(self)
         worker.tcp_per_client[self.client] += 1
+        worker.note_tcp_connections()
         loop = asyncio.get_running_loop()
         self.idle_timer = loop.call_later(limits.idle_timeout, self.close)
         if limits.max_duration > 0:
@@ -161,7 +317,7 @@ class TcpConnection(asyncio.Protocol):
                 break
             query = bytes(buf[pos + 2:pos + 2 + size])
             pos += 2 + size
-            response = self.worker.answer(query, True)
+            response = self.worker.answer(query, True, self.v6, self.remote)
             if response is None:
                 # not a query (QR=1, shorter than a header): the stream is not DNS
                 self.close()
@@ -215,4 +371,101 @@ class TcpConnection(asyncio.Protocol):
             worker.tcp_per_client[self.client] -= 1
             if worker.tcp_per_client[self.client] <= 0:
                 del worker.tcp_per_client[self.client]
+            worker.note_tcp_connections()
         self.transport = None
+
+
+def _remote_key(address: str) -> bytes | None:
+    """A client address as 16 octets, IPv4 mapped into IPv6 (the ``remotes`` ring)."""
+    try:
+        if ":" in address:
+            return socket.inet_pton(socket.AF_INET6, address.split("%")[0])
+        return b"\0" * 10 + b"\xff\xff" + socket.inet_pton(socket.AF_INET, address)
+    except OSError:
+        return None
+
+
+# -- the process ---------------------------------------------------------------------------
+
+def main(slot: int, listeners: list[Listener], channel: socket.socket, rows: SharedRows,
+         options: WorkerOptions, zones: ZoneSet, master_pid: int) -> int:
+    """A forked worker's life; its exit status (BOOT_ERROR when it could not start)."""
+    import uvloop
+    from setproctitle import setproctitle
+
+    try:
+        setproctitle(f"fastdns: worker {slot}")
+        die_with_parent()
+        drop_privileges(options.user, options.group)
+        worker = Worker(options, listeners, zones, rows, slot)
+    except Exception as exc:
+        log.error("worker %d cannot start: %s", slot, exc)
+        return BOOT_ERROR
+    return uvloop.run(_serve(worker, channel, master_pid))
+
+
+async def _serve(worker: Worker, channel: socket.socket, master_pid: int) -> int:
+    loop = asyncio.get_running_loop()
+    stopping: asyncio.Future[bool] = loop.create_future()
+
+    def stop(graceful: bool) -> None:
+        if not stopping.done():
+            stopping.set_result(graceful)
+
+    def on_message() -> None:
+        try:
+            received = ipc.recv(channel)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            received = None
+        if received is None:          # the master is gone
+            loop.remove_reader(channel.fileno())
+            stop(False)
+            return
+        message, fds = received
+        op = message.get("op")
+        if op == "zones" and fds:
+            started = time.monotonic()
+            changed = worker.apply_bundle(fds[0])
+            log.debug("worker %d: %d zones changed in %.3fs", worker.slot, changed,
+                      time.monotonic() - started)
+            ipc.send(channel, {"op": "applied", "bundle": message.get("bundle")})
+            for extra in fds[1:]:
+                os.close(extra)
+        elif op == "purge":
+            wire = message.get("wire")
+            count = worker.purge(None if wire is None else bytes.fromhex(wire),
+                                 bool(message.get("below")))
+            ipc.send(channel, {"op": "purged", "id": message.get("id"), "count": count})
+        else:
+            for fd in fds:
+                os.close(fd)
+
+    def beat() -> None:
+        if worker.rows is not None:
+            record_usage(worker.rows, worker.slot)
+        if os.getppid() != master_pid:
+            stop(False)
+            return
+        loop.call_later(1.0, beat)
+
+    loop.add_signal_handler(signal.SIGTERM, stop, True)
+    loop.add_signal_handler(signal.SIGINT, stop, True)
+    loop.add_signal_handler(signal.SIGQUIT, os._exit, 0)
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)      # the master's business
+    loop.add_signal_handler(signal.SIGUSR1, reopen_log)
+    channel.setblocking(False)
+    loop.add_reader(channel.fileno(), on_message)
+    await worker.start()
+    beat()
+    ipc.send(channel, {"op": "booted", "slot": worker.slot})
+    graceful = await stopping
+    await worker.stop(graceful)
+    return 0
+
+
+def reopen_log() -> None:
+    from fastdns.log import reopen
+
+    reopen()

@@ -1,4 +1,4 @@
-"""The set of zones being served, as immutable snapshots tied to generations.
+"""The set of zones being served: which zones, from which backend, at which generation.
 
 ``refresh()`` asks every backend which zones it has (the first backend in ``launch=``
 order wins a zone), reloads exactly the zones whose change token moved, and keeps serving
@@ -6,13 +6,16 @@ the previous snapshot of a zone whose new version is broken. A zone that never l
 not served, and every other zone is unaffected. A zone that failed to load is retried on
 every explicit reload, but a periodic check retries it only once its token moves again, so
 a broken file is reported once per change, not once per check.
+
+The images of the zones it (re)loaded come back in the result, for the caller to ship to
+the workers; ZoneDB keeps none of them (a zone's data lives once, in shared memory).
 """
 
 import itertools
 import logging
 import time
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dns.name
 
@@ -29,7 +32,16 @@ class ServedZone:
     kind: str
     backend: str
     token: Hashable
-    snapshot: Snapshot
+    generation: int
+    serial: int
+
+
+@dataclass(slots=True)
+class LoadedZone:
+    name: str
+    kind: str
+    generation: int
+    image: bytes
 
 
 @dataclass(slots=True)
@@ -37,6 +49,8 @@ class RefreshResult:
     loaded: list[str]
     removed: list[str]
     failed: list[str]
+    #: the new images of the zones in ``loaded``
+    images: list[LoadedZone] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -45,21 +59,22 @@ class RefreshResult:
 
 
 class ZoneDB:
-    def __init__(self, backends: Sequence[ZoneSource]) -> None:
+    def __init__(self, backends: Sequence[ZoneSource], first_generation: int = 1) -> None:
         self.backends = list(backends)
         self.zones: dict[str, ServedZone] = {}
         #: the change token of each zone's last failed load
         self._failed: dict[str, Hashable] = {}
-        self._generations = itertools.count(1)
-
-    def snapshots(self) -> list[Snapshot]:
-        return [z.snapshot for z in self.zones.values()]
+        self._generations = itertools.count(first_generation)
 
     def broken(self) -> list[bytes]:
         """Wire names of the configured zones that have no version to serve: their names
         get SERVFAIL (as PowerDNS answers them), not REFUSED."""
         return [dns.name.from_text(name).to_wire() or b"" for name in self._failed
                 if name not in self.zones]
+
+    def broken_names(self) -> list[str]:
+        """The configured zones that failed to load and have no version to serve."""
+        return [name for name in self._failed if name not in self.zones]
 
     def refresh(self, force: bool = False, retry_failed: bool = True) -> RefreshResult:
         """Bring the served zones in line with the backends; ``force`` reloads every zone.
@@ -101,15 +116,18 @@ class ZoneDB:
                 continue
             if not (force or retry_failed) and self._failed.get(name, self) == token:
                 continue
-            if self._load(name, kind, backend, token):
+            loaded = self._load(name, kind, backend, token)
+            if loaded is not None:
                 self._failed.pop(name, None)
                 result.loaded.append(name)
+                result.images.append(loaded)
             else:
                 self._failed[name] = token
                 result.failed.append(name)
         return result
 
-    def _load(self, name: str, kind: str, backend: ZoneSource, token: Hashable) -> bool:
+    def _load(self, name: str, kind: str, backend: ZoneSource,
+              token: Hashable) -> LoadedZone | None:
         started = time.monotonic()
         try:
             data = backend.load_zone(name)
@@ -119,13 +137,15 @@ class ZoneDB:
             keeping = "; still serving the previous version" if name in self.zones else \
                 "; not served"
             zone_event(logging.ERROR, name, f"{exc}{keeping}")
-            return False
+            return None
         for warning in data.warnings:
             zone_event(logging.WARNING, name, warning)
-        snapshot = Snapshot(image, next(self._generations))
-        self.zones[name] = ServedZone(name, kind, backend.name, token, snapshot)
+        generation = next(self._generations)
+        snapshot = Snapshot(image, generation)    # validates the image once, here
+        self.zones[name] = ServedZone(name, kind, backend.name, token, generation,
+                                      snapshot.serial)
         zone_event(logging.INFO, name,
                    f"loaded serial {snapshot.serial}, {len(snapshot)} names, "
                    f"{snapshot.nbytes} bytes in {time.monotonic() - started:.3f}s "
                    f"from backend '{backend.name}'")
-        return True
+        return LoadedZone(name, kind, generation, image)

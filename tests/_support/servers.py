@@ -122,8 +122,10 @@ class Fastdns(ServerProcess):
     def __init__(self, workdir: Path, settings: dict[str, str] | None = None,
                  args: list[str] | None = None) -> None:
         super().__init__(workdir)
+        self.rundir = workdir / "fastdns-run"
         self.settings = {"local-address": "127.0.0.1", "local-port": str(self.port),
-                         "loglevel": "6", **(settings or {})}
+                         "loglevel": "6", "socket-dir": str(self.rundir), "workers": "1",
+                         **(settings or {})}
         self.args = args or []
         self.confdir = workdir / "fastdns-conf"
         self.confdir.mkdir(parents=True, exist_ok=True)
@@ -135,6 +137,43 @@ class Fastdns(ServerProcess):
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "fastdns", f"--config-dir={self.confdir}", *self.args]
+
+    @property
+    def control_socket(self) -> Path:
+        return self.rundir / "pdns.controlsocket"
+
+    def children(self) -> dict[int, str]:
+        """pid -> process title of the master's children (manager, workers)."""
+        assert self.proc is not None
+        out = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                ppid = int(stat.rpartition(")")[2].split()[1])
+                if ppid == self.proc.pid:
+                    out[int(entry.name)] = (entry / "cmdline").read_bytes() \
+                        .replace(b"\0", b" ").decode(errors="replace").strip()
+            except (OSError, ValueError, IndexError):
+                continue
+        return out
+
+    def workers(self) -> dict[int, str]:
+        return {pid: title for pid, title in self.children().items() if "worker" in title}
+
+    def wait_workers(self, count: int, timeout: float = 10.0,
+                     exclude: frozenset[int] = frozenset()) -> dict[int, str]:
+        """Wait until ``count`` workers (none of ``exclude``) run and answer the control
+        socket; the workers."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            workers = self.workers()
+            if len(workers) == count and not set(workers) & exclude:
+                return workers
+            time.sleep(0.02)
+        raise RuntimeError(f"not {count} workers within {timeout}s: {self.workers()}\n"
+                           f"{self.log()}")
 
     def cwd(self) -> Path:
         return ROOT

@@ -89,7 +89,8 @@ def test_table_rows_are_well_formed() -> None:
 def test_pending_marker() -> None:
     assert SETTINGS["local-port"].implemented
     assert SETTINGS["bind-config"].implemented
-    assert not SETTINGS["cache-ttl"].implemented
+    assert SETTINGS["cache-ttl"].implemented
+    assert not SETTINGS["query-cache-ttl"].implemented
     assert not SETTINGS["bind-dnssec-db"].implemented
     assert not BACKEND_SETTINGS["bind"]["dnssec-db"].implemented
 
@@ -403,17 +404,17 @@ def test_bad_values(tmp_path: Path, line: str, message: str) -> None:
 def test_pdns_setting_not_implemented_is_a_warning(tmp_path: Path) -> None:
     conf = write(
         tmp_path / "pdns.conf",
-        "security-poll-suffix=\ncache-ttl=30\nchroot=/var/empty\nbind-hybrid=yes\n",
+        "security-poll-suffix=\nquery-cache-ttl=30\nchroot=/var/empty\nbind-hybrid=yes\n",
     )
     cfg = load(tmp_path)
     assert cfg.warnings == [
         f"{conf}:1: PowerDNS setting 'security-poll-suffix' is not implemented by fastdns yet;"
         " ignored",
-        f"{conf}:2: setting 'cache-ttl' is not implemented by fastdns yet; ignored",
+        f"{conf}:2: setting 'query-cache-ttl' is not implemented by fastdns yet; ignored",
         f"{conf}:3: setting 'chroot' is not implemented by fastdns yet; ignored",
         f"{conf}:4: setting 'bind-hybrid' is not implemented by fastdns yet; ignored",
     ]
-    assert cfg.cache_ttl == 30  # declared settings still carry their value
+    assert cfg.query_cache_ttl == 30  # declared settings still carry their value
     assert "security-poll-suffix" not in cfg
 
 
