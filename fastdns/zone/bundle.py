@@ -7,9 +7,11 @@ pages are shared: a zone's data is in memory once, whatever the number of worker
 freed when the last process drops its last snapshot of it.
 
 Layout: ``FDZBNDL1``, the manifest's length (4 octets, big-endian), the manifest (JSON), then
-the images, each at an offset that is a multiple of 8.
+the images, each at an offset that is a multiple of 8. A bundle is sealed once written
+(F_SEAL_WRITE and kin): no process can change it afterwards.
 """
 
+import fcntl
 import json
 import mmap
 import os
@@ -68,7 +70,7 @@ def write_bundle(images: list[tuple[str, str, int, bytes]], removed=(), broken=(
                            "broken": list(broken), "full": full}).encode()
     start = _images_start(len(manifest))
     size = start + offset
-    fd = os.memfd_create("fastdns-zones", os.MFD_CLOEXEC)
+    fd = os.memfd_create("fastdns-zones", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
         os.ftruncate(fd, size)
         with mmap.mmap(fd, size) as mm:
@@ -76,6 +78,9 @@ def write_bundle(images: list[tuple[str, str, int, bytes]], removed=(), broken=(
             mm[_HEAD.size:_HEAD.size + len(manifest)] = manifest
             for (_, _, _, image), at in zip(images, offsets, strict=True):
                 mm[start + at:start + at + len(image)] = image
+        # from now on nobody, the manager included, can change what the workers validated
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
+                    | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)
     except BaseException:
         os.close(fd)
         raise

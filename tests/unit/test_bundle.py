@@ -84,3 +84,19 @@ def test_shared_rows_sum_and_average():
         os._exit(0)
     os.waitpid(pid, 0)
     assert rows.get(2, "tcp-queries") == 5
+
+
+def test_a_bundle_is_sealed_once_written():
+    import fcntl
+    import mmap
+
+    fd = write_bundle([("a.test.", "native", 1, image("a.test."))])
+    try:
+        seals = fcntl.fcntl(fd, fcntl.F_GET_SEALS)
+        assert seals & fcntl.F_SEAL_WRITE and seals & fcntl.F_SEAL_SHRINK
+        with pytest.raises(PermissionError):
+            mmap.mmap(fd, os.fstat(fd).st_size)          # writable shared mapping refused
+        with pytest.raises(PermissionError):
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
