@@ -73,7 +73,9 @@ def version_text(setting: str) -> str | None:
     return setting
 
 
-def worker_options(config) -> WorkerOptions:
+def worker_options(config, workers: int = 1) -> WorkerOptions:
+    """The settings a worker acts on. ``max-packet-cache-entries`` bounds the caches of all
+    ``workers`` together, as it bounds PowerDNS's one cache: each worker gets its share."""
     server_id = None if config.server_id == "disabled" else config.server_id
     limits = TcpLimits(max_connections=config.max_tcp_connections,
                        idle_timeout=float(config.tcp_idle_timeout),
@@ -85,7 +87,8 @@ def worker_options(config) -> WorkerOptions:
         version=version_text(config.version_string), server_id=server_id,
         dname_processing=config.dname_processing, any_to_tcp=config.any_to_tcp,
         cache_ttl=config.cache_ttl, negquery_cache_ttl=config.negquery_cache_ttl,
-        max_packet_cache_entries=config.max_packet_cache_entries, tcp=limits,
+        max_packet_cache_entries=-(-config.max_packet_cache_entries // max(1, workers)),
+        tcp=limits,
         user=config.setuid, group=config.setgid)
 
 
@@ -98,8 +101,8 @@ def runtime_name(config) -> str:
 class Master:
     def __init__(self, config) -> None:
         self.config = config
-        self.options = worker_options(config)
         self.num_workers = config.workers or os.cpu_count() or 1
+        self.options = worker_options(config, self.num_workers)
         self.rows = stats.allocate(max(64, self.num_workers + 2))
         self.manager_slot = self.rows.nrows - 1
         self.master_slot = self.rows.nrows - 2
@@ -352,14 +355,16 @@ class Master:
         if self.stopping:
             log.info("%s (pid %d) %s", name, child.pid, cause)
             return
+        if child.kind == "worker" and child.slot >= self.num_workers:
+            # TTOU (perhaps before it had started)
+            log.info("%s (pid %d) %s (one worker fewer)", name, child.pid, cause)
+            self.release(child.slot)
+            return
         if not child.booted:
             self.halt(f"{name} (pid {child.pid}) {cause} while starting")
             return
         log.error("%s (pid %d) %s; starting a new one", name, child.pid, cause)
-        if child.kind == "manager" or child.slot < self.num_workers:
-            self.respawn(child.kind, child.slot)
-        else:
-            self.release(child.slot)
+        self.respawn(child.kind, child.slot)
 
     def respawn(self, kind: str, slot: int) -> None:
         wait = self._last_spawn.get((kind, slot), 0) + RESPAWN_DELAY - time.monotonic()
@@ -566,6 +571,9 @@ class Master:
         log.warning("SIGTTOU: %d workers", self.num_workers)
         for child in self.workers():
             if child.slot >= self.num_workers:
+                # the worker alone holds the slot's sockets now: they leave the SO_REUSEPORT
+                # group when it closes them, not when the master notices that it exited
+                self.release(child.slot)
                 self.kill(child, signal.SIGTERM)
 
     def on_usr1(self) -> None:
