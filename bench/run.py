@@ -9,7 +9,8 @@ Generates the zone and the configurations (bench/gen_zone.py) and the query file
 pinned to CPU 0 (``taskset -c 0``: its threads and worker processes inherit the mask), times
 the zone load (process start to the first correct answer for the last name of the zone file),
 and for each query set and transport runs ``taskset -c 1 dnsperf`` against it, after a
-one-second warm-up.
+one-second warm-up. With ``--workers 2`` every worker and thread still shares CPU 0 (dnsperf
+needs the other core): that measures memory, load time and CPU per answer, not scaling.
 
 On a 2-core machine dnsperf saturates its own core at 120-150k queries/s, so queries/s alone
 cannot show a faster server. The figure that counts is the server's CPU time per answer at
@@ -18,6 +19,11 @@ descendants, found through /proc/*/stat; threads are counted in their process) o
 divided by the answers dnsperf received. Memory is the PSS of the same processes, summed.
 Latency percentiles come from dnsperf's ``-v`` per-answer lines (dnsperf 2.10 has no
 histogram), written to a file during the run and read after it.
+
+The machine is shared (builds, test suites): before each start and run the benchmark waits
+(``--quiet-wait``) for it to be idle, measures the CPU time other processes take during each
+run anyway and warns when it passes 5%; ``--repeat N`` runs each case N times and keeps the
+quietest.
 
 One table goes to stdout, with the fastdns/PowerDNS ratio on every row; every figure, with
 the git sha, CPU model, core count, worker count, versions and the command line, goes to
@@ -54,10 +60,10 @@ from bench import gen_zone, querysets
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 SERVERS = ("fastdns", "pdns")
 SETS = ("existing", "nxdomain")
 TRANSPORTS = ("udp", "tcp")
+BUSY = ("user", "nice", "system", "irq", "softirq", "steal")    # kinds of /proc/stat time
 EXPECTED_RCODE = {"existing": "NOERROR", "nxdomain": "NXDOMAIN"}
 NX_QPS_CEILING = 200_000     # lines of an nxdomain file per second of run: none is reused
 
@@ -116,6 +122,33 @@ def system_cpu() -> dict[str, float]:
     return {k: int(v) / CLK_TCK for k, v in zip(kinds, fields, strict=True)}
 
 
+def wait_quiet(limit: float) -> None:
+    """Wait (at most ``limit`` seconds) until the machine has been idle for 3 seconds in a
+    row: under 10% of one CPU busy, apart from this process. On a shared machine a build or
+    a test suite running beside the benchmark would be measured with it."""
+    deadline, quiet, said = time.monotonic() + limit, 0, False
+    while quiet < 3 and time.monotonic() < deadline:
+        before, own = system_cpu(), own_cpu()
+        time.sleep(1)
+        after = system_cpu()
+        busy = sum(after[k] - before[k] for k in BUSY) - (own_cpu() - own)
+        quiet = quiet + 1 if busy < 0.1 else 0
+        if not quiet and not said:
+            print(f"(waiting up to {limit:.0f}s for other processes to finish)", end=" ",
+                  flush=True)
+            said = True
+
+
+def own_cpu() -> float:
+    """CPU time (s) of this process (polling and query files), and its finished children
+    (dnsperf): to be subtracted from the machine's busy time."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
 def free_port() -> int:
     """A port free for both UDP and TCP on 127.0.0.1 right now."""
     for _ in range(50):
@@ -152,12 +185,15 @@ class Server:
     log: Path
     proc: subprocess.Popen | None = None
     load_s: float = 0.0
+    load_cpu_s: float = 0.0
+    load_other_cpu_s: float = 0.0
     memory_loaded: dict = field(default_factory=dict)
     memory_after: dict = field(default_factory=dict)
 
     def start(self, cpus: str, probe: tuple[str, str], timeout: float) -> None:
         """Start pinned to ``cpus``; return once the probe name answers with its address
         over UDP and TCP accepts, having recorded the load time."""
+        system0, self0 = system_cpu(), own_cpu()
         with open(self.log, "ab") as log:
             t0 = time.monotonic()
             self.proc = subprocess.Popen(["taskset", "-c", cpus, *self.command], cwd=self.cwd,
@@ -180,6 +216,10 @@ class Server:
             if answer.rcode() == dns.rcode.NOERROR and any(
                     rr.to_text() == address for rrset in answer.answer for rr in rrset):
                 self.load_s = time.monotonic() - t0
+                self.load_cpu_s = cpu_seconds(self.proc.pid)
+                system = system_cpu()
+                self.load_other_cpu_s = sum(system[k] - system0[k] for k in BUSY) \
+                    - self.load_cpu_s - (own_cpu() - self0)
                 break
             time.sleep(0.01)
         with socket.create_connection(("127.0.0.1", self.port), timeout=5):
@@ -251,6 +291,8 @@ def dnsperf(port: int, queries: Path, transport: str, seconds: int, args: argpar
            "-c", str(args.clients), "-q", str(args.outstanding), "-t", str(args.timeout)]
     if once:
         cmd += ["-n", "1"]
+    if args.qps_limit:
+        cmd += ["-Q", str(args.qps_limit)]
     if verbose is not None:
         cmd.append("-v")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -314,6 +356,7 @@ def measure(server: Server, set_name: str, transport: str, files: "QueryFiles",
     root = server.proc.pid
     queries, warm = files.get(set_name, transport, attempt)
     once = set_name == "nxdomain"
+    wait_quiet(args.quiet_wait)
     dnsperf(server.port, warm, transport, args.warmup, args, once=once)
     verbose = args.work / f"dnsperf-{server.name}-{set_name}-{transport}.out"
     cpu0, system0 = cpu_seconds(root), system_cpu()
@@ -325,8 +368,7 @@ def measure(server: Server, set_name: str, transport: str, files: "QueryFiles",
     # busy time on every CPU not charged to the server or dnsperf: another job on the
     # machine, which makes the run noisy. Interrupt time is included, because the kernel
     # charges the loopback network work done in softirq to the process it interrupted too.
-    other = sum(system[k] for k in ("user", "nice", "system", "irq", "softirq", "steal")) \
-        - cpu - client_cpu
+    other = sum(system[k] for k in BUSY) - cpu - client_cpu
     stats = statistics(text)
     # dnsperf's run time: sending the queries and waiting for their answers (the
     # process lives on for up to --timeout more when answers are lost)
@@ -403,6 +445,7 @@ def table(runs: list[Run], servers: dict[str, Server]) -> str:
             rows.append(row + ([ratio(values)] if len(names) > 1 else []))
     for i, (label, values) in enumerate((
             ("zone load s", {n: s.load_s for n, s in servers.items()}),
+            ("zone load CPU s", {n: s.load_cpu_s for n, s in servers.items()}),
             ("PSS after load MiB", {n: s.memory_loaded["pss_mb"] for n, s in servers.items()}),
             ("PSS after runs MiB", {n: s.memory_after["pss_mb"] for n, s in servers.items()}))):
         row = ["server" if i == 0 else "", "", label]
@@ -419,9 +462,12 @@ def table(runs: list[Run], servers: dict[str, Server]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def warnings(runs: list[Run]) -> list[str]:
-    """Answers that differ in kind between servers make their figures incomparable."""
-    out = []
+def warnings(runs: list[Run], servers: dict[str, Server]) -> list[str]:
+    """Answers that differ in kind between servers make their figures incomparable; other
+    processes busy on the machine make them noisy."""
+    out = [f"{s.name}: other processes used {s.load_other_cpu_s:.2f}s of CPU during the "
+           f"{s.load_s:.1f}s zone load (noisy)"
+           for s in servers.values() if s.load_other_cpu_s > max(0.25, 0.05 * s.load_s)]
     cases: dict[tuple[str, str], dict[str, Run]] = {}
     for run in runs:
         cases.setdefault((run.set, run.transport), {})[run.server] = run
@@ -492,11 +538,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per case; the table shows the quietest (least CPU used "
                              "by other processes), the JSON has them all")
+    parser.add_argument("--quiet-wait", type=float, default=120,
+                        help="before each server start and run, wait up to this many seconds "
+                             "for the machine to be idle (0: do not wait)")
     parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--transports", default=",".join(TRANSPORTS))
     parser.add_argument("--clients", type=int, default=8, help="dnsperf -c (sockets)")
     parser.add_argument("--outstanding", type=int, default=200, help="dnsperf -q")
+    parser.add_argument("--qps-limit", type=int, default=0,
+                        help="dnsperf -Q: offered load (default 0: as fast as it can, where "
+                             "latency is mostly queueing: mean = outstanding / (queries/s))")
     parser.add_argument("--timeout", type=int, default=1,
                         help="dnsperf -t: seconds before a query counts as lost (default 1)")
     parser.add_argument("--server-cpus", default="0",
@@ -536,6 +588,7 @@ def bench_server(server: Server, zone: gen_zone.Zone, files: QueryFiles,
     server.log.unlink(missing_ok=True)
     print(f"{server.name}: starting on CPU {args.server_cpus}, loading ...", end=" ", flush=True)
     try:
+        wait_quiet(args.quiet_wait)
         server.start(args.server_cpus, zone.last, args.load_timeout)
         assert server.proc is not None
         server.memory_loaded = memory_mb(server.proc.pid)
@@ -583,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         runs += kept
         attempts += tried
     text = table(runs, servers)
-    notes = warnings(runs)
+    notes = warnings(runs, servers)
     print(f"\n{zone.names:,} names, workers={args.workers} (PowerDNS receiver-threads="
           f"{args.workers}), servers on CPU {args.server_cpus}, dnsperf on CPU "
           f"{args.client_cpus}, {args.duration}s per run")
@@ -596,6 +649,7 @@ def main(argv: list[str] | None = None) -> int:
         "environment": environment(args.fastdns_tree),
         "parameters": parameters(args),
         "servers": {name: {"command": s.command, "load_s": s.load_s,
+                           "load_cpu_s": s.load_cpu_s, "load_other_cpu_s": s.load_other_cpu_s,
                            "memory_after_load": s.memory_loaded,
                            "memory_after_runs": s.memory_after,
                            "config": next(confdirs[name].glob("*.conf")).read_text()}
@@ -612,8 +666,10 @@ def main(argv: list[str] | None = None) -> int:
 def parameters(args: argparse.Namespace) -> dict:
     return {"names": args.names, "workers": args.workers,
             "pdns_receiver_threads": args.workers, "duration_s": args.duration,
-            "warmup_s": args.warmup, "repeat": args.repeat, "dnsperf_clients": args.clients,
+            "warmup_s": args.warmup, "repeat": args.repeat, "quiet_wait_s": args.quiet_wait,
+            "dnsperf_clients": args.clients,
             "dnsperf_outstanding": args.outstanding, "dnsperf_timeout_s": args.timeout,
+            "dnsperf_qps_limit": args.qps_limit,
             "server_cpus": args.server_cpus, "client_cpus": args.client_cpus,
             "sets": args.sets, "transports": args.transports,
             "hot_names": min(querysets.HOT_NAMES, args.names),
