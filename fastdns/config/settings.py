@@ -118,6 +118,9 @@ class Netmask(NamedTuple):
 Value = bool | int | str | None | tuple[str, ...] | tuple[SocketAddress, ...] | tuple[Netmask, ...]
 
 _T = Kind  # short alias for the table below
+#: the largest number PowerDNS takes for a setting (a C int); the cache lifetimes are
+#: 32-bit in the workers
+_INT_MAX = 2**31 - 1
 
 
 def _hostname() -> str:
@@ -184,11 +187,13 @@ _GENERAL: tuple[Setting, ...] = (
     Setting("chroot", _T.PATH, "", "not supported: fastdns never changes its root directory"),
     Setting("cache-ttl", _T.INT, "20",
             "seconds an answer stays in the packet cache (0: no packet cache)",
-            reloadable=True, minimum=0),
+            reloadable=True, minimum=0, maximum=_INT_MAX),
     Setting("negquery-cache-ttl", _T.INT, "60",
-            "seconds a negative answer stays cached", reloadable=True, minimum=0),
+            "seconds a negative answer stays cached", reloadable=True, minimum=0,
+            maximum=_INT_MAX),
     Setting("query-cache-ttl", _T.INT, "20",
-            "seconds a backend lookup result stays cached", reloadable=True, minimum=0),
+            "seconds a backend lookup result stays cached", reloadable=True, minimum=0,
+            maximum=_INT_MAX),
     Setting("max-packet-cache-entries", _T.INT, "1000000",
             "answers kept in the packet cache of each worker", minimum=0),
     Setting("disable-axfr", _T.BOOL, "no", "refuse every zone transfer request",

@@ -14,10 +14,12 @@ import signal
 import socket
 import time
 
+import dns.rdata
+
 from fastdns import ipc
 from fastdns.backends.base import BackendError
 from fastdns.backends.registry import make_backends, refresh_interval
-from fastdns.log import log
+from fastdns.log import log, reopen
 from fastdns.server.worker import BOOT_ERROR, die_with_parent, drop_privileges
 from fastdns.stats import record_usage
 from fastdns.zone.bundle import write_bundle
@@ -33,6 +35,7 @@ def main(channel: socket.socket, rows, slot: int, config, master_pid: int) -> in
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGQUIT, _stop)
+    signal.signal(signal.SIGUSR1, _reopen_log)
     try:
         return _run(channel, rows, slot, config, master_pid)
     except _Stop:
@@ -47,9 +50,16 @@ def _stop(signum, frame) -> None:
     raise _Stop()
 
 
+def _reopen_log(signum, frame) -> None:
+    reopen()
+
+
 def _run(channel: socket.socket, rows, slot: int, config, master_pid: int) -> int:
     try:
         backends = make_backends(config)
+        # dnspython imports a record type's module when it first meets the type: import them
+        # all now, while the interpreter's files are surely readable (setuid may lose that)
+        dns.rdata.load_all_types()
         drop_privileges(config.setuid, config.setgid)
     except (BackendError, KeyError, OSError) as exc:
         log.error("manager cannot start: %s", exc)

@@ -42,6 +42,9 @@ HEARTBEAT_TIMEOUT = 30.0
 REPLY_TIMEOUT = 3.0
 #: shortest pause between respawns of the same slot
 RESPAWN_DELAY = 0.1
+#: the signals the master acts on
+MASTER_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT,
+                  signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1)
 
 
 @dataclass(slots=True)
@@ -246,12 +249,16 @@ class Master:
     def spawn(self, kind: str, slot: int) -> None:
         ours, theirs = ipc.channel()
         master_pid = os.getpid()
+        # signals wait while the child is born: one sent to it early (TTOU right after TTIN)
+        # must find its own handling, not the master's copied into it, where it is lost
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
                 ours.close()
                 self._child_hygiene(slot if kind == "worker" else -1)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                 if kind == "worker":
                     code = worker.main(slot, self.listeners[slot], theirs, self.rows,
                                        self.options, self._zone_set(), master_pid)
@@ -267,6 +274,7 @@ class Master:
                     sys.stderr.flush()
                 finally:
                     os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         theirs.close()
         ours.setblocking(False)
         child = Child(kind, slot, pid, ours, time.monotonic(), os.pidfd_open(pid))
@@ -281,9 +289,12 @@ class Master:
         """In a new child: forget the master's event loop, signals and descriptors."""
         asyncio.events._set_running_loop(None)
         signal.set_wakeup_fd(-1)
-        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT,
-                       signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1, signal.SIGCHLD):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
+        # these would kill (HUP, USR1) or suspend (TTIN, TTOU) a child that has not set its
+        # own handlers yet, or never does
+        for signum in (signal.SIGHUP, signal.SIGUSR1, signal.SIGTTIN, signal.SIGTTOU):
+            signal.signal(signum, signal.SIG_IGN)
         for other in self.children.values():
             other.channel.close()
             os.close(other.pidfd)

@@ -249,6 +249,12 @@ class Worker:
             loop.remove_reader(fd)
             if graceful:
                 reader.on_readable()
+        # closed at once, not at exit: a socket nobody reads must leave the SO_REUSEPORT
+        # group before its share of the queries is lost in it (TTOU; the master has let go
+        # of its copy)
+        for listener in self.listeners:
+            if listener.kind == "udp":
+                listener.sock.close()
         for server in self._servers:
             server.close()
         for conn in list(self.tcp_connections):
@@ -459,7 +465,10 @@ async def _serve(worker: Worker, channel: socket.socket, master_pid: int) -> int
     loop.add_reader(channel.fileno(), on_message)
     await worker.start()
     beat()
-    ipc.send(channel, {"op": "booted", "slot": worker.slot})
+    try:
+        ipc.send(channel, {"op": "booted", "slot": worker.slot})
+    except OSError:               # the master died while this worker was starting
+        stop(False)
     graceful = await stopping
     await worker.stop(graceful)
     return 0

@@ -384,6 +384,8 @@ def test_ignore_unknown_settings(tmp_path: Path) -> None:
         ("local-port=abc", "bad value for 'local-port': 'abc' is not a whole number"),
         ("local-port=70000", "bad value for 'local-port': 70000 is above the maximum of 65535"),
         ("loglevel=10", "bad value for 'loglevel': 10 is above the maximum of 9"),
+        ("cache-ttl=4294967296", "bad value for 'cache-ttl': 4294967296 is above the maximum"
+                                 " of 2147483647"),
         ("daemon=maybe", "bad value for 'daemon': 'maybe' is not yes or no"),
         ("local-address=192.0.2.1:99999", "bad value for 'local-address': bad port in "
                                           "'192.0.2.1:99999'"),
