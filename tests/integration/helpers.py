@@ -4,14 +4,18 @@ Every test here talks to a real ``fastdns`` process (tests/_support/servers.py) 
 sockets, with dnspython, ``dig`` and ``kdig``; nothing is mocked.
 """
 
+import contextlib
 import os
 import re
+import select
+import selectors
 import signal
 import socket
 import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
+from fastdns.control.protocol import send_command
 from tests._support.servers import ROOT, Fastdns, require
 
 T = TypeVar("T")
@@ -29,6 +34,7 @@ T = TypeVar("T")
 #: Lines of :func:`zone_text`'s head: a record in ``body`` line k is on file line HEAD + k.
 HEAD = 5
 _LEN = struct.Struct("!H")
+_ID = struct.Struct("!H")
 
 
 def zone_text(origin: str, body: str = "", serial: int = 1) -> str:
@@ -329,3 +335,149 @@ def tcp_exchange(sock: socket.socket, qname: str, rdtype: str = "A"
 
 def is_noerror(response: dns.message.Message | None) -> bool:
     return response is not None and response.rcode() == dns.rcode.NOERROR
+
+
+# --------------------------------------------------------------------------------------------
+# Many clients, processes, the control socket
+
+
+class UdpLoad(threading.Thread):
+    """A steady stream of UDP queries for ``qname`` (one every ``interval`` seconds), sent in
+    turn from ``sockets`` sockets of their own (as many source ports, so SO_REUSEPORT spreads
+    them over every worker); it records when each was sent and when its answer came.
+
+    ``start()``, then ``stop()``; :meth:`window` says how many of the queries sent in a span
+    of time were answered within a client's timeout."""
+
+    def __init__(self, server: Fastdns, qname: str, sockets: int = 64,
+                 interval: float = 0.002) -> None:
+        super().__init__(daemon=True)
+        self.target = (server.address, server.port)
+        self.wire = bytearray(dns.message.make_query(qname, "A").to_wire())
+        self.interval = interval
+        self.socks = []
+        for _ in range(sockets):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((server.address, 0))
+            sock.setblocking(False)
+            self.socks.append(sock)
+        #: (socket index, query ID) -> monotonic time sent / answered, in sending order
+        self.sent: dict[tuple[int, int], float] = {}
+        self.answered: dict[tuple[int, int], float] = {}
+        self._halt = threading.Event()
+        self._until = 0.0
+
+    def run(self) -> None:
+        selector = selectors.DefaultSelector()
+        for index, sock in enumerate(self.socks):
+            selector.register(sock, selectors.EVENT_READ, index)
+        count = 0
+        next_send = time.monotonic()
+        while not self._halt.is_set() or time.monotonic() < self._until:
+            now = time.monotonic()
+            if not self._halt.is_set() and now >= next_send:
+                index = count % len(self.socks)
+                qid = (count // len(self.socks)) % 65536
+                _ID.pack_into(self.wire, 0, qid)
+                with contextlib.suppress(OSError):
+                    self.socks[index].sendto(self.wire, self.target)
+                    self.sent[(index, qid)] = now
+                count += 1
+                next_send = max(next_send + self.interval, now - 0.05)
+            wait = min(max(0.0, next_send - time.monotonic()), 0.01)
+            for key, _ in selector.select(wait):
+                while True:
+                    try:
+                        data = key.fileobj.recv(65536)
+                    except OSError:
+                        break
+                    if len(data) >= 2:
+                        self.answered.setdefault((key.data, _ID.unpack_from(data)[0]),
+                                                 time.monotonic())
+        selector.close()
+        for sock in self.socks:
+            sock.close()
+
+    def stop(self, linger: float = 1.0) -> None:
+        """Stop sending; collect late answers for ``linger`` seconds more."""
+        self._until = time.monotonic() + linger
+        self._halt.set()
+        self.join()
+
+    def window(self, start: float, end: float, timeout: float) -> tuple[int, int]:
+        """(queries sent in [start, end), of which answered within ``timeout`` seconds)."""
+        sent = [key for key, at in self.sent.items() if start <= at < end]
+        answered = [key for key in sent if key in self.answered
+                    and self.answered[key] - self.sent[key] <= timeout]
+        return len(sent), len(answered)
+
+    def unanswered(self) -> list[float]:
+        """When the queries that got no answer at all were sent."""
+        return sorted(at for key, at in self.sent.items() if key not in self.answered)
+
+
+def udp_burst(server: Fastdns, qname: str, count: int, rdtype: str = "A"
+              ) -> list[socket.socket]:
+    """Send one query from each of ``count`` new sockets (as many source ports) at once;
+    the sockets, for :func:`collect`."""
+    wire = dns.message.make_query(qname, rdtype).to_wire()
+    socks = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((server.address, 0))
+        sock.setblocking(False)
+        sock.sendto(wire, (server.address, server.port))
+        socks.append(sock)
+    return socks
+
+
+def collect(socks: list[socket.socket], timeout: float, close: bool = True
+            ) -> tuple[list[dns.message.Message], list[socket.socket]]:
+    """The answers that reach ``socks`` within ``timeout`` (at most one each), and the
+    sockets still waiting (left open unless ``close``)."""
+    waiting = set(socks)
+    answers = []
+    deadline = time.monotonic() + timeout
+    while waiting and time.monotonic() < deadline:
+        readable, _, _ = select.select(list(waiting), [], [], deadline - time.monotonic())
+        for sock in readable:
+            answers.append(dns.message.from_wire(sock.recv(65536)))
+            waiting.discard(sock)
+    if close:
+        for sock in socks:
+            sock.close()
+    return answers, [sock for sock in socks if sock in waiting]
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie waiting for its parent."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def title(pid: int) -> str:
+    """The process title (command line) of ``pid``."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+
+
+def control(server: Fastdns, *words: str, client: str = "pdns_control",
+            timeout: float = 15.0) -> subprocess.CompletedProcess[str]:
+    """Run a control command against ``server`` with PowerDNS's ``pdns_control`` or with
+    ``fastdns-control`` (``python3 -m fastdns.cli.control``)."""
+    if client == "pdns_control":
+        command = [require("pdns_control"), "--no-config", f"--socket-dir={server.rundir}"]
+    else:
+        command = [sys.executable, "-m", "fastdns.cli.control", f"--socket-dir={server.rundir}"]
+    return subprocess.run([*command, *words], cwd=ROOT, text=True, capture_output=True,
+                          timeout=timeout)
+
+
+def statistics(server: Fastdns) -> dict[str, int]:
+    """``show *`` over the control socket, as a dict in the server's order."""
+    reply = send_command(["show", "*"], unix_path=str(server.control_socket))
+    assert reply.ok, reply.text
+    return {name: int(value) for name, _, value in
+            (item.partition("=") for item in reply.text.split(",") if item)}
