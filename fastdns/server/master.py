@@ -124,6 +124,8 @@ class Master:
         #: reloads the manager finished, waiting for the workers: (last bundle, reply, future)
         self._reload_waiters: list[tuple[int, dict, asyncio.Future | None]] = []
         self._last_spawn: dict[tuple[str, int], float] = {}
+        #: worker slots TTIN added: one whose worker cannot start is given up, not fatal
+        self.added_slots: set[int] = set()
         self.started = time.time()
         self.stopping = False
         self.halt_reason = ""
@@ -361,8 +363,19 @@ class Master:
             code = os.WEXITSTATUS(status)
             cause = f"exited with status {code}"
             if code == BOOT_ERROR:
-                self.halt(f"{name} could not start (see above)")
-                return
+                cause = "could not start (see above)"
+        if not self.stopping and not child.booted and child.slot in self.added_slots \
+                and child.slot == self.num_workers - 1:
+            # a worker added by TTIN that cannot start: the server goes on without it
+            log.error("%s (pid %d) %s; going on with %d workers", name, child.pid, cause,
+                      self.num_workers - 1)
+            self.num_workers -= 1
+            self.added_slots.discard(child.slot)
+            self.release(child.slot)
+            return
+        if not os.WIFSIGNALED(status) and os.WEXITSTATUS(status) == BOOT_ERROR:
+            self.halt(f"{name} {cause}")
+            return
         if self.stopping:
             log.info("%s (pid %d) %s", name, child.pid, cause)
             return
@@ -572,6 +585,7 @@ class Master:
                           exc.strerror or exc)
                 return
         self.num_workers += 1
+        self.added_slots.add(slot)
         log.warning("SIGTTIN: %d workers", self.num_workers)
         self.spawn("worker", slot)
 
@@ -579,6 +593,7 @@ class Master:
         if self.num_workers <= 1:
             return
         self.num_workers -= 1
+        self.added_slots.discard(self.num_workers)
         log.warning("SIGTTOU: %d workers", self.num_workers)
         for child in self.workers():
             if child.slot >= self.num_workers:
