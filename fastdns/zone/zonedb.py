@@ -142,6 +142,12 @@ class ZoneDB:
             zone_event(logging.WARNING, name, warning)
         generation = next(self._generations)
         snapshot = Snapshot(image, generation)    # validates the image once, here
+        try:
+            # taken again now that the backend has read the zone: a zone file's $INCLUDEs
+            # are only known once it has been read
+            token = backend.change_token(name)
+        except ZoneError:
+            pass
         self.zones[name] = ServedZone(name, kind, backend.name, token, generation,
                                       snapshot.serial)
         zone_event(logging.INFO, name,

@@ -253,3 +253,21 @@ def test_check_interval_is_quiet_when_nothing_changes(periodic):
     before = periodic.log()
     time.sleep(2.2)
     assert periodic.log()[len(before):] == ""
+
+
+def test_first_hup_without_changes_reloads_no_zone_with_an_include(tmp_path):
+    """The change token of a zone covers its $INCLUDEd files from its first load on."""
+    tree = ZoneTree(tmp_path / "tree")
+    (tree.directory / "extra.inc").write_text("mail IN A 192.0.2.25\n")
+    tree.add("inc.test", zone_text("inc.test", "$INCLUDE extra.inc\nwww IN A 192.0.2.1\n"))
+    srv = start_server(tmp_path / "server", tree)
+    try:
+        assert rrs(srv.query("mail.inc.test", "A")) == ["192.0.2.25"]
+        lines = hup(srv)
+        assert not [line for line in lines if "loaded serial" in line], lines
+        (tree.directory / "extra.inc").write_text("mail IN A 192.0.2.26\n")
+        lines = hup(srv)
+        assert len(zone_lines(lines, "inc.test")) == 1, lines
+        assert rrs(srv.query("mail.inc.test", "A")) == ["192.0.2.26"]
+    finally:
+        assert srv.stop() == 0, srv.log()
