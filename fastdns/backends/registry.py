@@ -5,10 +5,12 @@ from typing import Any
 
 from fastdns.backends.base import BackendError, ZoneSource
 from fastdns.backends.bind import BindBackend
+from fastdns.backends.gsql import open_backend
 from fastdns.config.settings import BackendInstance
 
 
-def _bind(instance: BackendInstance, settings: dict[str, Any]) -> ZoneSource:
+def _bind(config: Any, instance: BackendInstance) -> ZoneSource:
+    settings = config.backend(instance)
     path = settings.get("config") or ""
     if not path:
         raise BackendError(f"backend '{instance}': {instance.prefix}config is not set")
@@ -16,8 +18,13 @@ def _bind(instance: BackendInstance, settings: dict[str, Any]) -> ZoneSource:
                        check_interval=int(settings.get("check-interval") or 0))
 
 
-FACTORIES: dict[str, Callable[[BackendInstance, dict[str, Any]], ZoneSource]] = {
+#: backend name -> factory(config, instance); the SQL backends connect lazily, so a
+#: database that is down at start-up is retried by the periodic check, not a failed start
+FACTORIES: dict[str, Callable[[Any, BackendInstance], ZoneSource]] = {
     "bind": _bind,
+    "gsqlite3": open_backend,
+    "gpgsql": open_backend,
+    "gmysql": open_backend,
 }
 
 
@@ -35,5 +42,5 @@ def make_backends(config: Any) -> list[ZoneSource]:
         if factory is None:
             raise BackendError(f"backend '{instance.backend}' is not available in this version "
                                f"of fastdns (available: {', '.join(sorted(FACTORIES))})")
-        backends.append(factory(instance, config.backend(instance)))
+        backends.append(factory(config, instance))
     return backends

@@ -183,6 +183,9 @@ _GENERAL: tuple[Setting, ...] = (
     Setting("setgid", _T.STR, "", "group (name or number) the children run as after binding"),
     Setting("workers", _T.INT, "0",
             "worker processes answering queries (0: one per CPU)", minimum=0, maximum=1024),
+    Setting("zone-check-interval", _T.INT, "60",
+            "seconds between checks of the SQL backends for changed zones (0: only on reload)",
+            reloadable=True, minimum=0),
     # -- declared, not implemented yet: see NOT_IMPLEMENTED below --------------------------
     Setting("chroot", _T.PATH, "", "not supported: fastdns never changes its root directory"),
     Setting("cache-ttl", _T.INT, "20",
@@ -433,6 +436,57 @@ def declare_backend_settings(backend: str, rows: Iterable[Setting]) -> None:
 
 
 declare_backend_settings("bind", _BIND)
+
+#: Settings every generic SQL backend has (PowerDNS's ``gsql`` module declares them all).
+_GSQL_COMMON: tuple[Setting, ...] = (
+    Setting("dnssec", _T.BOOL, "no", "serve DNSSEC keys and metadata from this backend",
+            implemented=False),
+)
+
+_GSQLITE3: tuple[Setting, ...] = (
+    Setting("database", _T.PATH, "powerdns.sqlite", "SQLite file with PowerDNS's schema"),
+    Setting("pragma-synchronous", _T.STR, "", "SQLite 'synchronous' pragma (empty: SQLite's)"),
+    Setting("pragma-foreign-keys", _T.BOOL, "no", "turn on SQLite's foreign key checks"),
+    Setting("pragma-journal-mode", _T.STR, "WAL", "SQLite journal mode (empty: SQLite's)"),
+    Setting("create-schema", _T.BOOL, "no",
+            "create the database file with PowerDNS's schema if it does not exist"),
+    *_GSQL_COMMON,
+)
+
+_GPGSQL: tuple[Setting, ...] = (
+    Setting("host", _T.STR, "", "PostgreSQL server host or socket directory"),
+    Setting("port", _T.STR, "", "PostgreSQL server port"),
+    Setting("dbname", _T.STR, "", "database name"),
+    Setting("user", _T.STR, "", "database user"),
+    Setting("password", _T.STR, "", "database password"),
+    Setting("extra-connection-parameters", _T.STR, "",
+            "more libpq connection parameters (key=value ...)"),
+    Setting("prepared-statements", _T.BOOL, "yes", "use prepared statements",
+            implemented=False),
+    *_GSQL_COMMON,
+)
+
+_GMYSQL: tuple[Setting, ...] = (
+    Setting("host", _T.STR, "", "MySQL/MariaDB server host (empty: the socket)"),
+    Setting("port", _T.INT, "3306", "MySQL/MariaDB server port", minimum=1, maximum=65535),
+    Setting("socket", _T.STR, "", "MySQL/MariaDB server socket"),
+    Setting("dbname", _T.STR, "powerdns", "database name"),
+    Setting("user", _T.STR, "powerdns", "database user"),
+    Setting("password", _T.STR, "", "database password"),
+    Setting("group", _T.STR, "client", "option-file group to read connection settings from"),
+    Setting("timeout", _T.INT, "10", "seconds a read or write may take (0: no limit)",
+            minimum=0),
+    Setting("innodb-read-committed", _T.BOOL, "yes",
+            "read with the READ COMMITTED isolation level"),
+    Setting("ssl", _T.BOOL, "no", "connect with TLS", implemented=False),
+    Setting("thread-cleanup", _T.BOOL, "no", "accepted for PowerDNS compatibility",
+            implemented=False),
+    *_GSQL_COMMON,
+)
+
+declare_backend_settings("gsqlite3", _GSQLITE3)
+declare_backend_settings("gpgsql", _GPGSQL)
+declare_backend_settings("gmysql", _GMYSQL)
 
 
 class BackendInstance(NamedTuple):

@@ -1,0 +1,116 @@
+"""The gsqlite3 dialect: PowerDNS's schema in an SQLite file (stdlib ``sqlite3``).
+
+The embedded default.  Settings as PowerDNS's: ``gsqlite3-database``,
+``gsqlite3-pragma-synchronous``, ``gsqlite3-pragma-foreign-keys``,
+``gsqlite3-pragma-journal-mode`` (WAL, as PowerDNS sets it on every open); and fastdns's own
+``gsqlite3-create-schema`` (create the file with PowerDNS's schema if it does not exist).
+The cheap change probe is ``PRAGMA data_version``, which moves whenever another
+connection commits to the file.
+"""
+
+import contextlib
+import os
+import sqlite3
+import zlib
+from collections.abc import Hashable, Iterator
+from typing import Any
+
+from fastdns.backends.sqlbase import CHANGE_TABLE, Dialect, schema_sql, split_statements
+
+
+def _row_hash(*columns: Any) -> int:
+    """32-bit hash of a row's served columns (SQLite has no hash function of its own)."""
+    return zlib.crc32("\x1f".join("" if c is None else str(c) for c in columns).encode())
+
+
+class SQLite3(Dialect):
+    backend = "gsqlite3"
+    schema = "sqlite3"
+    errors = (sqlite3.Error,)
+    placeholder = "?"
+    row_hash = "fastdns_row_hash(name, type, content, ttl, prio, disabled)"
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.path = str(settings.get("database") or "")
+        self.synchronous = str(settings.get("pragma-synchronous") or "")
+        self.foreign_keys = bool(settings.get("pragma-foreign-keys"))
+        self.journal_mode = str(settings.get("pragma-journal-mode") or "")
+        self.create = bool(settings.get("create-schema"))
+        self._conn: sqlite3.Connection | None = None
+        self._opened = 0
+
+    def describe(self) -> str:
+        return f"gsqlite3 database '{self.path}'"
+
+    def _open(self) -> sqlite3.Connection:
+        if not self.path:
+            raise sqlite3.OperationalError("gsqlite3-database is not set")
+        fresh = self.create and not os.path.exists(self.path)
+        uri = "file:" + self.path.replace("?", "%3f").replace("#", "%23")
+        conn = sqlite3.connect(uri + ("?mode=rwc" if fresh else "?mode=rw"), uri=True,
+                               timeout=10.0, check_same_thread=False)
+        try:
+            conn.create_function("fastdns_row_hash", 6, _row_hash, deterministic=True)
+            if self.synchronous:
+                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            if self.journal_mode:
+                conn.execute(f"PRAGMA journal_mode = {self.journal_mode}")
+            if self.foreign_keys:
+                conn.execute("PRAGMA foreign_keys = 1")
+            if fresh:
+                for statement in split_statements(schema_sql("sqlite3")):
+                    conn.execute(statement)
+                conn.commit()
+        except BaseException:
+            conn.close()
+            if fresh:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+            raise
+        self._opened += 1
+        return conn
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        if self._conn is None:
+            self._conn = self._open()
+        conn = self._conn
+        try:
+            yield conn
+        except BaseException:
+            try:
+                conn.rollback()
+            except sqlite3.Error:
+                self.close()
+            raise
+        conn.commit()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def probe(self, cur: Any) -> Hashable | None:
+        cur.execute("PRAGMA data_version")
+        return (self._opened, cur.fetchone()[0])
+
+    def change_log_sql(self) -> list[str]:
+        out = [f"CREATE TABLE {CHANGE_TABLE} (domain_id INTEGER PRIMARY KEY, "
+               "changes INTEGER NOT NULL)"]
+        for table in ("records", "domainmetadata", "cryptokeys"):
+            for event, rows in (("INSERT", ("NEW",)), ("DELETE", ("OLD",)),
+                                ("UPDATE", ("OLD", "NEW"))):
+                body = "".join(
+                    f"INSERT INTO {CHANGE_TABLE} (domain_id, changes) SELECT {r}.domain_id, 1 "
+                    f"WHERE {r}.domain_id IS NOT NULL ON CONFLICT (domain_id) DO UPDATE SET "
+                    "changes = changes + 1; " for r in rows)
+                out.append(f"CREATE TRIGGER {CHANGE_TABLE}_{table}_{event.lower()} AFTER "
+                           f"{event} ON {table} FOR EACH ROW BEGIN {body}END")
+        return out
+
+    def drop_change_log_sql(self) -> list[str]:
+        out = [f"DROP TRIGGER IF EXISTS {CHANGE_TABLE}_{table}_{event}"
+               for table in ("records", "domainmetadata", "cryptokeys")
+               for event in ("insert", "delete", "update")]
+        return [*out, f"DROP TABLE IF EXISTS {CHANGE_TABLE}"]

@@ -1,0 +1,133 @@
+"""What the generic SQL layer and its dialects share: the row type, the dialect interface,
+PowerDNS's schema text and the name forms of the database.
+
+``gsql`` holds the backend itself; ``gsqlite3``, ``gpgsql`` and ``gmysql`` subclass
+:class:`Dialect`.  (Split from ``gsql`` so that the dialects never import the layer above.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+#: the table the change log keeps (not a PowerDNS table; see ``GSQLBackend.install_change_log``)
+CHANGE_TABLE = "fastdns_changes"
+#: rows per executemany batch
+BATCH = 5000
+
+
+@dataclass(slots=True)
+class Row:
+    """One ``records`` row in PowerDNS's column meaning.
+
+    ``name`` is lowercase without the trailing dot; ``type`` is None for an empty
+    non-terminal; ``content`` is without the priority of MX/SRV, which is in ``prio``.
+    """
+
+    name: str
+    type: str | None
+    content: str
+    ttl: int
+    prio: int = 0
+    disabled: bool = False
+    auth: bool = True
+    ordername: str | None = None
+
+
+def schema_sql(dialect: str) -> str:
+    """PowerDNS's schema for ``dialect`` ("sqlite3", "pgsql", "mysql", or a backend name)."""
+    short = {"gsqlite3": "sqlite3", "gpgsql": "pgsql", "gmysql": "mysql"}.get(dialect, dialect)
+    if short not in ("sqlite3", "pgsql", "mysql"):
+        raise ValueError(f"no schema for '{dialect}'")
+    return (resources.files("fastdns.backends") / "schema" / f"schema.{short}.sql").read_text()
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of a schema file (no statement in them contains a ';' in a string)."""
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def db_name(zone: str) -> str:
+    """A zone or owner name as PowerDNS stores it: lowercase, no trailing dot ("." for root)."""
+    name = zone.strip().lower()
+    if name in (".", ""):
+        return "."
+    return name[:-1] if name.endswith(".") else name
+
+
+def zone_text(name: str) -> str:
+    """``domains.name`` → the zone name fastdns uses: lowercase with the trailing dot."""
+    name = name.lower()
+    if name in (".", ""):
+        return "."
+    return name if name.endswith(".") else name + "."
+
+
+class Dialect:
+    """What differs between SQL databases; one subclass per backend module."""
+
+    #: the backend name in ``launch=``
+    backend = ""
+    #: the schema file's short name
+    schema = ""
+    #: the driver's exceptions that mean "the database did not answer or refused"
+    errors: tuple[type[BaseException], ...] = ()
+    #: the placeholder of the driver ("?" or "%s"); queries are written with "?"
+    placeholder = "?"
+    #: SQL expression of a 32-bit hash of the served columns of a ``records`` row
+    row_hash = ""
+
+    def connection(self) -> contextlib.AbstractContextManager[Any]:
+        """A DB-API connection, committed at the end of the block, rolled back on error."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Let go of every connection."""
+
+    def probe(self, cur: Any) -> Hashable | None:
+        """A value that changes whenever anything may have been written (None: no such
+        cheap question for this database)."""
+        return None
+
+    def bulk_insert(self, cur: Any, domain_id: int, rows: Iterable[Row],
+                    progress: Callable[[int], None] | None) -> int:
+        """Insert ``rows`` into ``records`` for ``domain_id``; how many."""
+        sql = self.sql("INSERT INTO records (domain_id, name, type, content, ttl, prio, "
+                       "disabled, ordername, auth) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        count = 0
+        batch: list[tuple[Any, ...]] = []
+        for row in rows:
+            batch.append((domain_id, row.name, row.type, row.content, row.ttl, row.prio,
+                          bool(row.disabled), row.ordername, bool(row.auth)))
+            if len(batch) >= BATCH:
+                cur.executemany(sql, batch)
+                count += len(batch)
+                batch.clear()
+                if progress is not None:
+                    progress(count)
+        if batch:
+            cur.executemany(sql, batch)
+            count += len(batch)
+            if progress is not None:
+                progress(count)
+        return count
+
+    def change_log_sql(self) -> list[str]:
+        """Statements that create the change-log table and its triggers."""
+        raise NotImplementedError
+
+    def drop_change_log_sql(self) -> list[str]:
+        """Statements that remove the change log."""
+        raise NotImplementedError
+
+    def sql(self, query: str) -> str:
+        """``query`` with this driver's placeholders."""
+        return query if self.placeholder == "?" else query.replace("?", self.placeholder)
+
+    def describe(self) -> str:
+        """Where the data is, for messages (no password)."""
+        return self.backend
