@@ -48,6 +48,8 @@ cdef class Responder:
     cdef Row _own                           # the row used when there is no shared one
     cdef object _on_error                   # called with the exception, rate limiting is its job
     cdef uint8_t _out[SLOT]
+    cdef uint8_t *_tcp                      # framed TCP answers being gathered
+    cdef Py_ssize_t _tcp_size
 
     cdef int respond(self, const uint8_t *packet, Py_ssize_t length, bint tcp, bint v6,
                      uint8_t *out, uint32_t now) noexcept
@@ -55,6 +57,7 @@ cdef class Responder:
                      uint8_t *out, uint32_t now) noexcept
     cdef void note_remote(self, const sockaddr *addr) noexcept nogil
     cdef void count_answer(self, int n, int rcode, bint tcp, bint v6) noexcept nogil
+    cdef bint tcp_reserve(self, Py_ssize_t size) noexcept
 
 cdef class UdpReader:
     cdef int fd

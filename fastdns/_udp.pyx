@@ -10,7 +10,7 @@ Python objects.
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.errno cimport errno, EINTR
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memset
 
 from fastdns.consts cimport *
@@ -225,6 +225,70 @@ cdef class Responder:
         if n < 0:
             return None
         return PyBytes_FromStringAndSize(<char *>self._out, n)
+
+    def answer_stream(self, const uint8_t[:] data not None, bint v6=False, remote=None,
+                      Py_ssize_t max_count=-1):
+        """Answer every complete length-prefixed query at the start of ``data`` (a TCP
+        stream, RFC 1035 §4.2.2), in order.
+
+        Returns (answers, consumed, count, stop): the framed answers as one bytes object,
+        the octets of ``data`` used, the queries answered, and whether the connection must
+        be closed once the answers are sent — a zero length or a message that is not a
+        query (no way to go on), or ``max_count`` answers given.
+        """
+        cdef Py_ssize_t n = data.shape[0]
+        cdef Py_ssize_t pos = 0, used = 0, count = 0
+        cdef uint32_t now = clock_seconds()
+        cdef int size, m
+        cdef bint stop = False
+        cdef const uint8_t[:] r
+        cdef bint note = remote is not None and len(remote) == 16
+        if note:
+            r = remote
+        while n - pos >= 2 and not stop:
+            if max_count >= 0 and count >= max_count:
+                stop = True
+                break
+            size = (data[pos] << 8) | data[pos + 1]
+            if size == 0:
+                stop = True
+                break
+            if n - pos - 2 < size:
+                break
+            if not self.tcp_reserve(used + 2 + SLOT):
+                raise MemoryError()
+            if note:
+                memcpy(self.row.remotes[self.row.remote_next % REMOTES], &r[0], 16)
+                self.row.remote_next += 1
+            m = self.respond(&data[pos + 2], size, True, v6, self._tcp + used + 2, now)
+            pos += 2 + size
+            if m < 0:
+                stop = True           # not a query: the stream is not DNS
+                break
+            self._tcp[used] = m >> 8
+            self._tcp[used + 1] = m & 0xFF
+            used += 2 + m
+            count += 1
+        if max_count >= 0 and count >= max_count:
+            stop = True
+        return PyBytes_FromStringAndSize(<char *>self._tcp, used), pos, count, stop
+
+    cdef bint tcp_reserve(self, Py_ssize_t size) noexcept:
+        cdef uint8_t *grown
+        cdef Py_ssize_t capacity = self._tcp_size or SLOT * 2
+        if size <= self._tcp_size:
+            return True
+        while capacity < size:
+            capacity *= 2
+        grown = <uint8_t *>realloc(self._tcp, capacity)
+        if grown == NULL:
+            return False
+        self._tcp = grown
+        self._tcp_size = capacity
+        return True
+
+    def __dealloc__(self):
+        free(self._tcp)
 
     def counter(self, str name):
         """This responder's counter ``name`` (a PowerDNS metric name)."""
