@@ -251,3 +251,47 @@ def test_counters_of_the_per_packet_path():
     assert responder.counter("udp-answers") == 3
     assert responder.counter("corrupt-packets") == 1
     assert responder.counter("rd-queries") == 4
+
+
+def frame(packet: bytes) -> bytes:
+    return len(packet).to_bytes(2, "big") + packet
+
+
+def unframe(stream: bytes) -> list[bytes]:
+    out, pos = [], 0
+    while pos < len(stream):
+        size = int.from_bytes(stream[pos:pos + 2], "big")
+        out.append(stream[pos + 2:pos + 2 + size])
+        pos += 2 + size
+    return out
+
+
+def test_answer_stream_answers_pipelined_queries_in_order():
+    engine, _, responder = make()
+    queries = [wire(name) for name in ("www.example.com", "nx.example.com", "www.example.org")]
+    stream = b"".join(frame(q) for q in queries)
+    partial = frame(queries[0])[:7]
+    answers, used, count, stop = responder.answer_stream(stream + partial)
+    assert (used, count, stop) == (len(stream), 3, False)
+    assert unframe(answers) == [engine.answer(q, True) for q in queries]
+    assert responder.counter("tcp-queries") == 3
+
+
+def test_answer_stream_stops_where_the_stream_cannot_go_on():
+    _, _, responder = make()
+    query = frame(wire("www.example.com"))
+    answers, used, count, stop = responder.answer_stream(query + b"\x00\x00" + query)
+    assert (count, stop, len(unframe(answers))) == (1, True, 1)
+    response = dns.message.make_response(dns.message.make_query("www.example.com", "A"))
+    answers, used, count, stop = responder.answer_stream(frame(response.to_wire()) + query)
+    assert (answers, count, stop) == (b"", 0, True)          # QR=1: not a query
+    answers, used, count, stop = responder.answer_stream(query * 5, max_count=2)
+    assert (count, stop, used) == (2, True, 2 * len(query))
+
+
+def test_answer_stream_grows_past_one_buffer():
+    engine, _, responder = make()
+    big = wire("big.example.com", "TXT")
+    answers, _used, count, stop = responder.answer_stream(frame(big) * 40)
+    assert count == 40 and not stop
+    assert unframe(answers) == [engine.answer(big, True)] * 40
