@@ -26,8 +26,10 @@ class ZoneInfo:
 class ZoneSource(Protocol):
     #: the backend's name in ``launch=`` ("bind", "gsqlite3:second")
     name: str
-    #: seconds between checks for changes (0: only when told to reload)
-    check_interval: int
+    @property
+    def check_interval(self) -> int:
+        """Seconds until the next check for changes (0: only when told to reload)."""
+        ...
 
     def list_zones(self) -> list[ZoneInfo]:
         """The zones this backend serves; raises BackendError if it cannot tell."""

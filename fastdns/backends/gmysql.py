@@ -24,8 +24,10 @@ class MySQL(Dialect):
     backend = "gmysql"
     schema = "mysql"
     errors = (pymysql.err.MySQLError,)
+    down_errors = (pymysql.err.OperationalError, pymysql.err.InterfaceError)
     placeholder = "%s"
     row_hash = "CRC32(CONCAT_WS('|', name, type, content, ttl, prio, disabled))"
+    meta_hash = "CRC32(CONCAT_WS('|', kind, content))"
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.host = str(settings.get("host") or "")

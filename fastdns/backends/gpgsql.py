@@ -41,8 +41,10 @@ class PostgreSQL(Dialect):
     backend = "gpgsql"
     schema = "pgsql"
     errors = (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed)
+    down_errors = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
     placeholder = "%s"
     row_hash = "hashtext(concat_ws('|', name, type, content, ttl, prio, disabled::int))"
+    meta_hash = "hashtext(concat_ws('|', kind, content))"
 
     def __init__(self, settings: dict[str, Any], max_size: int = 4) -> None:
         self.conninfo = conninfo(settings)
@@ -57,11 +59,14 @@ class PostgreSQL(Dialect):
 
     def _get_pool(self) -> psycopg_pool.ConnectionPool:
         if self._pool is None:
+            # one plain attempt first: a server that is down fails it at once, where the
+            # pool would keep retrying until its timeout
+            psycopg.connect(self.conninfo).close()
             pool = psycopg_pool.ConnectionPool(self.conninfo, min_size=1, max_size=self.max_size,
                                                open=False, timeout=CONNECT_TIMEOUT * 2,
                                                name=self.describe())
             try:
-                pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
+                pool.open(wait=True, timeout=CONNECT_TIMEOUT)
             except BaseException:
                 pool.close(timeout=0)
                 raise

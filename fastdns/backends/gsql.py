@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastdns.backends.base import BackendError, ZoneInfo
@@ -53,6 +54,7 @@ from fastdns.backends.sqlbase import (
     zone_text,
 )
 from fastdns.log import log
+from fastdns.zone.check import ZoneError
 from fastdns.zone.model import ZoneData
 
 #: PowerDNS ``domains.type`` → fastdns zone kind
@@ -90,19 +92,26 @@ def open_backend(config: Any, instance: Any) -> GSQLBackend:
     return GSQLBackend(dialect, name=str(instance), check_interval=int(interval))
 
 
+
+
 class GSQLBackend:
     """A ZoneSource and store over PowerDNS's generic SQL schema (see the module doc)."""
 
     def __init__(self, dialect: Dialect, name: str = "", check_interval: int = 60) -> None:
         self.dialect = dialect
         self.name = name or dialect.backend
-        self.check_interval = check_interval
-        #: zone name (with dot) -> its ``domains`` row, from the last list_zones
-        self._domains: dict[str, dict[str, Any]] = {}
-        #: domain id -> fingerprint, from the last check (None: not computed this round)
-        self._prints: dict[int, Hashable] | None = None
-        self._last_prints: dict[int, Hashable] = {}
-        self._last_probe: Hashable | None = None
+        #: ``zone-check-interval``: seconds between checks while the database answers
+        self.interval = check_interval
+        #: failed attempts in a row (the backoff while the database is down)
+        self._failures = 0
+        #: zone name (with dot) -> its ``domains`` row, from the last good listing
+        self._domains: dict[str, _Domain] = {}
+        #: domain id -> fingerprint of its data, from the last good check
+        self._prints: dict[int, Hashable] = {}
+        #: the dialect's probe value when ``_prints`` was computed (None: recompute)
+        self._probe: Hashable | None = None
+        #: domain id -> failed loads: moves the token, so that a periodic check retries
+        self._retries: dict[int, int] = {}
         self._change_log: bool | None = None
         self._down_since: float | None = None
 
@@ -119,20 +128,39 @@ class GSQLBackend:
                 finally:
                     cur.close()
         except self.dialect.errors as exc:
-            self._went_down(exc)
+            if isinstance(exc, self.dialect.down_errors):
+                self._failures += 1
+                self._went_down(exc)
             raise BackendError(f"{self.dialect.describe()}: {_message(exc)}") from None
         self._came_back()
 
     def _went_down(self, exc: BaseException) -> None:
         if self._down_since is None:
             self._down_since = time.monotonic()
-            log.warning("backend '%s': database unavailable: %s", self.name, _message(exc))
+            served = f"; serving the {len(self._domains)} zones loaded before" \
+                if self._domains else ""
+            log.error("backend '%s': database unavailable: %s%s", self.name, _message(exc),
+                      served)
 
     def _came_back(self) -> None:
+        self._failures = 0
         if self._down_since is not None:
             log.warning("backend '%s': database available again after %.0fs", self.name,
                         time.monotonic() - self._down_since)
             self._down_since = None
+
+    @property
+    def check_interval(self) -> int:
+        """Seconds until the next check: ``zone-check-interval``, or less while the
+        database is down (1, 2, 4... seconds, up to the interval)."""
+        if self._down_since is None or not self.interval:
+            return self.interval
+        return min(self.interval, 2 ** min(self._failures - 1, 10))
+
+    @property
+    def available(self) -> bool:
+        """False while the database is known to be unreachable."""
+        return self._down_since is None
 
     def _q(self, query: str) -> str:
         return self.dialect.sql(query)
@@ -145,8 +173,8 @@ class GSQLBackend:
         return int(row[0])
 
     def _wrote(self) -> None:
-        """Forget the cached fingerprints after a write of our own (the probe may not see it)."""
-        self._last_probe = None
+        """After a write of our own: the next check recomputes (the probe may not see it)."""
+        self._probe = None
 
     def close(self) -> None:
         self.dialect.close()
@@ -154,101 +182,389 @@ class GSQLBackend:
     # -- ZoneSource ----------------------------------------------------------------------
 
     def list_zones(self) -> list[ZoneInfo]:
-        """Every zone in ``domains``; starts a new round of change checks."""
-        raise NotImplementedError
+        """Every zone in ``domains``, and the fingerprints of all of them (one check).
+
+        While the database is unreachable, the zones of the last good listing are
+        returned with their old fingerprints, so that every loaded zone keeps being served
+        (the outage is logged once, when it starts); before any good listing, BackendError.
+        """
+        try:
+            with self._cursor() as cur:
+                cur.execute("SELECT id, name, type, master, account FROM domains")
+                rows = cur.fetchall()
+                prints = self._fingerprints(cur)
+        except BackendError:
+            if self._domains and not self.available:
+                return self._infos()
+            raise
+        domains = {}
+        for domain_id, name, db_kind, master, account in rows:
+            kind = KINDS.get((db_kind or "").upper(), "native")
+            domains[zone_text(name)] = _Domain(int(domain_id), kind, master or "",
+                                               account or "")
+        self._domains = domains
+        self._prints = prints
+        return self._infos()
+
+    def _infos(self) -> list[ZoneInfo]:
+        return [ZoneInfo(name, d.kind, f"domains.id={d.id}") for name, d in self._domains.items()]
 
     def change_token(self, zone: str) -> Hashable:
-        """The zone's ``domains`` row and the fingerprint of its records and metadata."""
-        raise NotImplementedError
+        """The zone's ``domains`` row and the fingerprint of its records and metadata, as
+        of the last ``list_zones``."""
+        d = self._domains.get(zone)
+        if d is None:
+            raise ZoneError(f"backend '{self.name}': no zone '{zone}'")
+        return (d.id, d.kind, d.master, self._prints.get(d.id), self._retries.get(d.id, 0))
+
+    def _fingerprints(self, cur: Any) -> dict[int, Hashable]:
+        """domain id -> fingerprint, from the change log or one aggregate per table."""
+        if self._change_log is None:
+            self._change_log = self._has_table(cur, CHANGE_TABLE)
+        if self._change_log:
+            cur.execute(f"SELECT domain_id, changes FROM {CHANGE_TABLE}")
+            return {int(i): int(c) for i, c in cur.fetchall()}
+        probe = self.dialect.probe(cur)
+        if probe is not None and probe == self._probe:
+            return self._prints
+        cur.execute(f"SELECT domain_id, COUNT(*), MAX(id), SUM({self.dialect.row_hash}) "
+                    "FROM records GROUP BY domain_id")
+        prints: dict[int, Hashable] = {
+            int(i): (int(n), int(m), int(h or 0)) for i, n, m, h in cur.fetchall()
+            if i is not None}
+        cur.execute(f"SELECT domain_id, COUNT(*), MAX(id), SUM({self.dialect.meta_hash}) "
+                    "FROM domainmetadata GROUP BY domain_id")
+        for i, n, m, h in cur.fetchall():
+            if i is not None:
+                prints[int(i)] = (prints.get(int(i)), int(n), int(m), int(h or 0))
+        self._probe = probe
+        return prints
+
+    def _has_table(self, cur: Any, table: str) -> bool:
+        try:
+            with self._savepoint(cur):
+                cur.execute(f"SELECT 1 FROM {table} WHERE 1 = 0")
+                cur.fetchall()
+        except self.dialect.errors:
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def _savepoint(self, cur: Any) -> Iterator[None]:
+        """Let a statement fail without aborting the transaction (PostgreSQL's rule)."""
+        cur.execute("SAVEPOINT fastdns_probe")
+        try:
+            yield
+        except BaseException:
+            cur.execute("ROLLBACK TO SAVEPOINT fastdns_probe")
+            raise
+        cur.execute("RELEASE SAVEPOINT fastdns_probe")
 
     def load_zone(self, zone: str) -> ZoneData:
-        """The served rows of ``zone`` (``disabled = 0``, type not NULL) as ZoneData."""
-        raise NotImplementedError(rows_to_zone)
+        """The served rows of ``zone`` (``disabled = 0``, type not NULL) as ZoneData.
+
+        A database error is a ZoneError (the zone keeps its served version), and moves
+        the zone's token so that the next periodic check tries again.
+        """
+        d = self._domains.get(zone)
+        try:
+            with self._cursor() as cur:
+                domain_id = d.id if d is not None else self._domain_id(cur, zone)
+                cur.execute(self._q("SELECT id, name, type, content, ttl, prio FROM records "
+                                    "WHERE domain_id = ? AND disabled = ? AND type IS NOT NULL"),
+                            (domain_id, False))
+                rows = cur.fetchall()
+        except BackendError as exc:
+            if d is not None:
+                self._retries[d.id] = self._retries.get(d.id, 0) + 1
+            raise ZoneError(f"backend '{self.name}': {exc}") from None
+        return rows_to_zone(db_name(zone), rows,
+                            f"{self.dialect.describe()}, domains.id={domain_id}")
 
     # -- zones ---------------------------------------------------------------------------
 
     def zone_info(self, zone: str) -> dict[str, Any] | None:
-        """The ``domains`` row of ``zone`` (kind as fastdns spells it), or None."""
-        raise NotImplementedError
+        """The ``domains`` row of ``zone`` (``kind`` as fastdns spells it), or None."""
+        with self._cursor() as cur:
+            cur.execute(self._q("SELECT id, name, type, master, account, notified_serial, "
+                                "last_check FROM domains WHERE name = ?"), (db_name(zone),))
+            row = cur.fetchone()
+        if row is None:
+            return None
+        domain_id, name, db_kind, master, account, notified, last_check = row
+        return {"id": int(domain_id), "name": name,
+                "kind": KINDS.get((db_kind or "").upper(), "native"),
+                "master": master or "", "account": account or "",
+                "notified_serial": notified, "last_check": last_check}
 
     def create_zone(self, zone: str, kind: str = "native", primaries: Iterable[str] = (),
                     account: str = "") -> int:
         """Add a ``domains`` row; its id.  BackendError if the zone exists."""
-        raise NotImplementedError
+        db_kind = _db_kind(kind)
+        with self._cursor() as cur:
+            cur.execute(self._q("SELECT id FROM domains WHERE name = ?"), (db_name(zone),))
+            if cur.fetchone() is not None:
+                raise BackendError(f"zone '{db_name(zone)}' already exists")
+            cur.execute(self._q("INSERT INTO domains (name, type, master, account) "
+                                "VALUES (?, ?, ?, ?)"),
+                        (db_name(zone), db_kind, ",".join(primaries) or None, account or None))
+            domain_id = self._domain_id(cur, zone)
+        self._wrote()
+        return domain_id
 
     def delete_zone(self, zone: str) -> None:
         """Remove the zone with its records, metadata, keys and comments."""
-        raise NotImplementedError
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            for table in ("records", "comments", "domainmetadata", "cryptokeys"):
+                cur.execute(self._q(f"DELETE FROM {table} WHERE domain_id = ?"), (domain_id,))
+            cur.execute(self._q("DELETE FROM domains WHERE id = ?"), (domain_id,))
+        self._wrote()
 
     def set_zone(self, zone: str, *, kind: str | None = None, account: str | None = None,
                  primaries: Iterable[str] | None = None) -> None:
         """Change the kind, account or primaries of a zone."""
-        raise NotImplementedError
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            if kind is not None:
+                cur.execute(self._q("UPDATE domains SET type = ? WHERE id = ?"),
+                            (_db_kind(kind), domain_id))
+            if account is not None:
+                cur.execute(self._q("UPDATE domains SET account = ? WHERE id = ?"),
+                            (account or None, domain_id))
+            if primaries is not None:
+                cur.execute(self._q("UPDATE domains SET master = ? WHERE id = ?"),
+                            (",".join(primaries) or None, domain_id))
+        self._wrote()
 
     # -- records -------------------------------------------------------------------------
 
     def replace_zone_records(self, zone: str, rows: Iterable[Row],
                              progress: Callable[[int], None] | None = None) -> int:
         """Replace every record of ``zone`` by ``rows`` in one transaction; how many."""
-        raise NotImplementedError
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("DELETE FROM records WHERE domain_id = ?"), (domain_id,))
+            count = self.dialect.bulk_insert(cur, domain_id, _checked(rows), progress)
+        self._wrote()
+        return count
 
     def zone_rows(self, zone: str) -> list[Row]:
-        """Every ``records`` row of ``zone`` (disabled and ENT rows included)."""
-        raise NotImplementedError
+        """Every ``records`` row of ``zone`` (disabled and ENT rows included), in name and
+        type order."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("SELECT name, type, content, ttl, prio, disabled, auth, "
+                                "ordername FROM records WHERE domain_id = ? ORDER BY id"),
+                        (domain_id,))
+            rows = cur.fetchall()
+        out = [Row(name or "", rtype, content or "", int(ttl or 0), int(prio or 0),
+                   bool(disabled), bool(auth) if auth is not None else True, ordername)
+               for name, rtype, content, ttl, prio, disabled, auth, ordername in rows]
+        out.sort(key=lambda r: (r.name, r.type or ""))
+        return out
 
     def replace_rrset(self, zone: str, name: str, rtype: str, rows: Iterable[Row]) -> None:
         """Replace the RRset ``name``/``rtype`` by ``rows``; no rows deletes it."""
-        raise NotImplementedError
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("DELETE FROM records WHERE domain_id = ? AND name = ? "
+                                "AND type = ?"), (domain_id, db_name(name), rtype.upper()))
+            self._insert(cur, domain_id, rows)
+        self._wrote()
 
     def add_rows(self, zone: str, rows: Iterable[Row]) -> None:
         """Add ``rows`` to ``zone``."""
-        raise NotImplementedError
+        with self._cursor() as cur:
+            self._insert(cur, self._domain_id(cur, zone), rows)
+        self._wrote()
+
+    def _insert(self, cur: Any, domain_id: int, rows: Iterable[Row]) -> None:
+        cur.executemany(
+            self._q("INSERT INTO records (domain_id, name, type, content, ttl, prio, disabled, "
+                    "ordername, auth) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            [(domain_id, r.name, r.type, r.content, r.ttl, r.prio, bool(r.disabled),
+              r.ordername, bool(r.auth)) for r in _checked(rows)])
 
     def rectify_zone(self, zone: str) -> int:
-        """Set ``auth`` and ``ordername`` and the ENT rows as PowerDNS's rectify-zone does
-        for an unsigned zone; how many rows changed."""
-        raise NotImplementedError
+        """Bring the empty non-terminal rows (NULL type) in line with the records, as
+        PowerDNS 4.7's rectify-zone does for an unsigned zone (it leaves ``auth`` and
+        ``ordername`` alone there); how many rows it added or removed."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            apex = db_name(zone)
+            cur.execute(self._q("SELECT name, type FROM records WHERE domain_id = ?"),
+                        (domain_id,))
+            names: set[str] = set()
+            have_ent: set[str] = set()
+            for name, rtype in cur.fetchall():
+                (names if rtype is not None else have_ent).add((name or "").lower())
+            wanted = _empty_non_terminals(names, apex)
+            stale = sorted(have_ent - wanted)
+            missing = sorted(wanted - have_ent)
+            if stale:
+                cur.executemany(self._q("DELETE FROM records WHERE domain_id = ? AND name = ? "
+                                        "AND type IS NULL"),
+                                [(domain_id, name) for name in stale])
+            if missing:
+                self._insert(cur, domain_id, [Row(name, None, "", 0, 0, False, True, None)
+                                              for name in missing])
+        if stale or missing:
+            self._wrote()
+        return len(stale) + len(missing)
 
     # -- metadata ------------------------------------------------------------------------
 
     def get_meta(self, zone: str, kind: str) -> list[str]:
-        raise NotImplementedError
+        """The values of metadata ``kind`` of ``zone`` (kinds compare without case)."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("SELECT kind, content FROM domainmetadata WHERE domain_id = ? "
+                                "ORDER BY id"), (domain_id,))
+            return [content or "" for k, content in cur.fetchall()
+                    if (k or "").upper() == kind.upper()]
+
+    def all_meta(self, zone: str) -> dict[str, list[str]]:
+        """Every metadata kind of ``zone`` with its values."""
+        out: dict[str, list[str]] = {}
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("SELECT kind, content FROM domainmetadata WHERE domain_id = ? "
+                                "ORDER BY id"), (domain_id,))
+            for kind, content in cur.fetchall():
+                out.setdefault(kind or "", []).append(content or "")
+        return out
 
     def set_meta(self, zone: str, kind: str, values: Iterable[str]) -> None:
         """Replace the values of metadata ``kind`` (no values: remove it)."""
-        raise NotImplementedError
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            self._delete_meta(cur, domain_id, kind)
+            cur.executemany(self._q("INSERT INTO domainmetadata (domain_id, kind, content) "
+                                    "VALUES (?, ?, ?)"),
+                            [(domain_id, kind, value) for value in values])
+        self._wrote()
+
+    def _delete_meta(self, cur: Any, domain_id: int, kind: str) -> None:
+        cur.execute(self._q("SELECT id, kind FROM domainmetadata WHERE domain_id = ?"),
+                    (domain_id,))
+        ids = [(i,) for i, k in cur.fetchall() if (k or "").upper() == kind.upper()]
+        if ids:
+            cur.executemany(self._q("DELETE FROM domainmetadata WHERE id = ?"), ids)
 
     def add_meta(self, zone: str, kind: str, value: str) -> None:
-        raise NotImplementedError
+        """Add one value to metadata ``kind``."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("INSERT INTO domainmetadata (domain_id, kind, content) "
+                                "VALUES (?, ?, ?)"), (domain_id, kind, value))
+        self._wrote()
 
     # -- autoprimaries (``supermasters``) ------------------------------------------------
 
     def list_autoprimaries(self) -> list[tuple[str, str, str]]:
         """(ip, nameserver, account) rows."""
-        raise NotImplementedError
+        with self._cursor() as cur:
+            cur.execute("SELECT ip, nameserver, account FROM supermasters "
+                        "ORDER BY nameserver, ip")
+            return [(str(ip), ns, account or "") for ip, ns, account in cur.fetchall()]
 
     def add_autoprimary(self, ip: str, nameserver: str, account: str = "") -> None:
-        raise NotImplementedError
+        with self._cursor() as cur:
+            cur.execute(self._q("INSERT INTO supermasters (ip, nameserver, account) "
+                                "VALUES (?, ?, ?)"), (ip, db_name(nameserver), account))
 
     def remove_autoprimary(self, ip: str, nameserver: str) -> None:
-        raise NotImplementedError
+        """Remove one autoprimary; BackendError if there is no such row."""
+        with self._cursor() as cur:
+            cur.execute(self._q("DELETE FROM supermasters WHERE ip = ? AND nameserver = ?"),
+                        (ip, db_name(nameserver)))
+            if cur.rowcount == 0:
+                raise BackendError(f"no autoprimary {ip} with nameserver "
+                                   f"'{db_name(nameserver)}'")
 
     # -- schema --------------------------------------------------------------------------
 
     def create_schema(self) -> None:
-        """Create PowerDNS's tables (an error if they exist)."""
-        raise NotImplementedError
+        """Create PowerDNS's tables (BackendError if they exist)."""
+        with self._cursor() as cur:
+            for statement in split_statements(schema_sql(self.dialect.schema)):
+                cur.execute(statement)
 
     def check_schema(self) -> list[str]:
-        """Problems with the schema (missing tables or columns); empty when it is usable."""
-        raise NotImplementedError
+        """Problems with the schema (missing tables or columns); empty when usable."""
+        problems = []
+        with self._cursor() as cur:
+            for table, columns in TABLES.items():
+                try:
+                    with self._savepoint(cur):
+                        cur.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE 1 = 0")
+                        cur.fetchall()
+                except self.dialect.errors as exc:
+                    problems.append(f"table '{table}': {_message(exc)}")
+        return problems
+
+    def has_change_log(self) -> bool:
+        with self._cursor() as cur:
+            return self._has_table(cur, CHANGE_TABLE)
 
     def install_change_log(self) -> None:
         """Create ``fastdns_changes`` and the triggers that fill it (see the module doc)."""
-        raise NotImplementedError
+        with self._cursor() as cur:
+            for statement in self.dialect.change_log_sql():
+                cur.execute(statement)
+        self._change_log = None
+        self._wrote()
 
     def remove_change_log(self) -> None:
-        raise NotImplementedError
+        """Drop the change log and its triggers."""
+        with self._cursor() as cur:
+            for statement in self.dialect.drop_change_log_sql():
+                cur.execute(statement)
+        self._change_log = None
+        self._wrote()
+
+
+@dataclass(slots=True, frozen=True)
+class _Domain:
+    id: int
+    kind: str
+    master: str
+    account: str
+
+
+def _db_kind(kind: str) -> str:
+    try:
+        return DB_KINDS[kind.lower()]
+    except KeyError:
+        raise BackendError(f"unknown zone kind '{kind}' (native, primary or secondary)") \
+            from None
+
+
+def _checked(rows: Iterable[Row]) -> Iterator[Row]:
+    """Rows as PowerDNS stores them: names lowercase without the trailing dot."""
+    for row in rows:
+        name = db_name(row.name)
+        if name != row.name:
+            row = Row(name, row.type, row.content, row.ttl, row.prio, row.disabled, row.auth,
+                      row.ordername)
+        yield row
+
+
+def _empty_non_terminals(names: set[str], apex: str) -> set[str]:
+    """The names between ``apex`` and each of ``names`` that have no records."""
+    suffix = "" if apex == "." else "." + apex
+    out: set[str] = set()
+    for name in names:
+        if not name.endswith(suffix) or name in (apex, "."):
+            continue
+        labels = name[: len(name) - len(suffix)].split(".")
+        for i in range(1, len(labels)):
+            parent = ".".join(labels[i:]) + suffix
+            if parent in names or parent in out:
+                break
+            out.add(parent)
+    return out
 
 
 def _message(exc: BaseException) -> str:

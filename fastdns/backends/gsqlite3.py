@@ -27,8 +27,10 @@ class SQLite3(Dialect):
     backend = "gsqlite3"
     schema = "sqlite3"
     errors = (sqlite3.Error,)
+    down_errors = (sqlite3.OperationalError,)
     placeholder = "?"
     row_hash = "fastdns_row_hash(name, type, content, ttl, prio, disabled)"
+    meta_hash = "fastdns_meta_hash(kind, content)"
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.path = str(settings.get("database") or "")
@@ -51,6 +53,7 @@ class SQLite3(Dialect):
                                timeout=10.0, check_same_thread=False)
         try:
             conn.create_function("fastdns_row_hash", 6, _row_hash, deterministic=True)
+            conn.create_function("fastdns_meta_hash", 2, _row_hash, deterministic=True)
             if self.synchronous:
                 conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             if self.journal_mode:

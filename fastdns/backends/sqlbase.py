@@ -78,8 +78,12 @@ class Dialect:
     errors: tuple[type[BaseException], ...] = ()
     #: the placeholder of the driver ("?" or "%s"); queries are written with "?"
     placeholder = "?"
+    #: the subset of ``errors`` that means the database is unreachable (an outage)
+    down_errors: tuple[type[BaseException], ...] = ()
     #: SQL expression of a 32-bit hash of the served columns of a ``records`` row
     row_hash = ""
+    #: the same for a ``domainmetadata`` row
+    meta_hash = ""
 
     def connection(self) -> contextlib.AbstractContextManager[Any]:
         """A DB-API connection, committed at the end of the block, rolled back on error."""

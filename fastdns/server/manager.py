@@ -102,6 +102,8 @@ def _run(channel: socket.socket, rows, slot: int, config, master_pid: int) -> in
                 log.info("check: %d zones loaded, %d removed, %d failed; serving %d zones",
                          len(result.loaded), len(result.removed), len(result.failed),
                          len(zonedb.zones))
+            # an SQL backend whose database is down asks to be retried sooner (backoff)
+            interval = refresh_interval(zonedb.backends) or interval
             next_check = time.monotonic() + interval
 
 
