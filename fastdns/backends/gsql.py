@@ -137,10 +137,10 @@ class GSQLBackend:
     def _went_down(self, exc: BaseException) -> None:
         if self._down_since is None:
             self._down_since = time.monotonic()
-            served = f"; serving the {len(self._domains)} zones loaded before" \
-                if self._domains else ""
-            log.error("backend '%s': database unavailable: %s%s", self.name, _message(exc),
-                      served)
+            if self._domains:   # before the first listing, ZoneDB logs every failed attempt
+                log.error("backend '%s': database unavailable: %s; serving the %d zones "
+                          "loaded before until it is back", self.name, _message(exc),
+                          len(self._domains))
 
     def _came_back(self) -> None:
         self._failures = 0

@@ -154,3 +154,54 @@ def pdnsutil(db: TempDatabase, *args: str, check: bool = True) -> str:
     if check and result.returncode != 0:
         raise RuntimeError(f"pdnsutil {' '.join(args)} failed: {result.stderr}{result.stdout}")
     return result.stdout
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of its own (initdb in a temporary directory, run as the
+    ``postgres`` user), on 127.0.0.1:``port``, that a test may stop and start again."""
+
+    BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self, port: int) -> None:
+        import tempfile
+
+        self.port = port
+        self.dir = Path(tempfile.mkdtemp(prefix="fastdns-pg-"))
+        self.data = self.dir / "data"
+        shutil.chown(self.dir, "postgres", "postgres")
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=60)
+
+    def init(self) -> "ThrowawayPostgres":
+        self._run(str(self.BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U",
+                  "postgres", "--no-sync")
+        return self
+
+    def start(self) -> None:
+        self._run(str(self.BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l",
+                  str(self.dir / "log"), "-o",
+                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+                  "start")
+
+    def stop(self) -> None:
+        self._run(str(self.BIN / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop")
+
+    def settings(self, dbname: str = "postgres") -> dict[str, str]:
+        return {"launch": "gpgsql", "gpgsql-host": "127.0.0.1", "gpgsql-port": str(self.port),
+                "gpgsql-user": "postgres", "gpgsql-dbname": dbname}
+
+    def execute(self, sql: str, params: tuple = ()) -> None:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
+                             dbname="postgres") as conn:
+            conn.execute(sql.replace("?", "%s"), params)
+
+    def remove(self) -> None:
+        import contextlib
+
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -238,7 +238,8 @@ def test_outage_keeps_the_last_listing_and_logs_once(db: Path, backend: GSQLBack
     backend.close()
     broken = GSQLBackend(SQLite3({"database": str(db.parent / "gone" / "x.db")}), "gsqlite3")
     with pytest.raises(BackendError, match="unable to open"):
-        broken.list_zones()                          # nothing listed yet: an error
+        broken.list_zones()                          # nothing listed yet: an error (logged
+                                                     # by ZoneDB, once per attempt)
     assert broken.check_interval == 1
     with pytest.raises(BackendError):
         broken.list_zones()

@@ -1,0 +1,244 @@
+"""The SQL backends against the real PostgreSQL and MariaDB servers of 127.0.0.1 (and SQLite
+files): the store and the change check on each database, a server that notices changes
+made directly in the database, and outages of a PostgreSQL cluster of the test's own.
+
+Each test run creates and drops its own databases (tests/_support/sqldb.py).
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from fastdns.backends.base import BackendError
+from fastdns.backends.gsql import GSQLBackend, Row
+from tests._support.servers import Fastdns, free_port
+from tests._support.sqldb import KINDS, TempDatabase, ThrowawayPostgres, pdnsutil
+from tests.integration.helpers import hup, rrs, wait_until
+
+SOA = "ns1.example.org hostmaster.example.org 1 10800 3600 604800 3600"
+
+
+def zone_rows(zone: str, *extra: Row) -> list[Row]:
+    return [Row(zone, "SOA", SOA.replace("example.org", zone), 3600),
+            Row(zone, "NS", f"ns1.{zone}", 3600), Row(f"ns1.{zone}", "A", "192.0.2.53", 3600),
+            *extra]
+
+
+def fill(backend: GSQLBackend, zone: str, *extra: Row) -> int:
+    domain_id = backend.create_zone(zone)
+    backend.replace_zone_records(zone, zone_rows(zone, *extra))
+    return domain_id
+
+
+@pytest.fixture(params=KINDS)
+def db(request, tmp_path: Path):
+    with TempDatabase(request.param, tmp_path) as database:
+        yield database
+
+
+# -- the same code on every database ---------------------------------------------------------
+
+def test_store_and_change_check(db: TempDatabase) -> None:
+    backend = db.backend()
+    assert backend.check_schema() == []
+    org = fill(backend, "example.org", Row("www.example.org", "A", "192.0.2.1", 60),
+               Row("example.org", "MX", "mail.example.org", 60, 10))
+    fill(backend, "example.net")
+    assert {z.name for z in backend.list_zones()} == {"example.org.", "example.net."}
+    assert len(backend.load_zone("example.org.").rrsets) == 5
+    assert db.execute("SELECT prio, content FROM records WHERE type = 'MX'") == [
+        (10, "mail.example.org")]
+
+    def tokens() -> dict[str, object]:
+        return {z.name: backend.change_token(z.name) for z in backend.list_zones()}
+
+    before = tokens()
+    assert tokens() == before
+    for statement, params in [
+        ("UPDATE records SET content = '192.0.2.2' WHERE name = 'www.example.org'", ()),
+        ("INSERT INTO records (domain_id, name, type, content, ttl, prio, disabled, auth) "
+         "VALUES (?, 'new.example.org', 'A', '192.0.2.3', 60, 0, ?, ?)", (org, False, True)),
+        ("DELETE FROM records WHERE name = 'new.example.org'", ()),
+        ("UPDATE records SET disabled = ? WHERE name = 'www.example.org'", (True,)),
+        ("INSERT INTO domainmetadata (domain_id, kind, content) VALUES (?, 'X', 'y')", (org,)),
+    ]:
+        db.execute(statement, params)
+        after = tokens()
+        assert after["example.org."] != before["example.org."], statement
+        assert after["example.net."] == before["example.net."], statement
+        before = after
+    backend.set_meta("example.org", "ALSO-NOTIFY", ["192.0.2.9"])
+    assert backend.get_meta("example.org", "also-notify") == ["192.0.2.9"]
+    backend.add_autoprimary("192.0.2.1", "ns1.example.org", "acme")
+    assert backend.list_autoprimaries() == [("192.0.2.1", "ns1.example.org", "acme")]
+    backend.delete_zone("example.net")
+    assert {z.name for z in backend.list_zones()} == {"example.org."}
+
+
+def test_change_log_triggers(db: TempDatabase) -> None:
+    backend = db.backend()
+    org = fill(backend, "example.org")
+    net = fill(backend, "example.net")
+    backend.install_change_log()
+    before = {z.name: backend.change_token(z.name) for z in backend.list_zones()}
+    db.execute("UPDATE records SET ttl = 5 WHERE domain_id = ?", (org,))
+    db.execute("INSERT INTO domainmetadata (domain_id, kind, content) VALUES (?, 'X', 'y')",
+               (net,))
+    after = {z.name: backend.change_token(z.name) for z in backend.list_zones()}
+    assert after["example.org."] != before["example.org."]
+    assert after["example.net."] != before["example.net."]
+    # a bulk write bumps each zone it touched (once per statement on PostgreSQL)
+    backend.replace_zone_records("example.org", zone_rows("example.org") * 50)
+    changes = dict(db.execute("SELECT domain_id, changes FROM fastdns_changes"))
+    assert changes[org] > 1 and changes[net] == 1
+    # pdns_server's own writes fire the triggers too
+    pdnsutil(db, "add-record", "example.net", "www", "A", "192.0.2.80")
+    assert dict(db.execute("SELECT domain_id, changes FROM fastdns_changes"))[net] == 2
+    backend.remove_change_log()
+    assert not backend.has_change_log()
+    assert {z.name for z in backend.list_zones()} == {"example.org.", "example.net."}
+
+
+def test_rectify_writes_what_pdnsutil_writes(db: TempDatabase) -> None:
+    """Our rectify on one zone, pdnsutil's on a copy of it: the same ENT rows."""
+    backend = db.backend()
+    for zone in ("example.org", "example.net"):
+        fill(backend, zone, Row(f"a.b.c.{zone}", "A", "192.0.2.1", 60),
+             Row(f"child.{zone}", "NS", "ns.example.com", 60),
+             Row(f"x.y.child.{zone}", "A", "192.0.2.2", 60),
+             Row(f"_sip._tcp.{zone}", "SRV", f"1 5060 sip.{zone}", 60, 10),
+             Row(f"stale.{zone}", None, "", 0))
+
+    def ent_rows(zone: str) -> list[tuple]:
+        rows = db.execute("SELECT r.name, r.auth, r.ordername, r.disabled FROM records r "
+                          "JOIN domains d ON d.id = r.domain_id "
+                          "WHERE r.type IS NULL AND d.name = ?", (zone,))
+        return sorted((name.replace(zone, "Z"), bool(auth), order, bool(disabled))
+                      for name, auth, order, disabled in rows)
+
+    assert backend.rectify_zone("example.org") == 5          # 4 added, 1 removed
+    pdnsutil(db, "rectify-zone", "example.net")
+    assert ent_rows("example.org") == ent_rows("example.net")
+    assert [row[0] for row in ent_rows("example.org")] == [
+        "_tcp.Z", "b.c.Z", "c.Z", "y.child.Z"]
+    assert backend.rectify_zone("example.org") == 0
+
+
+def test_replace_zone_records_is_one_transaction(db: TempDatabase) -> None:
+    backend = db.backend()
+    fill(backend, "example.org")
+    rows = [Row(f"h{i}.example.org", "A", f"192.0.2.{i % 250 + 1}", 60) for i in range(20000)]
+    seen: list[int] = []
+    started = time.monotonic()
+    assert backend.replace_zone_records("example.org", zone_rows("example.org") + rows,
+                                        progress=seen.append) == 20003
+    assert time.monotonic() - started < 20
+    assert seen[-1] == 20003
+    with pytest.raises(BackendError):
+        backend.replace_zone_records("example.org", [Row("x.example.org", "A", "1", 60),
+                                                     Row("y" * 300, "A", "1", 60)]
+                                     if db.kind != "gsqlite3" else _failing_rows())
+    assert db.execute("SELECT count(*) FROM records") == [(20003,)]
+
+
+def _failing_rows():
+    yield Row("x.example.org", "A", "192.0.2.1", 60)
+    raise BackendError("the source of the rows failed")
+
+
+# -- a server noticing what is written directly into its database -------------------------------
+
+@pytest.mark.parametrize("kind", ["gpgsql", "gmysql"])
+def test_server_notices_direct_changes(kind: str, tmp_path: Path) -> None:
+    with TempDatabase(kind, tmp_path) as db:
+        backend = db.backend()
+        org = fill(backend, "example.org", Row("www.example.org", "A", "192.0.2.1", 60))
+        with Fastdns(tmp_path / "srv", {**db.settings(), "zone-check-interval": "1"}) as srv:
+            assert rrs(srv.query("www.example.org", "A")) == ["192.0.2.1"]
+            # no serial bump, as under replication
+            db.execute("UPDATE records SET content = '192.0.2.2' WHERE name = 'www.example.org'")
+            wait_until(lambda: rrs(srv.query("www.example.org", "A")) == ["192.0.2.2"], 10,
+                       what="the updated record")
+            db.execute("INSERT INTO records (domain_id, name, type, content, ttl, prio, disabled,"
+                       " auth) VALUES (?, 'new.example.org', 'A', '192.0.2.3', 60, 0, ?, ?)",
+                       (org, False, True))
+            wait_until(lambda: rrs(srv.query("new.example.org", "A")) == ["192.0.2.3"], 10,
+                       what="the inserted record")
+            db.execute("DELETE FROM records WHERE name = 'new.example.org'")
+            wait_until(lambda: srv.query("new.example.org", "A").rcode() == 3, 10,
+                       what="NXDOMAIN for the deleted record")
+            fill(backend, "example.net")
+            wait_until(lambda: srv.query("example.net", "SOA").rcode() == 0, 10,
+                       what="the new zone")
+            backend.delete_zone("example.net")
+            wait_until(lambda: srv.query("example.net", "SOA").rcode() == 5, 10,
+                       what="REFUSED for the deleted zone")
+
+
+def test_reload_is_immediate(tmp_path: Path) -> None:
+    with TempDatabase("gsqlite3", tmp_path) as db:
+        fill(db.backend(), "example.org", Row("www.example.org", "A", "192.0.2.1", 60))
+        with Fastdns(tmp_path / "srv", {**db.settings(), "zone-check-interval": "0"}) as srv:
+            assert rrs(srv.query("www.example.org", "A")) == ["192.0.2.1"]
+            db.execute("UPDATE records SET content = '192.0.2.2' WHERE name = 'www.example.org'")
+            time.sleep(1.5)
+            assert rrs(srv.query("www.example.org", "A")) == ["192.0.2.1"]     # no checks
+            hup(srv)
+            assert rrs(srv.query("www.example.org", "A")) == ["192.0.2.2"]
+
+
+# -- outages ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def cluster():
+    pg = ThrowawayPostgres(free_port()).init()
+    yield pg
+    pg.remove()
+
+
+def _seed(pg: ThrowawayPostgres, tmp_path: Path) -> GSQLBackend:
+    from fastdns.backends.gpgsql import PostgreSQL
+
+    settings = {k.removeprefix("gpgsql-"): v for k, v in pg.settings().items()}
+    backend = GSQLBackend(PostgreSQL(settings), "gpgsql")
+    backend.create_schema()
+    fill(backend, "example.org", Row("www.example.org", "A", "192.0.2.1", 60))
+    return backend
+
+
+def test_database_gone_while_serving(cluster: ThrowawayPostgres, tmp_path: Path) -> None:
+    cluster.start()
+    backend = _seed(cluster, tmp_path)
+    settings = {**cluster.settings(), "zone-check-interval": "1"}
+    with Fastdns(tmp_path / "srv", settings) as srv:
+        assert rrs(srv.query("www.example.org", "A")) == ["192.0.2.1"]
+        backend.close()
+        cluster.stop()
+        wait_until(lambda: "database unavailable" in srv.log(), 10, what="the outage log line")
+        time.sleep(3)                                 # several failed checks
+        assert rrs(srv.query("www.example.org", "A")) == ["192.0.2.1"]
+        assert srv.log().count("database unavailable") == 1
+        assert srv.log().count("ERROR") + srv.log().count("error") <= 2, srv.log()
+        cluster.start()
+        cluster.execute("UPDATE records SET content = '192.0.2.2' "
+                        "WHERE name = 'www.example.org'")
+        wait_until(lambda: rrs(srv.query("www.example.org", "A")) == ["192.0.2.2"], 15,
+                   what="the change made after the database came back")
+        assert "database available again" in srv.log()
+
+
+def test_database_down_at_start_up(cluster: ThrowawayPostgres, tmp_path: Path) -> None:
+    cluster.start()
+    _seed(cluster, tmp_path).close()
+    cluster.stop()
+    settings = {**cluster.settings(), "zone-check-interval": "60"}
+    with Fastdns(tmp_path / "srv", settings) as srv:
+        # started, answering, and saying why there are no zones
+        assert srv.query("www.example.org", "A").rcode() == 5
+        assert srv.log().count("Connection refused") == 1, srv.log()
+        cluster.start()
+        # retried with backoff (1, 2, 4 s...), not after the 60 s interval
+        wait_until(lambda: rrs(srv.query("www.example.org", "A")) == ["192.0.2.1"], 20,
+                   what="the zones once the database is up")
+        assert srv.proc is not None and srv.proc.poll() is None
