@@ -113,6 +113,7 @@ class GSQLBackend:
         #: domain id -> failed loads: moves the token, so that a periodic check retries
         self._retries: dict[int, int] = {}
         self._change_log: bool | None = None
+        self._infos: list[ZoneInfo] = []
         self._down_since: float | None = None
 
     # -- plumbing ------------------------------------------------------------------------
@@ -184,18 +185,23 @@ class GSQLBackend:
     def list_zones(self) -> list[ZoneInfo]:
         """Every zone in ``domains``, and the fingerprints of all of them (one check).
 
-        While the database is unreachable, the zones of the last good listing are
-        returned with their old fingerprints, so that every loaded zone keeps being served
-        (the outage is logged once, when it starts); before any good listing, BackendError.
+        When the dialect's probe says nothing was written since the last check, nothing
+        else is read.  While the database is unreachable, the zones of the last good
+        listing are returned with their old fingerprints, so that every loaded zone keeps
+        being served (the outage is logged once); before any good listing, BackendError.
         """
         try:
             with self._cursor() as cur:
+                # the probe comes first: whatever is written after it moves it again
+                probe = self.dialect.probe(cur)
+                if probe is not None and probe == self._probe:
+                    return self._infos
                 cur.execute("SELECT id, name, type, master, account FROM domains")
                 rows = cur.fetchall()
                 prints = self._fingerprints(cur)
         except BackendError:
             if self._domains and not self.available:
-                return self._infos()
+                return self._infos
             raise
         domains = {}
         for domain_id, name, db_kind, master, account in rows:
@@ -204,10 +210,10 @@ class GSQLBackend:
                                                account or "")
         self._domains = domains
         self._prints = prints
-        return self._infos()
-
-    def _infos(self) -> list[ZoneInfo]:
-        return [ZoneInfo(name, d.kind, f"domains.id={d.id}") for name, d in self._domains.items()]
+        self._probe = probe
+        self._infos = [ZoneInfo(name, d.kind, f"domains.id={d.id}")
+                       for name, d in domains.items()]
+        return self._infos
 
     def change_token(self, zone: str) -> Hashable:
         """The zone's ``domains`` row and the fingerprint of its records and metadata, as
@@ -219,14 +225,10 @@ class GSQLBackend:
 
     def _fingerprints(self, cur: Any) -> dict[int, Hashable]:
         """domain id -> fingerprint, from the change log or one aggregate per table."""
-        if self._change_log is None:
-            self._change_log = self._has_table(cur, CHANGE_TABLE)
+        self._change_log = self._has_table(cur, CHANGE_TABLE)
         if self._change_log:
             cur.execute(f"SELECT domain_id, changes FROM {CHANGE_TABLE}")
             return {int(i): int(c) for i, c in cur.fetchall()}
-        probe = self.dialect.probe(cur)
-        if probe is not None and probe == self._probe:
-            return self._prints
         cur.execute(f"SELECT domain_id, COUNT(*), MAX(id), SUM({self.dialect.row_hash}) "
                     "FROM records GROUP BY domain_id")
         prints: dict[int, Hashable] = {
@@ -237,7 +239,6 @@ class GSQLBackend:
         for i, n, m, h in cur.fetchall():
             if i is not None:
                 prints[int(i)] = (prints.get(int(i)), int(n), int(m), int(h or 0))
-        self._probe = probe
         return prints
 
     def _has_table(self, cur: Any, table: str) -> bool:
