@@ -20,7 +20,7 @@ LAYERS = {
     "fastdns.xfr": 3, "fastdns.ipc": 3, "fastdns.stats": 3, "fastdns.log": 3,
     "fastdns.api": 4, "fastdns.control": 4,
     "fastdns.server": 5, "fastdns.server.master": 6,
-    "fastdns.cli": 7, "fastdns.__main__": 8, "fastdns": 0,
+    "fastdns.cli": 7, "fastdns.tools": 7, "fastdns.__main__": 8, "fastdns": 0,
 }
 #: what the compiled hot path (L0-L2) may import at all
 CYTHON_ALLOWED = re.compile(r"^(fastdns\.|cpython|libc|posix)")
