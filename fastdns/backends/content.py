@@ -136,19 +136,42 @@ def rows_to_zone(origin: str, rows: Iterable[tuple], source: str) -> ZoneData:
 
 
 def rdata_text(rdtype: int, rdata: bytes) -> tuple[str, int]:
-    """(content, prio) of rdata as PowerDNS stores them: names without the trailing dot,
-    the priority of MX/SRV apart."""
+    """(content, prio) of rdata as PowerDNS stores them: names absolute without the
+    trailing dot (the root as "."), the priority of MX and SRV apart."""
     rd = dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RdataType(rdtype), rdata, 0,
                              len(rdata))
-    text = rd.to_text(origin=dns.name.root, relativize=False)
+    # relative to the root, every name prints without its trailing dot; the root as "@"
+    words = _words(rd.to_text(origin=dns.name.root, relativize=True))
     prio = 0
     if rdtype in (RdType.MX, RdType.SRV):
-        first, _, text = text.partition(" ")
-        prio = int(first)
-    return _strip_dots(rd, text), prio
+        prio = int(words.pop(0))
+    return " ".join("." if w == "@" else w for w in words), prio
 
 
-def _strip_dots(rd: dns.rdata.Rdata, text: str) -> str:
-    """PowerDNS writes names in content without their trailing dot."""
-    return " ".join(w[:-1] if w.endswith(".") and len(w) > 1 and not w.startswith('"') else w
-                    for w in text.split(" ")) if '"' not in text else text
+def _words(text: str) -> list[str]:
+    """``text`` split at the spaces outside double quotes."""
+    words, start, quoted, escaped = [], 0, False, False
+    for i, char in enumerate(text):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == " " and not quoted:
+            words.append(text[start:i])
+            start = i + 1
+    words.append(text[start:])
+    return words
+
+
+def zone_rows(zone: ZoneData) -> list[tuple[str, str, str, int, int]]:
+    """(name, type, content, ttl, prio) of every record of ``zone``, in PowerDNS's form."""
+    out = []
+    for rrset in zone.rrsets:
+        name = dns.name.from_wire(rrset.owner, 0)[0].to_text(omit_final_dot=True).lower()
+        rtype = dns.rdatatype.to_text(dns.rdatatype.RdataType(rrset.rdtype))
+        for rdata in rrset.rdatas:
+            content, prio = rdata_text(rrset.rdtype, rdata)
+            out.append((name or ".", rtype, content, rrset.ttl, prio))
+    return out

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastdns.backends.base import BackendError, ZoneInfo
-from fastdns.backends.content import rows_to_zone
+from fastdns.backends.bind import BindBackend
+from fastdns.backends.content import rows_to_zone, zone_rows
 from fastdns.backends.gmysql import MySQL
 from fastdns.backends.gpgsql import PostgreSQL
 from fastdns.backends.gsqlite3 import SQLite3
@@ -54,7 +55,7 @@ from fastdns.backends.sqlbase import (
     zone_text,
 )
 from fastdns.log import log
-from fastdns.zone.check import ZoneError
+from fastdns.zone.check import ZoneError, check_zone
 from fastdns.zone.model import ZoneData
 
 #: PowerDNS ``domains.type`` → fastdns zone kind
@@ -80,8 +81,10 @@ def open_backend(config: Any, instance: Any) -> GSQLBackend:
     """The GSQLBackend of one ``launch=`` instance (``gsqlite3``, ``gpgsql:second``...)."""
     settings = config.backend(instance)
     dialect: Dialect
+    seed = ""
     if instance.backend == "gsqlite3":
         dialect = SQLite3(settings)
+        seed = str(settings.get("seed-bind-config") or "")
     elif instance.backend == "gpgsql":
         dialect = PostgreSQL(settings)
     elif instance.backend == "gmysql":
@@ -89,7 +92,10 @@ def open_backend(config: Any, instance: Any) -> GSQLBackend:
     else:
         raise BackendError(f"'{instance.backend}' is not an SQL backend")
     interval = config["zone-check-interval"] if "zone-check-interval" in config else 60
-    return GSQLBackend(dialect, name=str(instance), check_interval=int(interval))
+    backend = GSQLBackend(dialect, name=str(instance), check_interval=int(interval))
+    if seed and isinstance(dialect, SQLite3):
+        dialect.on_create = lambda conn: backend.seed_from_named_conf(conn, seed)
+    return backend
 
 
 
@@ -483,6 +489,46 @@ class GSQLBackend:
             if cur.rowcount == 0:
                 raise BackendError(f"no autoprimary {ip} with nameserver "
                                    f"'{db_name(nameserver)}'")
+
+    # -- copying zones in ----------------------------------------------------------------
+
+    def import_named_conf(self, path: str) -> list[str]:
+        """Copy every zone of a named.conf (as the bind backend reads it) into the
+        database, in one transaction: zones, records and the ENT rows rectify would add.
+        The zones must not exist yet.  The names of the zones."""
+        with self._cursor() as cur:
+            names = self._import_named_conf(cur, path)
+        self._wrote()
+        return names
+
+    def seed_from_named_conf(self, conn: Any, path: str) -> None:
+        """``on_create`` of a database file being created: fill it from ``path``."""
+        cur = conn.cursor()
+        try:
+            zones = self._import_named_conf(cur, path)
+        except (ZoneError, BackendError, OSError) as exc:
+            # a driver error: the creation fails, is logged, and is tried again later
+            raise self.dialect.down_errors[0](f"cannot fill it from '{path}': {exc}") from None
+        finally:
+            cur.close()
+        log.warning("backend '%s': created %s with the %d zones of %s", self.name,
+                    self.dialect.describe(), len(zones), path)
+
+    def _import_named_conf(self, cur: Any, path: str) -> list[str]:
+        bind = BindBackend(path)
+        names = []
+        for info in bind.list_zones():
+            data = bind.load_zone(info.name)
+            check_zone(data)
+            cur.execute(self._q("INSERT INTO domains (name, type) VALUES (?, ?)"),
+                        (db_name(info.name), _db_kind(info.kind)))
+            domain_id = self._domain_id(cur, info.name)
+            rows = [Row(*row) for row in zone_rows(data)]
+            ents = _empty_non_terminals({r.name for r in rows}, db_name(info.name))
+            rows += [Row(name, None, "", 0, 0) for name in sorted(ents)]
+            self.dialect.bulk_insert(cur, domain_id, rows, None)
+            names.append(info.name)
+        return names
 
     # -- schema --------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 The embedded default.  Settings as PowerDNS's: ``gsqlite3-database``,
 ``gsqlite3-pragma-synchronous``, ``gsqlite3-pragma-foreign-keys``,
 ``gsqlite3-pragma-journal-mode`` (WAL, as PowerDNS sets it on every open); and fastdns's own
-``gsqlite3-create-schema`` (create the file with PowerDNS's schema if it does not exist).
+``gsqlite3-create-schema`` (create the file with PowerDNS's schema if it does not exist)
+and ``gsqlite3-seed-bind-config`` (fill a file so created with the zones of a named.conf).
 The cheap change probe is ``PRAGMA data_version``, which moves whenever another
 connection commits to the file.
 """
@@ -12,10 +13,10 @@ import contextlib
 import os
 import sqlite3
 import zlib
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
-from fastdns.backends.sqlbase import CHANGE_TABLE, Dialect, schema_sql, split_statements
+from fastdns.backends.sqlbase import CHANGE_TABLE, Dialect, schema_sql
 
 
 def _row_hash(*columns: Any) -> int:
@@ -38,19 +39,18 @@ class SQLite3(Dialect):
         self.foreign_keys = bool(settings.get("pragma-foreign-keys"))
         self.journal_mode = str(settings.get("pragma-journal-mode") or "")
         self.create = bool(settings.get("create-schema"))
+        #: called with the connection to a database file being created, after the schema
+        self.on_create: Callable[[sqlite3.Connection], None] | None = None
         self._conn: sqlite3.Connection | None = None
         self._opened = 0
 
     def describe(self) -> str:
         return f"gsqlite3 database '{self.path}'"
 
-    def _open(self) -> sqlite3.Connection:
-        if not self.path:
-            raise sqlite3.OperationalError("gsqlite3-database is not set")
-        fresh = self.create and not os.path.exists(self.path)
-        uri = "file:" + self.path.replace("?", "%3f").replace("#", "%23")
-        conn = sqlite3.connect(uri + ("?mode=rwc" if fresh else "?mode=rw"), uri=True,
-                               timeout=10.0, check_same_thread=False)
+    def _connect(self, path: str, mode: str) -> sqlite3.Connection:
+        uri = "file:" + path.replace("?", "%3f").replace("#", "%23")
+        conn = sqlite3.connect(f"{uri}?mode={mode}", uri=True, timeout=10.0,
+                               check_same_thread=False)
         try:
             conn.create_function("fastdns_row_hash", 6, _row_hash, deterministic=True)
             conn.create_function("fastdns_meta_hash", 2, _row_hash, deterministic=True)
@@ -60,16 +60,37 @@ class SQLite3(Dialect):
                 conn.execute(f"PRAGMA journal_mode = {self.journal_mode}")
             if self.foreign_keys:
                 conn.execute("PRAGMA foreign_keys = 1")
-            if fresh:
-                for statement in split_statements(schema_sql("sqlite3")):
-                    conn.execute(statement)
-                conn.commit()
         except BaseException:
             conn.close()
-            if fresh:
-                with contextlib.suppress(OSError):
-                    os.unlink(self.path)
             raise
+        return conn
+
+    def _create(self) -> None:
+        """Make the database file: PowerDNS's schema, then ``on_create`` fills it; all in a
+        file of its own that is renamed into place, so that a failure leaves nothing."""
+        tmp = f"{self.path}.creating-{os.getpid()}"
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        try:
+            conn = sqlite3.connect(tmp)
+            try:
+                conn.executescript(schema_sql("sqlite3"))
+                if self.on_create is not None:
+                    self.on_create(conn)
+                conn.commit()
+            finally:
+                conn.close()
+            os.replace(tmp, self.path)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+    def _open(self) -> sqlite3.Connection:
+        if not self.path:
+            raise sqlite3.OperationalError("gsqlite3-database is not set")
+        if self.create and not os.path.exists(self.path):
+            self._create()
+        conn = self._connect(self.path, "rw")
         self._opened += 1
         return conn
 

@@ -450,6 +450,8 @@ _GSQLITE3: tuple[Setting, ...] = (
     Setting("pragma-journal-mode", _T.STR, "WAL", "SQLite journal mode (empty: SQLite's)"),
     Setting("create-schema", _T.BOOL, "no",
             "create the database file with PowerDNS's schema if it does not exist"),
+    Setting("seed-bind-config", _T.PATH, "",
+            "named.conf whose zones fill the database file that create-schema creates"),
     *_GSQL_COMMON,
 )
 

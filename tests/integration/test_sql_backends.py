@@ -5,6 +5,7 @@ made directly in the database, and outages of a PostgreSQL cluster of the test's
 Each test run creates and drops its own databases (tests/_support/sqldb.py).
 """
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -242,3 +243,48 @@ def test_database_down_at_start_up(cluster: ThrowawayPostgres, tmp_path: Path) -
         wait_until(lambda: rrs(srv.query("www.example.org", "A")) == ["192.0.2.1"], 20,
                    what="the zones once the database is up")
         assert srv.proc is not None and srv.proc.poll() is None
+
+
+# -- the example configuration, served from an SQLite file made on first run ------------------
+
+def test_example_zones_from_a_sqlite_file_created_on_first_run(tmp_path: Path) -> None:
+    """What conf/fastdns.conf needs to serve the example zones from SQLite: the file is
+    created with PowerDNS's schema and filled from named.conf when it does not exist, and
+    answers exactly as the zone files do; on the next start it is used as it is."""
+    from tests._support.servers import CONF
+    from tests.conformance.cases import all_cases
+    from tests.conformance.normalise import compare
+    from tests.conformance.wire import Client
+
+    database = tmp_path / "run" / "fastdns.sqlite3"
+    database.parent.mkdir()
+    sqlite = {"launch": "gsqlite3", "gsqlite3-database": str(database),
+              "gsqlite3-create-schema": "yes",
+              "gsqlite3-seed-bind-config": str(CONF / "named.conf")}
+    bind = {"launch": "bind", "bind-config": str(CONF / "named.conf")}
+    with Fastdns(tmp_path / "bind", bind) as files, Fastdns(tmp_path / "sql", sqlite) as sql:
+        assert "created gsqlite3 database" in sql.log() and "with the 4 zones" in sql.log()
+        a, b = Client(files.address, files.port), Client(sql.address, sql.port)
+        failures, compared = [], 0
+        for case in all_cases():
+            query = case.queries[0]
+            if query.group != "zone data":
+                continue
+            qid = a.next_id()
+            wire = query.wire(qid)
+            diff = compare(a.exchange(wire, query.tcp), b.exchange(wire, query.tcp), qid)
+            compared += 1
+            if diff:
+                failures.append(f"{query}: {diff}")
+        a.close()
+        b.close()
+        assert compared > 1000 and not failures, failures[:10]
+    # a second start uses the file as it is (a change made in it is served)
+    conn = sqlite3.connect(database)
+    with conn:
+        conn.execute("UPDATE records SET content = '192.0.2.250' "
+                     "WHERE name = 'www.example.com' AND type = 'A'")
+    conn.close()
+    with Fastdns(tmp_path / "sql2", sqlite) as sql:
+        assert "created" not in sql.log()
+        assert rrs(sql.query("www.example.com", "A")) == ["192.0.2.250"]
