@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import re
+import socket
 from typing import Any
 
 import dns.exception
@@ -30,6 +31,10 @@ __all__ = ["ContentError", "check_stored", "name_text", "parse_content", "pdns_c
 #: PowerDNS types that pdns_server computes per query; stored, never parsed here
 PDNS_ONLY = frozenset({"ALIAS", "LUA"})
 _SVC_QUOTED = re.compile(r'="([^"\\\s]*)"')
+#: a name of ASCII labels of 1-63 characters (no escapes), or the root
+_SIMPLE_NAME = re.compile(
+    r"(?:[A-Za-z0-9_*-][A-Za-z0-9_*/+-]{0,62})(?:\.[A-Za-z0-9_*/+-]{1,63})*|\.")
+_NAME_TYPES = frozenset({"NS", "CNAME", "PTR", "DNAME", "MX"})
 _SIMPLE_TXT = re.compile(r'"[^"\\]{0,255}"(?:[ \t]+"[^"\\]{0,255}")*')
 
 
@@ -60,8 +65,17 @@ def check_stored(rtype: str, content: str, prio: int) -> None:
     turned into rdata."""
     if rtype in PDNS_ONLY:
         return
+    if rtype == "A" or rtype == "AAAA":
+        try:
+            socket.inet_pton(socket.AF_INET if rtype == "A" else socket.AF_INET6, content)
+        except OSError:
+            raise ContentError(f"bad {rtype} content '{content}'") from None
+        return
     if (rtype == "TXT" or rtype == "SPF") and _SIMPLE_TXT.fullmatch(content):
         return
+    if rtype in _NAME_TYPES and _SIMPLE_NAME.fullmatch(content) and len(content) < 254:
+        if rtype != "MX" or 0 <= prio <= 65535:
+            return
     rdata_wire(rtype, content, prio)
 
 

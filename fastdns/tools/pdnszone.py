@@ -380,7 +380,7 @@ class ZoneReader:
                 if up == "IN":
                     index += 1
                     continue
-                if ttl < 0 and _is_time(token):
+                if ttl < 0 and token[0] in "0123456789" and _is_time(token):
                     ttl = self._ttl(token)
                     index += 1
                     continue
@@ -392,7 +392,9 @@ class ZoneReader:
             if rtype is None:
                 content, rtype, ttl = self._odd_line(line, start)
             else:
-                if index == start + 2 and len(parts) == start + 4 and \
+                if len(parts) == index + 2 and parts[-1].upper() != "IN":
+                    content = parts[-1]  # one word after the type: the whole data
+                elif index == start + 2 and len(parts) == start + 4 and \
                         parts[-1][:2].upper() != "IN":
                     content = parts[-1]
                 else:
