@@ -10,7 +10,8 @@ import os
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-EXTENSIONS = ["_wire", "_snapshot", "_engine", "_shm", "_pcache", "_udp"]
+EXTENSIONS = ["_wire", "_snapshot", "_engine", "_shm", "_pcache", "_udp",
+              "zone._imagebuild", "zone._masterfile"]
 
 DEBUG = os.environ.get("FASTDNS_DEBUG") == "1"
 ANNOTATE = DEBUG or os.environ.get("FASTDNS_ANNOTATE") == "1"
@@ -26,7 +27,7 @@ if DEBUG:
 extensions = [
     Extension(
         f"fastdns.{name}",
-        [f"fastdns/{name}.pyx"],
+        [f"fastdns/{name.replace('.', '/')}.pyx"],
         define_macros=macros,
         extra_compile_args=compile_args,
     )

@@ -8,7 +8,7 @@ that support them.
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from fastdns.zone.model import ZoneData
 
@@ -41,6 +41,17 @@ class ZoneSource(Protocol):
 
     def load_zone(self, zone: str) -> ZoneData:
         """Read ``zone``; raises fastdns.zone.check.ZoneError naming where it is broken."""
+        ...
+
+
+@runtime_checkable
+class ImageSource(Protocol):
+    """A ZoneSource that compiles a zone itself, faster than load_zone + check + compile
+    (the bind backend: master file → image in C). ZoneDB uses it when a backend has it."""
+
+    def load_image(self, zone: str) -> tuple[bytes, list[str]]:
+        """The image of ``zone`` (what compile_zone gives after check_zone) and its
+        warnings; raises ZoneError as ``load_zone`` and ``check_zone`` would."""
         ...
 
 

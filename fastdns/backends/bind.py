@@ -2,8 +2,11 @@
 
 PowerDNS's ``launch=bind`` with ``bind-config=``. The named.conf is re-read on every
 listing, so zones added to or removed from it are noticed at the next refresh; a zone's
-change token is the identity of its files (the master file and every ``$INCLUDE``d file
-that contributed records), so a refresh re-reads exactly the files that changed.
+change token is the identity of its files (the master file and every ``$INCLUDE``d file),
+so a refresh re-reads exactly the files that changed.
+
+Zones are served through ``load_image`` (fastdns.zone.loader: master file → image in C);
+``load_zone`` gives the same data as RRsets, with dnspython's reader.
 """
 
 import os
@@ -12,6 +15,7 @@ from collections.abc import Hashable
 from fastdns.backends.base import BackendError, ZoneInfo
 from fastdns.backends.namedconf import NamedConf, NamedConfError, NamedZone, parse_named_conf
 from fastdns.zone.check import ZoneError
+from fastdns.zone.loader import load_image
 from fastdns.zone.model import ZoneData
 from fastdns.zone.zonefile import read_zone_file
 
@@ -67,3 +71,10 @@ class BindBackend:
                     files.append(source)
         self._files[zone] = files
         return data
+
+    def load_image(self, zone: str) -> tuple[bytes, list[str]]:
+        named = self._zone(zone)
+        assert self._conf is not None
+        loaded = load_image(named.file, named.name, directory=self._conf.directory)
+        self._files[zone] = loaded.files
+        return loaded.image, loaded.warnings

@@ -19,6 +19,8 @@ _NOT_DATA = {0, RdType.OPT, RdType.TKEY, RdType.TSIG, RdType.IXFR, RdType.AXFR,
 _CNAME_NEIGHBOURS = {RdType.CNAME, RdType.RRSIG, RdType.NSEC, 25}  # 25: KEY
 #: the most records one RRset may hold in an image
 MAX_RRSET = 65535
+#: the longest rdata (RFC 1035 §3.2.1: RDLENGTH is 16 bits)
+MAX_RDATA = 65535
 
 
 class ZoneError(Exception):
@@ -67,6 +69,8 @@ def _check_node(lk: bytes, origin_lk: bytes, types: dict[int, RRset]) -> None:
                             "which is not the zone apex")
         if len(set(rrset.rdatas)) > MAX_RRSET:
             raise ZoneError(f"{rrset.where}: more than {MAX_RRSET} records in one RRset")
+        if any(len(rdata) > MAX_RDATA for rdata in rrset.rdatas):
+            raise ZoneError(f"{rrset.where}: rdata longer than {MAX_RDATA} octets")
     for singleton in (RdType.CNAME, RdType.DNAME):
         only = types.get(singleton)
         if only is not None and len(set(only.rdatas)) > 1:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import dns.name
 
 from fastdns._snapshot import Snapshot
-from fastdns.backends.base import BackendError, ZoneSource
+from fastdns.backends.base import BackendError, ImageSource, ZoneSource
 from fastdns.log import log, zone_event
 from fastdns.zone.check import ZoneError, check_zone
 from fastdns.zone.compile import compile_zone
@@ -130,15 +130,18 @@ class ZoneDB:
               token: Hashable) -> LoadedZone | None:
         started = time.monotonic()
         try:
-            data = backend.load_zone(name)
-            check_zone(data)
-            image = compile_zone(data)
+            if isinstance(backend, ImageSource):
+                image, warnings = backend.load_image(name)
+            else:
+                data = backend.load_zone(name)
+                check_zone(data)
+                image, warnings = compile_zone(data), data.warnings
         except ZoneError as exc:
             keeping = "; still serving the previous version" if name in self.zones else \
                 "; not served"
             zone_event(logging.ERROR, name, f"{exc}{keeping}")
             return None
-        for warning in data.warnings:
+        for warning in warnings:
             zone_event(logging.WARNING, name, warning)
         generation = next(self._generations)
         snapshot = Snapshot(image, generation)    # validates the image once, here

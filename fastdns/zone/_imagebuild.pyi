@@ -1,0 +1,16 @@
+"""Python API of fastdns.zone._imagebuild (the C API is in _imagebuild.pxd)."""
+
+from collections.abc import Iterable
+
+#: (position, owner, rdtype, ttl, [rdata, ...], file, line) of an RRset's first record
+Suspect = tuple[int, bytes, int, int, list[bytes], int, int]
+
+class RecordStore:
+    files: list[str]
+    def __init__(self, origin: bytes) -> None: ...
+    def __len__(self) -> int: ...
+    def add(self, owner: bytes, rdtype: int, ttl: int, rdata: bytes, file: int,
+            line: int) -> None: ...
+    def prepare(self, not_data: Iterable[int],
+                cname_neighbours: Iterable[int]) -> list[Suspect]: ...
+    def pack(self, magic: bytes, version: int) -> bytes: ...
