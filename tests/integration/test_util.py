@@ -340,3 +340,30 @@ def test_zone2sql_named_conf_loads_into_sqlite(site):
     conn.close()
     assert len(rows(site / "pdns.sqlite3", "example.com")) == 19
     assert util(site, "zone2sql", "--zone=example.zone").stderr.startswith("Unknown SQL mode!")
+
+
+# --------------------------------------------------------------------------------------------
+# PostgreSQL and MariaDB: a database of its own for the test, dropped after
+
+
+@needs_pdnsutil
+@pytest.mark.parametrize("kind", ["gpgsql", "gmysql"])
+def test_load_zone_and_records_on_a_server_database(tmp_path, kind):
+    from tests._support.sqldb import TempDatabase
+
+    with TempDatabase(kind, tmp_path) as db:
+        conf = tmp_path / "conf"
+        conf.mkdir()
+        (conf / "pdns.conf").write_text("".join(f"{k}={v}\n" for k, v in db.settings().items()))
+        (tmp_path / "example.zone").write_text(ZONE)
+        loaded = util(tmp_path, "load-zone", "example.com", "example.zone")
+        assert loaded.returncode == 0, loaded.stderr
+        assert util(tmp_path, "add-record", "example.com", "new", "AAAA",
+                    "2001:DB8::5").returncode == 0
+        ours = util(tmp_path, "list-zone", "example.com")
+        theirs = pdnsutil(conf, "list-zone", "example.com")
+        assert theirs.returncode == 0, theirs.stderr
+        assert sorted(ours.stdout.splitlines()) == sorted(theirs.stdout.splitlines())
+        assert "new.example.com\t3600\tIN\tAAAA\t2001:db8::5" in ours.stdout
+        assert util(tmp_path, "delete-zone", "example.com").returncode == 0
+        assert db.execute("SELECT COUNT(*) FROM records")[0][0] == 0
