@@ -71,6 +71,8 @@ class SQLite3(Dialect):
         tmp = f"{self.path}.creating-{os.getpid()}"
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        # its directory too (conf/run of the example configuration), as sqlite3 will not
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         try:
             conn = sqlite3.connect(tmp)
             try:

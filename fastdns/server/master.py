@@ -662,6 +662,10 @@ class Master:
             except dns.exception.DNSException:
                 return 0
             message["below"] = below
+        # as PowerDNS's purge sends the next query to the backend, ours first has the
+        # manager look for changes (cheap when there are none), so that a record edited in
+        # the database is served right after the reply
+        await self.request_reload()
         return await self.ask_workers(message)
 
     async def ask_workers(self, message: dict) -> int:
