@@ -331,3 +331,40 @@ def bench_db(ctx: Context, args: list[str]) -> int:
     ctx.say(f"{check_ms:.7f} millisecond/change check")
     ctx.say(f"{load_ms:.3f} millisecond/zone load, {loads} zones, {records} rrsets")
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# the change log (fastdns's own: see docs/sql-backends.md)
+
+def _change_log_backend(ctx: Context):
+    backends = ctx.sql_backends()
+    if not backends:
+        raise Failure("Error: no launched backend stores zones")
+    return backends[0]
+
+
+@command("install-change-log", "install-change-log",
+         "Install fastdns's change log (a table and triggers) in the first SQL backend, so "
+         "that the server's change check reads one small table")
+def install_change_log(ctx: Context, args: list[str]) -> int:
+    require(args, 0, 0, "install-change-log")
+    backend = _change_log_backend(ctx)
+    if backend.has_change_log():
+        ctx.say(f"The change log is already installed in backend '{backend.name}'")
+        return 0
+    backend.install_change_log()
+    ctx.say(f"Installed the change log in backend '{backend.name}'")
+    return 0
+
+
+@command("remove-change-log", "remove-change-log",
+         "Remove fastdns's change log (table and triggers) from the first SQL backend")
+def remove_change_log(ctx: Context, args: list[str]) -> int:
+    require(args, 0, 0, "remove-change-log")
+    backend = _change_log_backend(ctx)
+    if not backend.has_change_log():
+        ctx.say(f"No change log is installed in backend '{backend.name}'")
+        return 0
+    backend.remove_change_log()
+    ctx.say(f"Removed the change log from backend '{backend.name}'")
+    return 0

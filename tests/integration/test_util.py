@@ -367,3 +367,27 @@ def test_load_zone_and_records_on_a_server_database(tmp_path, kind):
         assert "new.example.com\t3600\tIN\tAAAA\t2001:db8::5" in ours.stdout
         assert util(tmp_path, "delete-zone", "example.com").returncode == 0
         assert db.execute("SELECT COUNT(*) FROM records")[0][0] == 0
+
+
+def test_change_log_install_and_remove(site):
+    db = site / "pdns.sqlite3"
+
+    def tables():
+        conn = sqlite3.connect(db)
+        names = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")}
+        conn.close()
+        return names
+
+    before = tables()
+    done = util(site, "install-change-log")
+    assert done.returncode == 0, done.stderr
+    assert "Installed the change log" in done.stdout
+    added = tables() - before
+    assert "fastdns_changes" in added and len(added) > 1          # the table and its triggers
+    again = util(site, "install-change-log")
+    assert again.returncode == 0 and "already installed" in again.stdout
+    assert util(site, "remove-change-log").returncode == 0
+    assert tables() == before
+    wrong = util(site, "install-change-log", "extra")
+    assert wrong.returncode != 0 and "install-change-log" in wrong.stderr + wrong.stdout
