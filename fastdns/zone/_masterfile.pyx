@@ -36,6 +36,7 @@ cdef enum:
     ST_FALLBACK = 1      # statement for dnspython
 
     RDATA_ROOM = 65535 + 4096
+    BATCH_MAX = 1000              # statements per batch (their records are Python objects)
     MAX_TTL = 0xFFFFFFFF
     INCLUDE_DEPTH = 16
 
@@ -51,6 +52,14 @@ ctypedef struct Token:
     int flags
     const uint8_t *p
     Py_ssize_t n
+
+ctypedef struct Batch:
+    # consecutive statements for dnspython, handed over together
+    Py_ssize_t start
+    Py_ssize_t end
+    uint32_t line
+    uint32_t count
+    bint error
 
 ctypedef struct ReaderState:
     # dns.zonefile.Reader's fields of the same names
@@ -683,8 +692,14 @@ cdef class Parser:
 
     def parse(self, bytes data not None, uint32_t file):
         """Read the statements of ``data`` (a whole file, newlines already translated),
-        whose records are ``file`` in the store's files."""
+        whose records are ``file`` in the store's files.
+
+        Consecutive statements for dnspython go to it in one batch: whether a statement
+        is read here is tried without effect (``dry``) while a batch is pending, and the
+        batch is handed over before the first statement read here.
+        """
         cdef Scanner s
+        cdef Batch batch
         cdef Py_ssize_t start
         cdef uint32_t line
         s.buf = <const uint8_t *><const char *>data
@@ -692,11 +707,26 @@ cdef class Parser:
         s.pos = 0
         s.line = 1
         s.depth = 0
+        batch.count = 0
         while s.pos < s.len:
             start = s.pos
             line = s.line
-            if self.statement(&s, file, line) == ST_FALLBACK:
-                self.delegate(&s, start, line, file)
+            if batch.count:
+                if s.buf[s.pos] == 10 or s.buf[s.pos] == 59:
+                    add_to_batch(&batch, &s, start, line, False)     # empty, or a comment
+                    continue
+                if batch.count < BATCH_MAX and \
+                        self.statement(&s, file, line, True) == ST_FALLBACK:
+                    add_to_batch(&batch, &s, start, line, True)
+                    continue
+                self.delegate(&s, &batch, file)
+                s.pos = start
+                s.line = line
+                s.depth = 0
+            if self.statement(&s, file, line, False) == ST_FALLBACK:
+                add_to_batch(&batch, &s, start, line, True)
+        if batch.count:
+            self.delegate(&s, &batch, file)
 
     def state(self):
         """The reader state: (origin, last_name, last_ttl, last_ttl_known, default_ttl,
@@ -720,26 +750,18 @@ cdef class Parser:
         self.st.default_ttl_known = state[5]
         self.st.default_ttl_from_soa = state[6]
 
-    cdef int delegate(self, Scanner *s, Py_ssize_t start, uint32_t line,
-                      uint32_t file) except -1:
-        """Hand the statement at ``start`` to dnspython; continue after it."""
-        cdef bint error = False
-        cdef Py_ssize_t end = statement_end(s, start, &error)
-        cdef Py_ssize_t i
-        snippet = PyBytes_FromStringAndSize(<const char *>s.buf + start, end - start)
-        self.fallbacks += 1
-        self.set_state(self.fallback(snippet, file, line, self.state(), error))
-        for i in range(start, end):
-            if s.buf[i] == 10:
-                line += 1
-        s.pos = end
-        s.line = line
-        s.depth = 0
+    cdef int delegate(self, const Scanner *s, Batch *batch, uint32_t file) except -1:
+        """Hand the batch of statements to dnspython."""
+        snippet = PyBytes_FromStringAndSize(<const char *>s.buf + batch.start,
+                                            batch.end - batch.start)
+        self.fallbacks += batch.count
+        batch.count = 0
+        self.set_state(self.fallback(snippet, file, batch.line, self.state(), batch.error))
         return 0
 
-    cdef int statement(self, Scanner *s, uint32_t file, uint32_t line) except -1:
+    cdef int statement(self, Scanner *s, uint32_t file, uint32_t line, bint dry) except -1:
         """Read one statement at a line start: ST_OK, or ST_FALLBACK (nothing consumed
-        that matters: the caller rewinds)."""
+        that matters: the caller rewinds). A ``dry`` read changes nothing."""
         cdef Token t
         cdef uint8_t c = s.buf[s.pos]
         if c == 10 or c == 59:                # empty or comment line
@@ -750,17 +772,17 @@ cdef class Parser:
                 s.line += 1
             return ST_OK
         if c == 32 or c == 9:                 # no owner: the previous one
-            return self.record(s, file, line, NULL)
+            return self.record(s, file, line, NULL, dry)
         if c == 40:
             return ST_FALLBACK
         if next_token(s, &t, False) != TK_IDENT and t.kind != TK_QUOTED:
             return ST_FALLBACK
         if t.kind == TK_IDENT and t.p[0] == 36:
-            return self.directive(s, &t, file)
-        return self.record(s, file, line, &t)
+            return self.directive(s, &t, file, dry)
+        return self.record(s, file, line, &t, dry)
 
-    cdef int record(self, Scanner *s, uint32_t file, uint32_t line,
-                    const Token *owner_tok) except -1:
+    cdef int record(self, Scanner *s, uint32_t file, uint32_t line, const Token *owner_tok,
+                    bint dry) except -1:
         cdef ReaderState *st = &self.st
         cdef Token t
         cdef uint8_t owner[256]
@@ -834,6 +856,8 @@ cdef class Parser:
                 ttl = implicit_ttl(&after)
         if ttl < 0:
             return ST_FALLBACK                # Missing default TTL value
+        if dry:
+            return ST_OK
         st.last_ttl = after.last_ttl
         st.last_ttl_known = after.last_ttl_known
         st.default_ttl = after.default_ttl
@@ -847,7 +871,7 @@ cdef class Parser:
         self.store.add_rec(rdtype, <uint32_t>ttl, rdlen, file, line)
         return ST_OK
 
-    cdef int directive(self, Scanner *s, Token *t, uint32_t file) except -1:
+    cdef int directive(self, Scanner *s, Token *t, uint32_t file, bint dry) except -1:
         cdef ReaderState *st = &self.st
         cdef ReaderState saved
         cdef Token arg
@@ -860,6 +884,8 @@ cdef class Parser:
             v = parse_ttl(&arg) if plain(&arg) else -1
             if v < 0 or not at_end(s):
                 return ST_FALLBACK
+            if dry:
+                return ST_OK
             st.default_ttl = <uint32_t>v
             st.default_ttl_known = True
             st.default_ttl_from_soa = False
@@ -868,8 +894,9 @@ cdef class Parser:
             n = parse_name(&arg, st.origin, st.origin_len, name)
             if n < 0 or not at_end(s):
                 return ST_FALLBACK
-            memcpy(st.origin, name, n)
-            st.origin_len = n
+            if not dry:
+                memcpy(st.origin, name, n)
+                st.origin_len = n
             return ST_OK
         if ieq(t, b"$INCLUDE") and self.allow_include and plain(&arg) \
                 and self.include_depth < INCLUDE_DEPTH:
@@ -881,6 +908,8 @@ cdef class Parser:
                     return ST_FALLBACK
             elif more.kind != TK_EOL and more.kind != TK_EOF:
                 return ST_FALLBACK
+            if dry:
+                return ST_OK
             included = self.open_include(arg.p[:arg.n].decode("ascii"))
             if included is None:
                 return ST_FALLBACK            # dnspython says why it cannot be read
@@ -911,6 +940,27 @@ cdef inline int64_t implicit_ttl(const ReaderState *st) noexcept nogil:
     if st.default_ttl_known:
         return st.default_ttl
     return -1
+
+
+cdef void add_to_batch(Batch *batch, Scanner *s, Py_ssize_t start, uint32_t line,
+                       bint counted) noexcept nogil:
+    """Add the statement at ``start`` (line ``line``) to the batch; continue after it."""
+    cdef bint error = False
+    cdef Py_ssize_t end = statement_end(s, start, &error)
+    cdef Py_ssize_t i
+    if batch.count == 0:
+        batch.start = start
+        batch.line = line
+        batch.error = False
+    batch.end = end
+    batch.error |= error
+    batch.count += counted
+    for i in range(start, end):
+        if s.buf[i] == 10:
+            line += 1
+    s.pos = end
+    s.line = line
+    s.depth = 0
 
 
 cdef Py_ssize_t statement_end(const Scanner *at, Py_ssize_t start, bint *error) noexcept nogil:

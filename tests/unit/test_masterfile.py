@@ -323,6 +323,14 @@ def test_common_records_do_not_fall_back():
     assert loaded.fallbacks == 0
 
 
+def test_statements_for_dnspython_go_in_batches_that_keep_the_reader_state():
+    text = HEAD + ("h 77 HINFO a b\n  A 1.1.1.1\nh2 HINFO c d\nh3 HINFO e f\n\n; c\n  TXT x\n"
+                   "$GENERATE 1-2 g$ A 10.0.0.$\n  A 1.1.1.2\n$TTL 9\nh4 HINFO g h\n  A 1.1.1.3\n"
+                   + "".join(f"n{i} HINFO \"{i}\" x\n" for i in range(2500)) + "  A 1.1.1.4\n")
+    assert not isinstance(same_text(text), str)
+    assert load_image_text(text, ORIGIN).fallbacks == 2500 + 5
+
+
 def test_text_with_carriage_returns_is_read_by_the_reference():
     same_text(HEAD.replace("\n", "\r\n") + "a TXT \"x\ry\"\r\n")
 
