@@ -12,6 +12,10 @@ A statement this module does not read exactly as dnspython would (another type, 
 handed whole to ``fallback``, which reads it with dnspython from the reader state at that
 point and returns the new state (fastdns.zone.loader). Errors therefore come from
 dnspython itself, with its message and line.
+
+One module of some 900 lines (STYLE §7.11): the tokenizer, the field readers and the
+statement reader mirror dnspython's together and share their Scanner and Token inline;
+the record store and the image are fastdns.zone._imagebuild's.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
@@ -19,7 +23,6 @@ from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
 from fastdns._wire cimport name_to_lk
-from fastdns.zone._imagebuild cimport RecordStore
 
 cdef enum:
     TK_ERROR = -1
@@ -39,40 +42,6 @@ cdef enum:
     BATCH_MAX = 1000              # statements per batch (their records are Python objects)
     MAX_TTL = 0xFFFFFFFF
     INCLUDE_DEPTH = 16
-
-ctypedef struct Scanner:
-    const uint8_t *buf
-    Py_ssize_t len
-    Py_ssize_t pos
-    uint32_t line
-    int depth            # open parentheses
-
-ctypedef struct Token:
-    int kind
-    int flags
-    const uint8_t *p
-    Py_ssize_t n
-
-ctypedef struct Batch:
-    # consecutive statements for dnspython, handed over together
-    Py_ssize_t start
-    Py_ssize_t end
-    uint32_t line
-    uint32_t count
-    bint error
-
-ctypedef struct ReaderState:
-    # dns.zonefile.Reader's fields of the same names
-    uint8_t origin[256]          # current_origin
-    int origin_len
-    uint8_t last_name[256]
-    int last_len
-    uint32_t last_ttl
-    bint last_ttl_known
-    uint32_t default_ttl
-    bint default_ttl_known
-    bint default_ttl_from_soa
-
 
 # ---------------------------------------------------------------------------------------
 # the tokenizer (dns.tokenizer.Tokenizer.get)
@@ -666,16 +635,6 @@ cdef int caa(Scanner *s, Token *t, uint8_t *out) noexcept nogil:
 cdef class Parser:
     """Reads master files into a RecordStore; see the module docstring."""
 
-    cdef RecordStore store
-    cdef ReaderState st
-    cdef uint8_t zone_lk[256]
-    cdef int zone_lklen
-    cdef bint allow_include
-    cdef int include_depth
-    cdef object fallback
-    cdef object open_include
-    cdef readonly uint64_t fallbacks      # statements dnspython read
-
     def __cinit__(self, RecordStore store not None, bytes origin not None, bint allow_include,
                   fallback, open_include):
         if not 1 <= len(origin) <= 255:
@@ -784,15 +743,12 @@ cdef class Parser:
     cdef int record(self, Scanner *s, uint32_t file, uint32_t line, const Token *owner_tok,
                     bint dry) except -1:
         cdef ReaderState *st = &self.st
+        cdef ReaderState after            # the state after this record (TTL fields only)
         cdef Token t
         cdef uint8_t owner[256]
         cdef uint8_t lk[256]
         cdef int olen, rdtype, rdlen
         cdef int64_t ttl = -1
-        cdef int64_t v
-        cdef uint32_t last_ttl = st.last_ttl
-        cdef bint last_known = st.last_ttl_known
-        cdef ReaderState after
         cdef uint8_t *out
         if owner_tok == NULL:
             next_token(s, &t, True)           # the leading blanks
@@ -809,28 +765,7 @@ cdef class Parser:
             name_to_lk(owner, olen, lk)
             if olen - 1 < self.zone_lklen or memcmp(lk, self.zone_lk, self.zone_lklen) != 0:
                 return ST_FALLBACK            # outside the zone: dnspython says so
-        v = parse_ttl(&t) if plain(&t) else -1
-        if v >= 0:
-            ttl = last_ttl = v
-            last_known = True
-            next_token(s, &t, False)
-        elif t.kind == TK_IDENT and is_digit(t.p[0]):
-            return ST_FALLBACK
-        if ieq(&t, b"IN"):
-            next_token(s, &t, False)
-        elif rdtype_of(&t) < 0:
-            return ST_FALLBACK                # another class, or a type read by dnspython
-        if ttl < 0:
-            v = parse_ttl(&t) if plain(&t) else -1
-            if v >= 0:
-                ttl = last_ttl = v
-                last_known = True
-                next_token(s, &t, False)
-            elif t.kind == TK_IDENT and is_digit(t.p[0]):
-                return ST_FALLBACK
-            else:
-                ttl = implicit_ttl(st)
-        rdtype = rdtype_of(&t)
+        rdtype = ttl_class_type(s, &t, st, &ttl, &after)
         if rdtype < 0:
             return ST_FALLBACK
         next_token(s, &t, False)
@@ -840,12 +775,6 @@ cdef class Parser:
         rdlen = rdata_of(s, &t, rdtype, st, out)
         if rdlen < 0:
             return ST_FALLBACK
-        # the reader state after this record (committed only if it is read here)
-        after.last_ttl = last_ttl
-        after.last_ttl_known = last_known
-        after.default_ttl = st.default_ttl
-        after.default_ttl_known = st.default_ttl_known
-        after.default_ttl_from_soa = st.default_ttl_from_soa
         if rdtype == RT_SOA and not st.default_ttl_known:
             # no $TTL yet: the SOA minimum is the default (dnspython, pre-RFC 2308)
             after.default_ttl = (out[rdlen - 4] << 24) | (out[rdlen - 3] << 16) \
@@ -924,6 +853,38 @@ cdef class Parser:
             st[0] = saved
             return ST_OK
         return ST_FALLBACK                    # $GENERATE, $UNICODE, unknown, malformed
+
+
+cdef int ttl_class_type(Scanner *s, Token *t, const ReaderState *st, int64_t *ttl,
+                        ReaderState *after) noexcept nogil:
+    """``[TTL] [IN] [TTL] type`` from token ``t`` on, as Reader._rr_line reads them: the
+    type (-1: dnspython's to read), the TTL (-1: none stated nor implied yet), and the TTL
+    fields of the state after them in ``after``."""
+    cdef int64_t v
+    cdef int i
+    after.last_ttl = st.last_ttl
+    after.last_ttl_known = st.last_ttl_known
+    after.default_ttl = st.default_ttl
+    after.default_ttl_known = st.default_ttl_known
+    after.default_ttl_from_soa = st.default_ttl_from_soa
+    for i in range(2):                        # a TTL before the class, else after it
+        v = parse_ttl(t) if plain(t) else -1
+        if v >= 0:
+            ttl[0] = after.last_ttl = v
+            after.last_ttl_known = True
+            next_token(s, t, False)
+        elif t.kind == TK_IDENT and is_digit(t.p[0]):
+            return -1                         # a bad TTL: dnspython names the error
+        elif i == 1:
+            ttl[0] = implicit_ttl(st)
+        if i == 0:
+            if ieq(t, b"IN"):
+                next_token(s, t, False)
+            elif rdtype_of(t) < 0:
+                return -1                     # another class, or a type dnspython reads
+            if ttl[0] >= 0:
+                break
+    return rdtype_of(t)
 
 
 cdef inline bint at_end(Scanner *s) noexcept nogil:

@@ -11,11 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fastdns.backends.base import ImageSource
+from fastdns.backends.bind import BindBackend
 from fastdns.backends.namedconf import parse_named_conf
 from fastdns.zone._imagebuild import RecordStore
 from fastdns.zone.check import ZoneError, check_zone
 from fastdns.zone.compile import compile_zone
 from fastdns.zone.loader import load_image, load_image_text
+from fastdns.zone.zonedb import ZoneDB
 from fastdns.zone.zonefile import read_zone_file, read_zone_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +96,29 @@ def test_conf_zones_are_mostly_read_in_c():
         # $GENERATE, generic rdata and the types without a C reader (SSHFP, NAPTR, HINFO,
         # DS, ...) only
         assert loaded.fallbacks is not None and loaded.fallbacks <= 12, (origin, loaded)
+
+
+def test_bind_backend_serves_through_the_fast_path(tmp_path):
+    (tmp_path / "inc.records").write_text("inc A 192.0.2.7\n")
+    (tmp_path / "a.zone").write_text(HEAD + "$INCLUDE inc.records\n")
+    (tmp_path / "b.zone").write_text(HEAD + "broken A 1.2.3\n")
+    (tmp_path / "named.conf").write_text(
+        f'options {{ directory "{tmp_path}"; }};\n'
+        'zone "a.test" { type master; file "a.zone"; };\n'
+        'zone "b.test" { type master; file "b.zone"; };\n')
+    backend = BindBackend(str(tmp_path / "named.conf"))
+    assert isinstance(backend, ImageSource)
+    backend.list_zones()
+    image, warnings = backend.load_image("a.test.")
+    data = backend.load_zone("a.test.")
+    check_zone(data)
+    assert image == compile_zone(data) and warnings == data.warnings == []
+    assert [path for path, *_ in backend.change_token("a.test.")[1]] == [
+        str(tmp_path / "a.zone"), str(tmp_path / "inc.records")]
+    zonedb = ZoneDB([backend])
+    result = zonedb.refresh()
+    assert result.loaded == ["a.test."] and result.failed == ["b.test."]
+    assert [loaded.image for loaded in result.images] == [image]
 
 
 def _test_zone_texts():
