@@ -63,6 +63,9 @@ def check_zone(zone: ZoneData) -> None:
 
 
 def _check_node(lk: bytes, origin_lk: bytes, types: dict[int, RRset]) -> None:
+    # The fast path (fastdns.zone.loader) shows check_zone only the apex and the nodes that
+    # RecordStore.prepare() (fastdns/zone/_imagebuild.pyx) marks as suspect: a new rule
+    # here needs its suspicion there (tests/unit/test_masterfile.py compares both paths).
     for rrset in types.values():
         if rrset.rdtype == RdType.SOA and lk != origin_lk:
             raise ZoneError(f"{rrset.where}: SOA record at '{text(rrset.owner)}', "
