@@ -88,19 +88,22 @@ def _load(data: bytes, path: str, origin: str, directory: str | None, allow_incl
     origin_wire = dns.name.from_text(origin).to_wire() or b""
     reader = _Reader(RecordStore(origin_wire), origin_wire, path, directory, allow_include)
     try:
-        reader.parser.parse(text, 0)
-    finally:
-        fallbacks = reader.parser.fallbacks
-        del reader.parser     # it holds reader's methods: no cycle keeps the store alive
-    del text
-    store = reader.store
-    zone = ZoneData(origin_wire, [], source=path)
-    for _, owner, rdtype, ttl, rdatas, file, line in sorted(
-            store.prepare(check._NOT_DATA, check._CNAME_NEIGHBOURS)):
-        zone.rrsets.append(RRset(owner, rdtype, ttl, rdatas, f"{store.files[file]}:{line}"))
-    check_zone(zone)
-    return CompiledZone(store.pack(image.MAGIC, image.VERSION), zone.warnings, reader.paths,
-                        fallbacks)
+        try:
+            reader.parser.parse(text, 0)
+        finally:
+            fallbacks = reader.parser.fallbacks
+            del reader.parser     # it holds reader's methods: no cycle keeps the store alive
+        del text
+        store = reader.store
+        zone = ZoneData(origin_wire, [], source=path)
+        for _, owner, rdtype, ttl, rdatas, file, line in sorted(
+                store.prepare(check._NOT_DATA, check._CNAME_NEIGHBOURS)):
+            zone.rrsets.append(RRset(owner, rdtype, ttl, rdatas, f"{store.files[file]}:{line}"))
+        check_zone(zone)
+        image_bytes = store.pack(image.MAGIC, image.VERSION)
+    except ValueError as exc:     # the store's limits: 4 GiB of rdata, of owner names
+        raise ZoneError(f"{path}: {exc}") from None
+    return CompiledZone(image_bytes, zone.warnings, reader.paths, fallbacks)
 
 
 class _Reader:
