@@ -47,6 +47,7 @@ from fastdns.backends.gsqlite3 import SQLite3
 from fastdns.backends.sqlbase import (
     BATCH,
     CHANGE_TABLE,
+    Columns,
     Dialect,
     Row,
     db_name,
@@ -356,6 +357,17 @@ class GSQLBackend:
         self._wrote()
         return count
 
+    def replace_zone_columns(self, zone: str, batches: Iterable[Columns],
+                             progress: Callable[[int], None] | None = None) -> int:
+        """:meth:`replace_zone_records` for a bulk load: batches of :data:`Columns`, whose
+        names the caller has already put in stored form (:func:`db_name`)."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("DELETE FROM records WHERE domain_id = ?"), (domain_id,))
+            count = self.dialect.bulk_insert_columns(cur, domain_id, batches, progress)
+        self._wrote()
+        return count
+
     def zone_rows(self, zone: str) -> list[Row]:
         """Every ``records`` row of ``zone`` (disabled and ENT rows included), in name and
         type order."""
@@ -619,5 +631,6 @@ def _message(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-__all__ = ["BATCH", "CHANGE_TABLE", "DB_KINDS", "KINDS", "TABLES", "Dialect", "GSQLBackend",
-           "Row", "db_name", "open_backend", "schema_sql", "split_statements", "zone_text"]
+__all__ = ["BATCH", "CHANGE_TABLE", "DB_KINDS", "KINDS", "TABLES", "Columns", "Dialect",
+           "GSQLBackend", "Row", "db_name", "open_backend", "schema_sql", "split_statements",
+           "zone_text"]

@@ -8,15 +8,22 @@ set-kind, set-account.  (check-zone and edit-zone: ``checkcmds``.)
 from __future__ import annotations
 
 import datetime
+import multiprocessing
 import os
+import signal
+import socket
+import sys
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import dns.name
 
 from fastdns.backends.base import BackendError
-from fastdns.backends.gsql import DB_KINDS, GSQLBackend, Row
+from fastdns.backends.gsql import BATCH, DB_KINDS, Columns, GSQLBackend, Row, db_name
 from fastdns.config.settings import parse_address
+from fastdns.tools.content import _SIMPLE_TXT as SIMPLE_TXT
 from fastdns.tools.content import (
     ContentError,
     check_stored,
@@ -245,28 +252,156 @@ def set_account(ctx: Context, args: list[str]) -> int:
 # load-zone
 
 
-def file_rows(reader: ZoneReader, zone: str) -> Iterator[Row]:
-    """The rows pdnsutil load-zone stores for the records of ``reader``; Failure on the
-    first record it refuses (outside the zone, or content that cannot be served)."""
+def file_columns(reader: ZoneReader, zone: str, size: int = BATCH) -> Iterator[Columns]:
+    """The rows pdnsutil load-zone stores for the records of ``reader``, in batches of
+    ``size`` as Columns (names in stored form); Failure on the first record it refuses
+    (outside the zone, or content that cannot be served).  No Row or tuple per record:
+    this loop runs a million times for a million-record zone."""
     suffix = "" if zone == "." else "." + zone
     have_soa = False
+    names: list[str] = []
+    types: list[str] = []
+    contents: list[str] = []
+    ttls: list[int] = []
+    prios: list[int] = []
+    inet_pton, af_inet, af_inet6 = socket.inet_pton, socket.AF_INET, socket.AF_INET6
+    simple_txt = SIMPLE_TXT.fullmatch
+    last_owner: str | None = None
+    name = ""
     for owner, rtype, ttl, content, _comment in reader:
-        name = owner.lower()
-        if name != zone and not name.endswith(suffix):
-            raise Failure(f"File contains record named '{owner}' which is not part of zone "
-                          f"'{zone}'")
-        if rtype == "SOA":
-            if have_soa:
-                continue
-            have_soa = True
-        content, prio = split_prio(rtype, content)
+        if owner is not last_owner:   # the reader gives the same object for the same owner
+            name = owner.lower()
+            if name != zone and not name.endswith(suffix):
+                raise Failure(f"File contains record named '{owner}' which is not part of "
+                              f"zone '{zone}'")
+            if name[-1:] == ".":
+                # what the backend's _checked does to a Row's name (db_name: the reader's
+                # owners have no blank space around them and are never empty)
+                name = db_name(name)
+            last_owner = owner
+        prio = 0
+        if rtype == "A":   # check_stored's test, inline
+            try:
+                inet_pton(af_inet, content)
+            except OSError:
+                raise _bad_content(owner, rtype, "unable to parse IP address") from None
+        elif rtype == "AAAA":
+            try:
+                inet_pton(af_inet6, content)
+            except OSError:
+                raise _bad_content(owner, rtype, "unable to parse IP address") from None
+        elif rtype != "TXT" or simple_txt(content) is None:   # TXT: check_stored's test
+            if rtype == "SOA":
+                if have_soa:
+                    continue
+                have_soa = True
+            content, prio = split_prio(rtype, content)
+            try:
+                check_stored(rtype, content, prio)
+            except ContentError as exc:
+                raise _bad_content(owner, rtype, str(exc)) from None
+        names.append(name)
+        types.append(rtype)
+        contents.append(content)
+        ttls.append(ttl)
+        prios.append(prio)
+        if len(names) >= size:
+            yield names, types, contents, ttls, prios
+            names, types, contents, ttls, prios = [], [], [], [], []
+    if names:
+        yield names, types, contents, ttls, prios
+
+
+class _Parser:
+    """The batches of :func:`file_columns`, made by a forked child process a batch or two
+    ahead of the database: the zone file is parsed on one core while this process inserts
+    on another (threads would not do: the parser holds the GIL, and sqlite3 takes it back
+    for every row).  An error of the child (Failure, ZoneFileError, anything else) is
+    raised here after the batches before it; leaving early stops the child.  Only when
+    this process has no other thread (a forked child would inherit the locks they hold,
+    e.g. those of psycopg's pool) and the system can fork; else the batches are made
+    here, one after the other.  ``position`` is how far the file has been read (for a
+    progress report)."""
+
+    def __init__(self, path: str, zone: str, max_generate_steps: int) -> None:
+        self.position = 0
+        self._args = (path, zone, max_generate_steps)
+        self._fork = threading.active_count() == 1 and \
+            "fork" in multiprocessing.get_all_start_methods()
+
+    def __iter__(self) -> Iterator[Columns]:
+        if not self._fork:
+            path, zone, max_generate_steps = self._args
+            reader = ZoneReader(path, zone, max_generate_steps=max_generate_steps)
+            for columns in file_columns(reader, zone):
+                self.position = reader.position() or self.position   # 0: file closed
+                yield columns
+            return
+        context: Any = multiprocessing.get_context("fork")
+        for stream in (sys.stdout, sys.stderr):   # the child must not write them again
+            stream.flush()
+        conn, child = context.Pipe(duplex=False)
+        process = context.Process(target=_parse_in_child, args=(child, *self._args),
+                                  daemon=True, name="fastdns-util load-zone parser")
+        process.start()
+        child.close()
         try:
-            check_stored(rtype, content, prio)
-        except ContentError as exc:
-            why = "unable to parse IP address" if rtype in ("A", "AAAA") else str(exc)
-            raise Failure(f"Bad record content in record for {owner}|{rtype}: Parsing record "
-                          f"content (try 'fastdns-util check-zone'): {why}") from None
-        yield Row(name, rtype, content, ttl, prio)
+            while True:
+                try:
+                    kind, value, position = conn.recv()
+                except EOFError:
+                    process.join()
+                    raise Failure("Error: the zone file parser stopped "
+                                  f"(exit code {process.exitcode})") from None
+                if kind == "rows":
+                    self.position = position or self.position
+                    yield value
+                elif kind == "end":
+                    return
+                elif kind == "failure":
+                    raise Failure(*value)
+                elif kind == "zonefile":
+                    raise ZoneFileError(value)
+                else:
+                    raise value
+        finally:
+            conn.close()
+            if process.is_alive():
+                process.terminate()
+            process.join()
+
+
+def _parse_in_child(conn: Any, path: str, zone: str, max_generate_steps: int) -> None:
+    """The child of :class:`_Parser`: ("rows", batch, position) per batch, then ("end",)
+    or the error."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent stops us on ^C
+    try:
+        reader = ZoneReader(path, zone, max_generate_steps=max_generate_steps)
+        for columns in file_columns(reader, zone):
+            conn.send(("rows", columns, reader.position()))
+        conn.send(("end", None, 0))
+    except Failure as exc:
+        conn.send(("failure", (str(exc), exc.code, exc.stream), 0))
+    except ZoneFileError as exc:
+        conn.send(("zonefile", str(exc), 0))
+    except BrokenPipeError:
+        pass   # the parent stopped reading
+    except BaseException as exc:   # handed to the parent
+        _send_error(conn, exc)
+    finally:
+        conn.close()
+
+
+def _send_error(conn: Any, exc: BaseException) -> None:
+    try:
+        conn.send(("error", exc, 0))
+    except Exception:   # an exception that does not pickle
+        conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}"), 0))
+
+
+def _bad_content(owner: str, rtype: str, why: str) -> Failure:
+    return Failure(f"Bad record content in record for {owner}|{rtype}: Parsing record "
+                   f"content (try 'fastdns-util check-zone'): {why}")
 
 
 def load_one(ctx: Context, zone: str, path: str) -> int:
@@ -283,10 +418,9 @@ def load_one(ctx: Context, zone: str, path: str) -> int:
         ctx.warn(f"Zone '{zone}' exists already, replacing contents")
     progress = Progress(ctx.err, f"Loading '{zone}'", _size(path))
     try:
-        reader = ZoneReader(path, zone, max_generate_steps=_int(ctx, "max-generate-steps"))
-        count = backend.replace_zone_records(
-            zone, file_rows(reader, zone),
-            progress=lambda n: progress.update(n, reader.position()))
+        batches = _Parser(path, zone, _int(ctx, "max-generate-steps"))
+        count = backend.replace_zone_columns(
+            zone, batches, progress=lambda n: progress.update(n, batches.position))
     except ZoneFileError as exc:
         if created:
             backend.delete_zone(zone)
