@@ -391,3 +391,34 @@ def test_change_log_install_and_remove(site):
     assert tables() == before
     wrong = util(site, "install-change-log", "extra")
     assert wrong.returncode != 0 and "install-change-log" in wrong.stderr + wrong.stdout
+
+
+def test_big_load_rebuilds_the_indexes_and_a_failed_one_keeps_them(site):
+    """Past 50,000 rows load-zone drops the records indexes and builds them again before
+    its commit; a load that fails leaves the old rows and every index in place."""
+    db = site / "pdns.sqlite3"
+    lines = ["$ORIGIN big.test.", "$TTL 300", "@ SOA ns1 host 1 2 3 4 5", "@ NS ns1",
+             "ns1 A 192.0.2.1"]
+    lines += [f"h{i} A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(60000)]
+    (site / "big.zone").write_text("\n".join(lines) + "\n")
+
+    def indexes():
+        conn = sqlite3.connect(db)
+        out = sorted(r[0] for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' "
+            "AND sql IS NOT NULL"))
+        conn.close()
+        return out
+
+    before = indexes()
+    assert len(before) == 3
+    done = util(site, "load-zone", "big.test", str(site / "big.zone"))
+    assert done.returncode == 0, done.stderr
+    assert len(rows(db, "big.test")) == 60000 + 3
+    assert indexes() == before
+    broken = [*lines, "oops A 300.1.2.3"]
+    (site / "big.zone").write_text("\n".join(broken) + "\n")
+    failed = util(site, "load-zone", "big.test", str(site / "big.zone"))
+    assert failed.returncode != 0
+    assert len(rows(db, "big.test")) == 60000 + 3
+    assert indexes() == before
