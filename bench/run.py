@@ -33,6 +33,7 @@ bench/results/<date>-<sha>.json.
 import argparse
 import contextlib
 import datetime
+import fcntl
 import json
 import os
 import platform
@@ -202,9 +203,7 @@ class Server:
         qname, address = probe
         query = dns.message.make_query(qname, "A")
         while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; "
-                                   f"see {self.log}")
+            self.check_alive()
             if time.monotonic() - t0 > timeout:
                 raise RuntimeError(f"{self.name}: no answer for {qname} in {timeout}s; "
                                    f"see {self.log}")
@@ -215,6 +214,7 @@ class Server:
                 continue
             if answer.rcode() == dns.rcode.NOERROR and any(
                     rr.to_text() == address for rrset in answer.answer for rr in rrset):
+                self.check_alive()      # the answer came from this server, not a stale one
                 self.load_s = time.monotonic() - t0
                 self.load_cpu_s = cpu_seconds(self.proc.pid)
                 system = system_cpu()
@@ -224,6 +224,12 @@ class Server:
             time.sleep(0.01)
         with socket.create_connection(("127.0.0.1", self.port), timeout=5):
             pass
+
+    def check_alive(self) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; "
+                               f"see {self.log}")
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL to the session it was started in (its workers too)."""
@@ -363,6 +369,7 @@ def measure(server: Server, set_name: str, transport: str, files: "QueryFiles",
     text, lat, (client_cpu, (cpu1, system1)) = dnsperf(
         server.port, queries, transport, args.duration, args, verbose, once=once,
         after=lambda: (cpu_seconds(root), system_cpu()))
+    server.check_alive()        # else another process on the port answered dnsperf
     cpu = cpu1 - cpu0
     system = {k: system1[k] - system0[k] for k in system0}
     # busy time on every CPU not charged to the server or dnsperf: another job on the
@@ -633,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                else argv)])
     for name in ("taskset", "dnsperf", *(["pdns_server"] if "pdns" in args.servers else [])):
         tool(name)
-    args.work.mkdir(parents=True, exist_ok=True)
+    lock = lock_workdir(args.work)      # noqa: F841 (held until exit)
     t0 = time.monotonic()
     zone, written = gen_zone.ensure_zone(args.work, args.names)
     print(f"zone: {zone.names:,} names in {args.work / 'zones' / zone.filename}"
@@ -676,6 +683,18 @@ def main(argv: list[str] | None = None) -> int:
     })
     print(f"\nwritten to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return 0
+
+
+def lock_workdir(work: Path) -> Any:
+    """Create ``work`` and lock it for this run: two runs sharing the configurations and
+    run directories would start each other's servers on each other's ports."""
+    work.mkdir(parents=True, exist_ok=True)
+    lock = open(work / ".lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"bench: another bench.run is using {work}; give --work") from None
+    return lock
 
 
 def parameters(args: argparse.Namespace) -> dict:
