@@ -509,7 +509,7 @@ def environment(fastdns_tree: Path) -> dict:
     dirty = output("git", "status", "--porcelain", "--untracked-files=no", cwd=fastdns_tree)
     return {
         "sha": output("git", "rev-parse", "--short", "HEAD", cwd=fastdns_tree) or "unknown",
-        "dirty": sorted(line[3:] for line in dirty.splitlines()),
+        "dirty": sorted(line.split(maxsplit=1)[1] for line in dirty.splitlines()),
         "fastdns_tree": str(fastdns_tree),
         "fastdns_version": output(sys.executable, "-m", "fastdns", "--version", cwd=fastdns_tree),
         "pdns_version": pdns_version[1] if pdns_version else "",
