@@ -23,7 +23,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from fastdns.backends.content import ContentError, rdata_wire
-from fastdns.tools.pdnszone import TYPE_CODES, type_name
+from fastdns.tools.pdnszone import TYPE_CODES, _escape_label, type_name
 
 __all__ = ["ContentError", "check_stored", "name_text", "parse_content", "pdns_content",
            "split_prio", "type_code"]
@@ -95,18 +95,6 @@ def parse_content(rtype: str, text: str) -> dns.rdata.Rdata:
         if rtype in ("A", "AAAA"):
             raise ContentError("Parsing record content: unable to parse IP address") from None
         raise ContentError(f"Parsing record content: {exc}") from None
-
-
-def _escape_label(label: bytes) -> str:
-    out = []
-    for c in label:
-        if c in (0x2E, 0x5C):
-            out.append("\\" + chr(c))
-        elif 0x20 < c < 0x7F:
-            out.append(chr(c))
-        else:
-            out.append(f"\\{c:03d}")
-    return "".join(out)
 
 
 def name_text(name: dns.name.Name) -> str:
