@@ -6,9 +6,14 @@ writes into DIR (default: a directory under $TMPDIR, printed):
 
     zones/bench.example.zone   SOA, NS and glue at the apex, then N names ``host<i>``, each
                                with A, AAAA, MX (pointing at the next name) and TXT
-    named.conf                 the zone, for both servers (from bench/configs/named.conf.in)
+    named.conf                 the zone, for fastdns and PowerDNS (configs/named.conf.in)
     fastdns/fastdns.conf       fastdns --config-dir=DIR/fastdns   (configs/fastdns.conf.in)
     pdns/pdns.conf             pdns_server --config-dir=DIR/pdns  (configs/pdns.conf.in)
+    knot/knot.conf             knotd -c DIR/knot/knot.conf        (configs/knot.conf.in)
+    nsd/nsd.conf               nsd -d -c DIR/nsd/nsd.conf         (configs/nsd.conf.in)
+
+and beside them a run directory per server (``<server>-run``) for its sockets, pid file and
+state. Knot and NSD read the zone file directly and write nothing back to it.
 
 The records of name ``i`` are a function of ``i`` alone, so the same N gives the same file,
 byte for byte. The zone is written as a stream (the 1,000,000-name variant is about 200 MB)
@@ -29,6 +34,7 @@ ZONE = "bench.example."
 TTL = 3600
 FORMAT = 1          # bump when the records of a name change: stale zones are rewritten
 TYPES = ("A", "AAAA", "MX", "TXT")
+CONFIGURED = ("fastdns", "pdns", "knot", "nsd")      # the servers with a <name>.conf.in
 
 
 def name(i: int) -> str:
@@ -126,7 +132,8 @@ def write_configs(work: Path, zone: Zone, ports: dict[str, int], workers: int) -
               "ZONE_DIR": str(work / "zones"), "ZONE_FILE": zone.filename}
     (work / "named.conf").write_text(render("named.conf.in", common))
     dirs = {}
-    for server, filename in (("fastdns", "fastdns.conf"), ("pdns", "pdns.conf")):
+    for server in CONFIGURED:
+        filename = f"{server}.conf"
         confdir = work / server
         confdir.mkdir(exist_ok=True)
         (work / f"{server}-run").mkdir(exist_ok=True)
@@ -144,18 +151,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--names", type=int, default=10_000, help="names in the zone")
     parser.add_argument("--workers", type=int, default=1,
-                        help="fastdns workers = PowerDNS receiver threads")
-    parser.add_argument("--port", type=int, default=5300, help="fastdns's port; pdns gets +1")
+                        help="fastdns workers = PowerDNS receiver threads = Knot UDP "
+                             "and TCP workers = NSD servers")
+    parser.add_argument("--port", type=int, default=5300,
+                        help="fastdns's port; pdns, knot and nsd get +1, +2 and +3")
     parser.add_argument("--out", type=Path, help="work directory (default: $TMPDIR/"
                         "fastdns-bench-NAMES)")
     args = parser.parse_args(argv)
     work = args.out or default_workdir(args.names)
     zone, written = ensure_zone(work, args.names)
-    dirs = write_configs(work, zone, {"fastdns": args.port, "pdns": args.port + 1}, args.workers)
+    ports = {server: args.port + i for i, server in enumerate(CONFIGURED)}
+    dirs = write_configs(work, zone, ports, args.workers)
     state = "written" if written else "already there"
     print(f"{work / 'zones' / zone.filename}: {zone.names} names ({state})")
     for server, confdir in dirs.items():
-        print(f"{server}: --config-dir={confdir}")
+        print(f"{server}: {confdir / f'{server}.conf'}")
     return 0
 
 

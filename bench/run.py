@@ -1,16 +1,23 @@
-"""dnsperf against fastdns and PowerDNS's pdns_server on the same synthetic zone, in one run.
+"""dnsperf against fastdns, PowerDNS, Knot and NSD on the same synthetic zone, in one run.
 
     python3 -m bench.run [--names 10000|1000000] [--workers N] [--duration S]
-                         [--servers fastdns,pdns] [--sets existing,nxdomain]
+                         [--servers fastdns,pdns,knot,nsd,floor] [--sets existing,nxdomain]
                          [--transports udp,tcp] [--quick]
 
+The servers: fastdns (this checkout's in-place build), PowerDNS's pdns_server (bind backend),
+Knot's knotd and NSD (skipped, with a note, when not installed), all serving the same zone
+file on 127.0.0.1, and the floor: bench/floor.c, a UDP server that answers every query with
+the query itself, through the same recvmmsg/sendmmsg loop as fastdns. It does no DNS work,
+so its CPU time per answer is what the kernel alone costs; over TCP it is not run.
+
 Generates the zone and the configurations (bench/gen_zone.py) and the query files
-(bench/querysets/) in a work directory, then for each server in turn: starts it on 127.0.0.1
-pinned to CPU 0 (``taskset -c 0``: its threads and worker processes inherit the mask), times
-the zone load (process start to the first correct answer for the last name of the zone file),
-and for each query set and transport runs ``taskset -c 1 dnsperf`` against it, after a
-one-second warm-up. With ``--workers 2`` every worker and thread still shares CPU 0 (dnsperf
-needs the other core): that measures memory, load time and CPU per answer, not scaling.
+(bench/querysets/) in a work directory and compiles the floor there (``cc -O2``), then for
+each server in turn: starts it on 127.0.0.1 pinned to CPU 0 (``taskset -c 0``: its threads
+and worker processes inherit the mask), times the zone load (process start to the first
+correct answer for the last name of the zone file; for the floor, any answer), and for each
+query set and transport runs ``taskset -c 1 dnsperf`` against it, after a one-second
+warm-up. With ``--workers 2`` every worker and thread still shares CPU 0 (dnsperf needs the
+other core): that measures memory, load time and CPU per answer, not scaling.
 
 On a 2-core machine dnsperf saturates its own core at 120-150k queries/s, so queries/s alone
 cannot show a faster server. The figure that counts is the server's CPU time per answer at
@@ -25,9 +32,9 @@ The machine is shared (builds, test suites): before each start and run the bench
 run anyway and warns when it passes 5%; ``--repeat N`` runs each case N times and keeps the
 median of the quiet runs (by CPU per answer), or the quietest when none was.
 
-One table goes to stdout, with the fastdns/PowerDNS ratio on every row; every figure, with
-the git sha, CPU model, core count, worker count, versions and the command line, goes to
-bench/results/<date>-<sha>.json.
+One table goes to stdout, a column per server, with the fastdns/PowerDNS and floor/PowerDNS
+ratios on every row; every figure, with the git sha, CPU model, core count, worker count,
+versions and the command line, goes to bench/results/<date>-<sha>.json.
 """
 
 import argparse
@@ -37,6 +44,7 @@ import fcntl
 import json
 import os
 import platform
+import random
 import re
 import resource
 import shlex
@@ -61,7 +69,13 @@ from bench import gen_zone, querysets
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-SERVERS = ("fastdns", "pdns")
+SERVERS = ("fastdns", "pdns", "knot", "nsd", "floor")      # in the table's order
+BINARIES = {"pdns": "pdns_server", "knot": "knotd", "nsd": "nsd", "floor": "cc"}
+OPTIONAL = ("knot", "nsd")          # left out of the default --servers when not installed
+RATIOS = (("fastdns", "pdns"), ("floor", "pdns"))
+WORKER_SETTINGS = {"fastdns": "workers", "pdns": "receiver-threads",      # all = --workers
+                   "knot": "udp-workers=tcp-workers", "nsd": "server-count"}
+FLOOR_SOURCE = ROOT / "bench" / "floor.c"
 SETS = ("existing", "nxdomain")
 TRANSPORTS = ("udp", "tcp")
 BUSY = ("user", "nice", "system", "irq", "softirq", "steal")    # kinds of /proc/stat time
@@ -151,26 +165,47 @@ def own_cpu() -> float:
 
 
 def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 right now."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
+    """A port free for both UDP and TCP on 127.0.0.1 right now, below the kernel's range of
+    ephemeral ports. dnsperf's TCP connections to the servers run first take their local
+    ports from that range and leave them in TIME_WAIT: a server started later on one of
+    them could not bind it (NSD cannot)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(1024, max(low, 2048))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            try:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     raise RuntimeError("no free port")
 
 
-def tool(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}")
+def installed(name: str) -> str | None:
+    """The path of the program ``name``: on $PATH, or in /usr/sbin (Debian's daemons)."""
+    return shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}")
                                   else None)
+
+
+def tool(name: str) -> str:
+    path = installed(name)
     if path is None:
         raise SystemExit(f"bench: {name} is not installed (make deps)")
     return path
+
+
+def build_floor(work: Path) -> Path:
+    """bench/floor.c compiled into ``work``, again whenever the source is newer."""
+    binary = work / "floor"
+    if binary.exists() and binary.stat().st_mtime >= FLOOR_SOURCE.stat().st_mtime:
+        return binary
+    proc = subprocess.run([tool("cc"), "-O2", "-Wall", "-o", str(binary), str(FLOOR_SOURCE)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: cc could not build {FLOOR_SOURCE}:\n{proc.stderr}")
+    return binary
 
 
 # -- servers ------------------------------------------------------------------------------
@@ -184,6 +219,9 @@ class Server:
     cwd: Path
     port: int
     log: Path
+    # an echo server, the floor: it answers UDP only, with the query itself, and loads no
+    # zone, so any reply with the query's ID shows it is ready
+    echo: bool = False
     proc: subprocess.Popen | None = None
     load_s: float = 0.0
     load_cpu_s: float = 0.0
@@ -191,9 +229,14 @@ class Server:
     memory_loaded: dict = field(default_factory=dict)
     memory_after: dict = field(default_factory=dict)
 
+    @property
+    def transports(self) -> tuple[str, ...]:
+        return ("udp",) if self.echo else TRANSPORTS
+
     def start(self, cpus: str, probe: tuple[str, str], timeout: float) -> None:
         """Start pinned to ``cpus``; return once the probe name answers with its address
-        over UDP and TCP accepts, having recorded the load time."""
+        over UDP and TCP accepts (an echo server: once it replies over UDP), having
+        recorded the load time."""
         system0, self0 = system_cpu(), own_cpu()
         with open(self.log, "ab") as log:
             t0 = time.monotonic()
@@ -208,12 +251,11 @@ class Server:
                 raise RuntimeError(f"{self.name}: no answer for {qname} in {timeout}s; "
                                    f"see {self.log}")
             try:
-                answer = dns.query.udp(query, "127.0.0.1", port=self.port, timeout=0.1)
+                ready = self.ready(query, address)
             except (dns.exception.Timeout, OSError):
                 time.sleep(0.01)
                 continue
-            if answer.rcode() == dns.rcode.NOERROR and any(
-                    rr.to_text() == address for rrset in answer.answer for rr in rrset):
+            if ready:
                 self.check_alive()      # the answer came from this server, not a stale one
                 self.load_s = time.monotonic() - t0
                 self.load_cpu_s = cpu_seconds(self.proc.pid)
@@ -222,8 +264,22 @@ class Server:
                     - self.load_cpu_s - (own_cpu() - self0)
                 break
             time.sleep(0.01)
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5):
-            pass
+        if "tcp" in self.transports:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5):
+                pass
+
+    def ready(self, query: dns.message.Message, address: str) -> bool:
+        """Whether ``query`` is answered with ``address`` (NOERROR); for an echo server,
+        whether a reply with the query's ID comes back. Raises OSError on a timeout."""
+        if not self.echo:
+            answer = dns.query.udp(query, "127.0.0.1", port=self.port, timeout=0.1)
+            return answer.rcode() == dns.rcode.NOERROR and any(
+                rr.to_text() == address for rrset in answer.answer for rr in rrset)
+        wire = query.to_wire()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(0.1)
+            sock.sendto(wire, ("127.0.0.1", self.port))
+            return sock.recv(65535)[:2] == wire[:2]
 
     def check_alive(self) -> None:
         assert self.proc is not None
@@ -244,16 +300,25 @@ class Server:
         self.proc.wait()
 
 
-def make_servers(work: Path, confdirs: dict[str, Path], ports: dict[str, int],
-                 fastdns_tree: Path) -> dict[str, Server]:
-    return {
+def make_server(name: str, work: Path, confdirs: dict[str, Path], port: int,
+                fastdns_tree: Path) -> Server:
+    """The server ``name``, in the foreground, with the configuration of ``confdirs``."""
+    log = work / f"{name}.log"
+    if name == "fastdns":
         # the checkout's in-place build: `-m fastdns` from the tree's root
-        "fastdns": Server("fastdns", [sys.executable, "-m", "fastdns",
-                                      f"--config-dir={confdirs['fastdns']}"],
-                          fastdns_tree, ports["fastdns"], work / "fastdns.log"),
-        "pdns": Server("pdns", [tool("pdns_server"), f"--config-dir={confdirs['pdns']}"],
-                       work, ports["pdns"], work / "pdns.log"),
-    }
+        return Server(name, [sys.executable, "-m", "fastdns",
+                             f"--config-dir={confdirs[name]}"], fastdns_tree, port, log)
+    if name == "pdns":
+        return Server(name, [tool("pdns_server"), f"--config-dir={confdirs[name]}"],
+                      work, port, log)
+    if name == "knot":      # knotd stays in the foreground unless given -d
+        return Server(name, [tool("knotd"), "-c", str(confdirs[name] / "knot.conf")],
+                      work, port, log)
+    if name == "nsd":
+        return Server(name, [tool("nsd"), "-d", "-c", str(confdirs[name] / "nsd.conf")],
+                      work, port, log)
+    assert name == "floor"
+    return Server(name, [str(build_floor(work)), str(port)], work, port, log, echo=True)
 
 
 # -- dnsperf ------------------------------------------------------------------------------
@@ -430,42 +495,49 @@ ROWS = (  # (label, Run attribute, format)
 )
 
 
-def ratio(values: dict[str, float]) -> str:
-    a, b = values.get("fastdns"), values.get("pdns")
-    if a is None or b is None or (a == 0 and b == 0):
+def ratio(values: dict[str, float], a: str, b: str) -> str:
+    """``values[a] / values[b]``: blank when ``a`` has no value (the floor over TCP), "-"
+    when ``b`` has none or both are 0."""
+    if a not in values:
+        return ""
+    if b not in values or values[a] == values[b] == 0:
         return "-"
-    return f"{a / b:.2f}" if b else "inf"
+    return f"{values[a] / values[b]:.2f}" if values[b] else "inf"
 
 
 def table(runs: list[Run], servers: dict[str, Server]) -> str:
+    """A column per server that ran, then one per ratio of two that ran (RATIOS); a block
+    of rows per set and transport, and one for the servers' load time and memory."""
     names = [n for n in SERVERS if n in servers]
-    header = ["set", "transport", "figure", *names]
-    if len(names) > 1:
-        header.append("fastdns/pdns")
+    ratios = [(a, b) for a, b in RATIOS if a in servers and b in servers]
+    header = ["figure", *names, *(f"{a}/{b}" for a, b in ratios)]
     rows: list[list[str]] = []
+
+    def add(label: str, values: dict[str, float], fmt: str) -> None:
+        rows.append([f"  {label}", *(fmt.format(values[n]) if n in values else "-"
+                                     for n in names),
+                     *(ratio(values, a, b) for a, b in ratios)])
+
     cases: dict[tuple[str, str], dict[str, Run]] = {}
     for run in runs:
         cases.setdefault((run.set, run.transport), {})[run.server] = run
     for (set_name, transport), by_server in cases.items():
-        for i, (label, attr, fmt) in enumerate(ROWS):
-            values = {n: getattr(r, attr) for n, r in by_server.items()}
-            row = [set_name if i == 0 else "", transport if i == 0 else "", label]
-            row += [fmt.format(values[n]) if n in values else "-" for n in names]
-            rows.append(row + ([ratio(values)] if len(names) > 1 else []))
-    for i, (label, values) in enumerate((
-            ("zone load s", {n: s.load_s for n, s in servers.items()}),
-            ("zone load CPU s", {n: s.load_cpu_s for n, s in servers.items()}),
-            ("PSS after load MiB", {n: s.memory_loaded["pss_mb"] for n, s in servers.items()}),
-            ("PSS after runs MiB", {n: s.memory_after["pss_mb"] for n, s in servers.items()}))):
-        row = ["server" if i == 0 else "", "", label]
-        row += [f"{values[n]:,.2f}" if label.startswith("zone") else f"{values[n]:,.1f}"
-                for n in names]
-        rows.append(row + ([ratio(values)] if len(names) > 1 else []))
+        rows.append([f"{set_name}/{transport}"])
+        for label, attr, fmt in ROWS:
+            add(label, {n: getattr(r, attr) for n, r in by_server.items()}, fmt)
+    rows.append(["server"])
+    loaded = {n: s for n, s in servers.items() if not s.echo}      # the floor loads no zone
+    add("zone load s", {n: s.load_s for n, s in loaded.items()}, "{:,.2f}")
+    add("zone load CPU s", {n: s.load_cpu_s for n, s in loaded.items()}, "{:,.2f}")
+    add("PSS after load MiB", {n: s.memory_loaded["pss_mb"] for n, s in servers.items()},
+        "{:,.1f}")
+    add("PSS after runs MiB", {n: s.memory_after["pss_mb"] for n, s in servers.items()},
+        "{:,.1f}")
+    rows = [row + [""] * (len(header) - len(row)) for row in rows]    # the block titles
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
-    left = 3
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if k < left else c.rjust(w)
+        return "  ".join(c.ljust(w) if k == 0 else c.rjust(w)
                          for k, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
@@ -473,14 +545,16 @@ def table(runs: list[Run], servers: dict[str, Server]) -> str:
 
 def warnings(runs: list[Run], servers: dict[str, Server]) -> list[str]:
     """Answers that differ in kind between servers make their figures incomparable; other
-    processes busy on the machine make them noisy."""
+    processes busy on the machine make them noisy. The floor's answers are its queries:
+    NOERROR, and of the query's size."""
     out = [f"{s.name}: other processes used {s.load_other_cpu_s:.2f}s of CPU during the "
            f"{s.load_s:.1f}s zone load (noisy)"
            for s in servers.values() if s.load_other_cpu_s > max(0.25, 0.05 * s.load_s)]
     cases: dict[tuple[str, str], dict[str, Run]] = {}
     for run in runs:
         cases.setdefault((run.set, run.transport), {})[run.server] = run
-        unexpected = {k: v for k, v in run.rcodes.items() if k != EXPECTED_RCODE[run.set]}
+        expected = "NOERROR" if servers[run.server].echo else EXPECTED_RCODE[run.set]
+        unexpected = {k: v for k, v in run.rcodes.items() if k != expected}
         if unexpected:
             out.append(f"{run.server} {run.set}/{run.transport}: unexpected rcodes {unexpected}")
         if run.set == "nxdomain" and run.run_s < 0.9 * run.duration_s:
@@ -490,7 +564,7 @@ def warnings(runs: list[Run], servers: dict[str, Server]) -> list[str]:
             out.append(f"{run.server} {run.set}/{run.transport}: other processes used "
                        f"{run.other_cpu_s:.2f}s of CPU during the {run.run_s:.0f}s run (noisy)")
     for (set_name, transport), by_server in cases.items():
-        sizes = {n: r.response_bytes for n, r in by_server.items()}
+        sizes = {n: r.response_bytes for n, r in by_server.items() if not servers[n].echo}
         if len(set(sizes.values())) > 1:
             out.append(f"{set_name}/{transport}: mean response size differs {sizes}")
     return out
@@ -506,11 +580,14 @@ def environment(fastdns_tree: Path) -> dict:
             return ""
         return (proc.stdout + proc.stderr).strip()
 
+    def version(pattern: str, program: str, *flags: str) -> str:
+        """The version ``program`` prints, "" when it is not installed."""
+        path = installed(program)
+        match = re.search(pattern, output(path, *flags)) if path else None
+        return match[1] if match else ""
+
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
-    dnsperf_version = re.search(r"Version ([\d.]+)", output(tool("dnsperf"), "-h"))
-    pdns_version = re.search(r"Authoritative Server ([\d.]+)", output(tool("pdns_server"),
-                                                                      "--version"))
     dirty = output("git", "status", "--porcelain", "--untracked-files=no", cwd=fastdns_tree)
     return {
         "sha": output("git", "rev-parse", "--short", "HEAD", cwd=fastdns_tree) or "unknown",
@@ -519,8 +596,11 @@ def environment(fastdns_tree: Path) -> dict:
         "bench_sha": output("git", "rev-parse", "--short", "HEAD") or "unknown",
         "bench_dirty": "bench/" in output("git", "status", "--porcelain", "bench"),
         "fastdns_version": output(sys.executable, "-m", "fastdns", "--version", cwd=fastdns_tree),
-        "pdns_version": pdns_version[1] if pdns_version else "",
-        "dnsperf_version": dnsperf_version[1] if dnsperf_version else "",
+        "pdns_version": version(r"Authoritative Server ([\d.]+)", "pdns_server", "--version"),
+        "knot_version": version(r"version ([\d.]+)", "knotd", "--version"),
+        "nsd_version": version(r"NSD version ([\d.]+)", "nsd", "-v"),
+        "cc_version": version(r"(.+)", "cc", "--version"),      # the floor's compiler
+        "dnsperf_version": version(r"Version ([\d.]+)", "dnsperf", "-h"),
         "cpu_model": model[1] if model else platform.processor(),
         "cores": os.cpu_count(),
         "kernel": platform.release(),
@@ -546,7 +626,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--names", type=int, default=10_000,
                         help="names in the zone, each with A, AAAA, MX, TXT (10000 or 1000000)")
     parser.add_argument("--workers", type=int, default=1,
-                        help="fastdns workers = PowerDNS receiver threads (default 1)")
+                        help="fastdns workers = PowerDNS receiver threads = Knot UDP and TCP "
+                             "workers = NSD servers (default 1)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per dnsperf run")
     parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per run")
     parser.add_argument("--repeat", type=int, default=1,
@@ -555,7 +636,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quiet-wait", type=float, default=120,
                         help="before each server start and run, wait up to this many seconds "
                              "for the machine to be idle (0: do not wait)")
-    parser.add_argument("--servers", default=",".join(SERVERS))
+    parser.add_argument("--servers",
+                        help=f"among {','.join(SERVERS)} (default: all of them, knot and nsd "
+                             "only when installed)")
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--transports", default=",".join(TRANSPORTS))
     parser.add_argument("--clients", type=int, default=8, help="dnsperf -c (sockets)")
@@ -582,6 +665,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.names, args.duration, args.warmup = 10_000, 2, 1
+    args.skipped = []       # optional servers left out of the default, not being installed
+    if args.servers is None:
+        args.skipped = [n for n in OPTIONAL if installed(BINARIES[n]) is None]
+        args.servers = ",".join(n for n in SERVERS if n not in args.skipped)
     for option in ("servers", "sets", "transports"):
         chosen = getattr(args, option).split(",")
         allowed = {"servers": SERVERS, "sets": SETS, "transports": TRANSPORTS}[option]
@@ -621,7 +708,7 @@ def bench_server(server: Server, zone: gen_zone.Zone, files: QueryFiles,
         server.memory_loaded = memory_mb(server.proc.pid)
         print(f"answered after {server.load_s:.2f}s", flush=True)
         for set_name in args.sets:
-            for transport in args.transports:
+            for transport in (t for t in args.transports if t in server.transports):
                 for attempt in range(1, args.repeat + 1):
                     files.get(set_name, transport, attempt)     # written before, not during
                 tries = []
@@ -645,8 +732,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     command = shlex.join([sys.executable, "-m", "bench.run", *(sys.argv[1:] if argv is None
                                                                else argv)])
-    for name in ("taskset", "dnsperf", *(["pdns_server"] if "pdns" in args.servers else [])):
+    for name in ("taskset", "dnsperf", *(BINARIES[n] for n in args.servers if n in BINARIES)):
         tool(name)
+    for name in args.skipped:
+        print(f"note: {BINARIES[name]} is not installed, so {name} is left out "
+              f"(scripts/install-deps installs it)")
     lock = lock_workdir(args.work)      # noqa: F841 (held until exit)
     t0 = time.monotonic()
     zone, written = gen_zone.ensure_zone(args.work, args.names)
@@ -656,8 +746,8 @@ def main(argv: list[str] | None = None) -> int:
     ports = {name: free_port() for name in SERVERS}
     confdirs = gen_zone.write_configs(args.work, zone, ports, args.workers)
     files = QueryFiles(args.work, zone, args.duration, args.warmup)
-    every = make_servers(args.work, confdirs, ports, args.fastdns_tree)
-    servers = {name: every[name] for name in args.servers}
+    servers = {name: make_server(name, args.work, confdirs, ports[name], args.fastdns_tree)
+               for name in args.servers}
     runs: list[Run] = []
     attempts: list[Run] = []
     for server in servers.values():
@@ -666,9 +756,10 @@ def main(argv: list[str] | None = None) -> int:
         attempts += tried
     text = table(runs, servers)
     notes = warnings(runs, servers)
-    print(f"\n{zone.names:,} names, workers={args.workers} (PowerDNS receiver-threads="
-          f"{args.workers}), servers on CPU {args.server_cpus}, dnsperf on CPU "
+    print(f"\n{zone.names:,} names, servers on CPU {args.server_cpus}, dnsperf on CPU "
           f"{args.client_cpus}, {args.duration}s per run")
+    print(", ".join(f"{n} {WORKER_SETTINGS[n]}={args.workers}" for n in servers
+                    if n in WORKER_SETTINGS))
     print(text)
     for note in notes:
         print(f"warning: {note}")
@@ -681,7 +772,8 @@ def main(argv: list[str] | None = None) -> int:
                            "load_cpu_s": s.load_cpu_s, "load_other_cpu_s": s.load_other_cpu_s,
                            "memory_after_load": s.memory_loaded,
                            "memory_after_runs": s.memory_after,
-                           "config": next(confdirs[name].glob("*.conf")).read_text()}
+                           "config": (confdirs[name] / f"{name}.conf").read_text()
+                           if name in confdirs else None}
                     for name, s in servers.items()},
         "runs": [asdict(r) for r in runs],
         "attempts": [asdict(r) for r in attempts] if args.repeat > 1 else [],
@@ -705,8 +797,10 @@ def lock_workdir(work: Path) -> Any:
 
 
 def parameters(args: argparse.Namespace) -> dict:
-    return {"names": args.names, "workers": args.workers,
-            "pdns_receiver_threads": args.workers, "duration_s": args.duration,
+    return {"names": args.names, "servers": args.servers, "workers": args.workers,
+            "pdns_receiver_threads": args.workers, "knot_udp_workers": args.workers,
+            "knot_tcp_workers": args.workers, "nsd_server_count": args.workers,
+            "duration_s": args.duration,
             "warmup_s": args.warmup, "repeat": args.repeat, "quiet_wait_s": args.quiet_wait,
             "dnsperf_clients": args.clients,
             "dnsperf_outstanding": args.outstanding, "dnsperf_timeout_s": args.timeout,
