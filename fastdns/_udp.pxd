@@ -31,6 +31,7 @@ cdef extern from "<sys/socket.h>" nogil:
     int sendmmsg(int fd, mmsghdr *msgs, unsigned int vlen, int flags)
     enum:
         MSG_DONTWAIT
+        MSG_WAITFORONE
         MSG_TRUNC
         AF_INET
         AF_INET6
@@ -70,3 +71,8 @@ cdef class UdpReader:
     cdef sockaddr_storage addrs[VLEN]
     cdef uint8_t *inbuf
     cdef uint8_t *outbuf
+    cdef volatile bint stopping
+
+    cdef int receive(self, int flags) noexcept nogil
+    cdef int answer_batch(self, int n, uint32_t now) noexcept
+    cdef int send(self, int nout) noexcept nogil

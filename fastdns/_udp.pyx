@@ -309,6 +309,7 @@ cdef class UdpReader:
     def __cinit__(self):
         self.inbuf = NULL
         self.outbuf = NULL
+        self.stopping = False
 
     def __init__(self, int fd, bint v6, Responder responder not None):
         cdef int i
@@ -333,48 +334,87 @@ cdef class UdpReader:
         free(self.inbuf)
         free(self.outbuf)
 
-    def on_readable(self):
-        """Answer what the socket holds (up to BATCHES batches); the datagrams read."""
-        cdef int batch, i, n, m, nout, sent, r
-        cdef int total = 0
-        cdef uint32_t now = clock_seconds()
+    cdef int receive(self, int flags) noexcept nogil:
+        """One recvmmsg into the input slots: the datagrams read, or -1 (errno set)."""
+        cdef int i
+        for i in range(VLEN):
+            self.inmsg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage)
+            self.inmsg[i].msg_hdr.msg_flags = 0
+        return recvmmsg(self.fd, self.inmsg, VLEN, flags, NULL)
+
+    cdef int answer_batch(self, int n, uint32_t now) noexcept:
+        """Write the answers to the ``n`` datagrams just read into the output slots: how
+        many there are to send."""
+        cdef int i, m
+        cdef int nout = 0
         cdef Responder responder = self.responder
         cdef Row *row = responder.row
+        for i in range(n):
+            responder.note_remote(<const sockaddr *>&self.addrs[i])
+            if self.inmsg[i].msg_hdr.msg_flags & MSG_TRUNC:
+                row.c[C_UDP_QUERIES] += 1
+                row.c[C_CORRUPT_PACKETS] += 1
+                continue
+            m = responder.respond(self.inbuf + i * SLOT, self.inmsg[i].msg_len, False,
+                                  self.v6, self.outbuf + nout * SLOT, now)
+            if m < 0:
+                continue
+            self.iov_out[nout].iov_base = self.outbuf + nout * SLOT
+            self.iov_out[nout].iov_len = m
+            self.outmsg[nout].msg_hdr.msg_iov = &self.iov_out[nout]
+            self.outmsg[nout].msg_hdr.msg_name = &self.addrs[i]
+            self.outmsg[nout].msg_hdr.msg_namelen = self.inmsg[i].msg_hdr.msg_namelen
+            nout += 1
+        return nout
+
+    cdef int send(self, int nout) noexcept nogil:
+        """sendmmsg the first ``nout`` output slots (more calls if one stops short): how
+        many could not be sent (a full send buffer loses them, as the kernel would)."""
+        cdef int r, sent = 0
+        while sent < nout:
+            r = sendmmsg(self.fd, self.outmsg + sent, nout - sent, MSG_DONTWAIT)
+            if r < 0 and errno == EINTR:
+                continue
+            if r <= 0:
+                break
+            sent += r
+        return nout - sent
+
+    def on_readable(self):
+        """Answer what the socket holds (up to BATCHES batches); the datagrams read."""
+        cdef int batch, n
+        cdef int total = 0
+        cdef uint32_t now = clock_seconds()
         for batch in range(BATCHES):
-            for i in range(VLEN):
-                self.inmsg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage)
-                self.inmsg[i].msg_hdr.msg_flags = 0
-            n = recvmmsg(self.fd, self.inmsg, VLEN, MSG_DONTWAIT, NULL)
+            n = self.receive(MSG_DONTWAIT)
             if n <= 0:
                 break
             total += n
-            nout = 0
-            for i in range(n):
-                responder.note_remote(<const sockaddr *>&self.addrs[i])
-                if self.inmsg[i].msg_hdr.msg_flags & MSG_TRUNC:
-                    row.c[C_UDP_QUERIES] += 1
-                    row.c[C_CORRUPT_PACKETS] += 1
-                    continue
-                m = responder.respond(self.inbuf + i * SLOT, self.inmsg[i].msg_len, False,
-                                      self.v6, self.outbuf + nout * SLOT, now)
-                if m < 0:
-                    continue
-                self.iov_out[nout].iov_base = self.outbuf + nout * SLOT
-                self.iov_out[nout].iov_len = m
-                self.outmsg[nout].msg_hdr.msg_iov = &self.iov_out[nout]
-                self.outmsg[nout].msg_hdr.msg_name = &self.addrs[i]
-                self.outmsg[nout].msg_hdr.msg_namelen = self.inmsg[i].msg_hdr.msg_namelen
-                nout += 1
-            sent = 0
-            while sent < nout:
-                r = sendmmsg(self.fd, self.outmsg + sent, nout - sent, MSG_DONTWAIT)
-                if r < 0 and errno == EINTR:
-                    continue
-                if r <= 0:
-                    # a full send buffer: these answers are lost, as the kernel would lose them
-                    row.c[C_UDP_SNDBUF_ERRORS] += nout - sent
-                    break
-                sent += r
+            self.responder.row.c[C_UDP_SNDBUF_ERRORS] += self.send(self.answer_batch(n, now))
             if n < VLEN:
                 break
         return total
+
+    def serve(self):
+        """Block in recvmmsg and answer, batch after batch, until ``stop()``; for a thread
+        of its own. The GIL is held only while a batch's answers are computed, exactly as
+        on_readable computes them; sending them and waiting for the next batch let go of
+        it. The socket must be blocking, with a receive timeout: the longest ``stop()``
+        waits."""
+        cdef int n, lost = 0, nout = 0
+        cdef Row *row = self.responder.row
+        while True:
+            with nogil:
+                lost = self.send(nout)
+                n = -1 if self.stopping else self.receive(MSG_WAITFORONE)
+            row.c[C_UDP_SNDBUF_ERRORS] += lost
+            nout = 0
+            if n < 0:
+                if self.stopping:
+                    return
+                continue
+            nout = self.answer_batch(n, clock_seconds())
+
+    def stop(self):
+        """Make ``serve()`` return after its current wait."""
+        self.stopping = True

@@ -1,13 +1,14 @@
 """A worker process: the packet cache and the answer engine behind its own UDP and TCP
-sockets, on a uvloop event loop.
+sockets, on a uvloop event loop, with a thread for each UDP socket.
 
 The master forks it with its sockets bound and its zones in hand (memfd bundles, see
 ``fastdns.zone.bundle``); it then drops privileges and answers until told to stop. UDP is
-drained in batches by ``fastdns._udp.UdpReader`` (recvmmsg/sendmmsg; a cache hit never
-enters Python). TCP follows RFC 7766: length-prefixed messages, pipelined queries answered
-in order, an idle timeout, and PowerDNS's connection limits (``max-tcp-connections``,
-``max-tcp-connections-per-client``, ``max-tcp-transactions-per-conn``,
-``max-tcp-connection-duration``).
+drained in batches by ``fastdns._udp.UdpReader`` in a thread of its own (``UdpThread``:
+blocking recvmmsg, then sendmmsg; a cache hit never enters Python, and the GIL is held
+only while a batch's answers are computed). TCP follows RFC 7766: length-prefixed
+messages, pipelined queries answered in order, an idle timeout, and PowerDNS's connection
+limits (``max-tcp-connections``, ``max-tcp-connections-per-client``,
+``max-tcp-transactions-per-conn``, ``max-tcp-connection-duration``).
 
 The worker never reads a backend (STYLE §2): new zone data arrives from the master as a
 bundle descriptor on its channel.
@@ -21,6 +22,8 @@ import os
 import pwd
 import signal
 import socket
+import struct
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -45,6 +48,8 @@ BOOT_ERROR = 3
 #: seconds a graceful stop waits for TCP clients to take their answers (a client that does
 #: not read must not hold the stop up)
 GRACEFUL_TIMEOUT = 1.0
+#: seconds a UDP reader thread waits in recvmmsg before it looks whether it is to stop
+UDP_WAIT = 0.1
 _PR_SET_PDEATHSIG = 1
 
 
@@ -179,7 +184,7 @@ class Worker:
         self.tcp_connections: set[TcpConnection] = set()
         self.tcp_per_client: Counter[str] = Counter()
         self._servers: list[asyncio.AbstractServer] = []
-        self._readers: list[tuple[int, UdpReader]] = []
+        self._readers: list[UdpThread] = []
         self._last_error_log = 0.0
 
     # -- zones -----------------------------------------------------------------------------
@@ -226,9 +231,7 @@ class Worker:
         for listener in self.listeners:
             v6 = listener.sock.family == socket.AF_INET6
             if listener.kind == "udp":
-                reader = UdpReader(listener.sock.fileno(), v6, self.responder)
-                loop.add_reader(listener.sock.fileno(), reader.on_readable)
-                self._readers.append((listener.sock.fileno(), reader))
+                self._readers.append(UdpThread(listener.sock, v6, self.responder))
             else:
                 server = await loop.create_server(
                     self._tcp_factory(v6), sock=listener.sock)
@@ -243,10 +246,13 @@ class Worker:
         """Stop listening; with ``graceful``, answer what UDP holds and let open TCP
         connections flush and close."""
         loop = asyncio.get_running_loop()
-        for fd, reader in self._readers:
-            loop.remove_reader(fd)
-            if graceful:
-                reader.on_readable()
+        for reader in self._readers:
+            reader.stop()
+        while any(reader.is_alive() for reader in self._readers):
+            await asyncio.sleep(0.01)
+        if graceful:
+            for reader in self._readers:
+                reader.drain()
         # closed at once, not at exit: a socket nobody reads must leave the SO_REUSEPORT
         # group before its share of the queries is lost in it (TTOU; the master has let go
         # of its copy)
@@ -263,6 +269,48 @@ class Worker:
                 await asyncio.sleep(0.05)
         for conn in list(self.tcp_connections):
             conn.close(abort=True)
+
+
+class UdpThread:
+    """A UDP socket's reader: a thread of the worker that blocks in recvmmsg and answers
+    batch after batch.
+
+    Waiting in recvmmsg instead of in the event loop's epoll_wait saves a system call, a
+    wake-up of the loop and its dispatch per batch: about 0.9 µs of CPU per answer with
+    dnsperf on loopback, an eighth of the total (bench/). The thread holds the GIL only
+    while it computes a batch's answers, exactly as the event loop would compute them, so
+    TCP, reloads and purges in the loop see the same single-threaded state as before.
+    """
+
+    def __init__(self, sock: socket.socket, v6: bool, responder: Responder) -> None:
+        self.reader = UdpReader(sock.fileno(), v6, responder)
+        # the file description is shared with the master's copy, which never reads it
+        sock.setblocking(True)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                        struct.pack("ll", 0, int(UDP_WAIT * 1e6)))
+        self.thread = threading.Thread(target=self._serve, daemon=True,
+                                       name=f"udp {sock.getsockname()}")
+        self.thread.start()
+
+    def _serve(self) -> None:
+        # signals are the event loop's business: none may interrupt this thread
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        try:
+            self.reader.serve()
+        except BaseException:       # a worker that cannot read its socket must be replaced
+            log.exception("the UDP reader failed; worker exits")
+            os._exit(1)
+
+    def stop(self) -> None:
+        """Make the thread end after its current wait (at most UDP_WAIT)."""
+        self.reader.stop()
+
+    def is_alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def drain(self) -> int:
+        """Answer what the socket still holds, once the thread has ended."""
+        return self.reader.on_readable()
 
 
 class TcpConnection(asyncio.Protocol):
