@@ -7,8 +7,10 @@ count, send. Only a miss calls the engine, and only the engine's own bookkeeping
 Python objects.
 """
 
+import os
+
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from libc.errno cimport errno, EINTR
+from libc.errno cimport errno, EAGAIN, EINTR
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memset
@@ -401,17 +403,20 @@ cdef class UdpReader:
         on_readable computes them; sending them and waiting for the next batch let go of
         it. The socket must be blocking, with a receive timeout: the longest ``stop()``
         waits."""
-        cdef int n, lost = 0, nout = 0
+        cdef int n, lost = 0, nout = 0, error = 0
         cdef Row *row = self.responder.row
         while True:
             with nogil:
                 lost = self.send(nout)
                 n = -1 if self.stopping else self.receive(MSG_WAITFORONE)
+                error = errno
             row.c[C_UDP_SNDBUF_ERRORS] += lost
             nout = 0
             if n < 0:
                 if self.stopping:
                     return
+                if error != EAGAIN and error != EINTR:
+                    raise OSError(error, os.strerror(error))
                 continue
             nout = self.answer_batch(n, clock_seconds())
 

@@ -458,6 +458,18 @@ def alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
+def stop_process(pid: int) -> None:
+    """SIGSTOP ``pid`` and wait until every one of its threads is stopped: kill() returns
+    before that, and a worker's UDP thread may answer a while longer if it does not wait."""
+    os.kill(pid, signal.SIGSTOP)
+
+    def stopped() -> bool:
+        tasks = Path(f"/proc/{pid}/task")
+        return all((tasks / tid / "stat").read_text().rpartition(")")[2].split()[0] == "T"
+                   for tid in os.listdir(tasks))
+    wait_until(stopped, timeout=5, interval=0.001, what=f"process {pid} stopped")
+
+
 def title(pid: int) -> str:
     """The process title (command line) of ``pid``."""
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()

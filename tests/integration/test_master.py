@@ -35,6 +35,7 @@ from tests.integration.helpers import (
     rrs,
     start_server,
     statistics,
+    stop_process,
     tcp_exchange,
     title,
     udp_burst,
@@ -105,7 +106,7 @@ def test_titles_and_every_worker_answers(tree, tmp_path):
     assert all_answer(server) == 50                  # both workers are up and serving
     before = statistics(server)
     worker0 = workers_by_title(server)["fastdns: worker 0"]
-    os.kill(worker0, signal.SIGSTOP)
+    stop_process(worker0)
     try:
         socks = udp_burst(server, WWW, 200)
         by_worker1, waiting = collect(socks, 1.0, close=False)
@@ -324,7 +325,7 @@ def test_ttin_ttou_keep_answering(tree, tmp_path):
     # the new worker answers: with the first two stopped, its share is still answered
     first_two = [pid for pid, name in workers.items() if name != "fastdns: worker 2"]
     for pid in first_two:
-        os.kill(pid, signal.SIGSTOP)
+        stop_process(pid)
     try:
         socks = udp_burst(server, WWW, 150)
         by_worker2, waiting = collect(socks, 1.0, close=False)
