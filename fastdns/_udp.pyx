@@ -7,13 +7,11 @@ count, send. Only a miss calls the engine, and only the engine's own bookkeeping
 Python objects.
 """
 
-import os
-
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.errno cimport errno, EAGAIN, EINTR
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, realloc, free
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memset, strerror
 
 from fastdns.consts cimport *
 from fastdns._wire cimport Query, parse_query, PQ_OK, PQ_DROP, PQ_FORMERR, MSG_MAX
@@ -416,7 +414,7 @@ cdef class UdpReader:
                 if self.stopping:
                     return
                 if error != EAGAIN and error != EINTR:
-                    raise OSError(error, os.strerror(error))
+                    raise OSError(error, strerror(error).decode())
                 continue
             nout = self.answer_batch(n, clock_seconds())
 
