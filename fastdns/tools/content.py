@@ -23,10 +23,10 @@ import dns.rdataclass
 import dns.rdatatype
 
 from fastdns.backends.content import ContentError, rdata_wire
-from fastdns.tools.pdnszone import TYPE_CODES, _escape_label, type_name
+from fastdns.tools.pdnszone import TYPE_CODES, labels_text, type_name
 
-__all__ = ["ContentError", "check_stored", "name_text", "parse_content", "pdns_content",
-           "split_prio", "type_code"]
+__all__ = ["SIMPLE_TXT", "ContentError", "check_stored", "name_text", "parse_content",
+           "pdns_content", "split_prio", "type_code"]
 
 #: PowerDNS types that pdns_server computes per query; stored, never parsed here
 PDNS_ONLY = frozenset({"ALIAS", "LUA"})
@@ -35,7 +35,8 @@ _SVC_QUOTED = re.compile(r'="([^"\\\s]*)"')
 _SIMPLE_NAME = re.compile(
     r"(?:[A-Za-z0-9_*-][A-Za-z0-9_*/+-]{0,62})(?:\.[A-Za-z0-9_*/+-]{1,63})*|\.")
 _NAME_TYPES = frozenset({"NS", "CNAME", "PTR", "DNAME", "MX"})
-_SIMPLE_TXT = re.compile(r'"[^"\\]{0,255}"(?:[ \t]+"[^"\\]{0,255}")*')
+#: TXT content that is stored as it is: quoted strings without escapes (no rdata needed)
+SIMPLE_TXT = re.compile(r'"[^"\\]{0,255}"(?:[ \t]+"[^"\\]{0,255}")*')
 
 
 def type_code(text: str) -> int:
@@ -71,7 +72,7 @@ def check_stored(rtype: str, content: str, prio: int) -> None:
         except OSError:
             raise ContentError(f"bad {rtype} content '{content}'") from None
         return
-    if (rtype == "TXT" or rtype == "SPF") and _SIMPLE_TXT.fullmatch(content):
+    if (rtype == "TXT" or rtype == "SPF") and SIMPLE_TXT.fullmatch(content):
         return
     if rtype in _NAME_TYPES and _SIMPLE_NAME.fullmatch(content) and len(content) < 254:
         if rtype != "MX" or 0 <= prio <= 65535:
@@ -99,8 +100,7 @@ def parse_content(rtype: str, text: str) -> dns.rdata.Rdata:
 
 def name_text(name: dns.name.Name) -> str:
     """A name as PowerDNS writes it in content: no trailing dot, "." for the root."""
-    labels = [label for label in name.labels if label]
-    return ".".join(_escape_label(label) for label in labels) if labels else "."
+    return labels_text([label for label in name.labels if label])
 
 
 def _txt(data: bytes) -> str:

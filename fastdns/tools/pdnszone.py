@@ -31,7 +31,8 @@ from typing import TextIO
 
 import dns.rdatatype
 
-__all__ = ["TYPE_CODES", "ZoneFileError", "ZoneReader", "canonical_name", "type_name"]
+__all__ = ["TYPE_CODES", "ZoneFileError", "ZoneReader", "canonical_name", "labels_text",
+           "type_name"]
 
 #: PowerDNS's default TTL for records without one and no ``$TTL``
 DEFAULT_TTL = 3600
@@ -159,7 +160,12 @@ def _absolute(text: str, origin: str) -> str:
 
 
 def _slow_name(body: str) -> str:
-    labels = _parse_labels(body)
+    return labels_text(_parse_labels(body))
+
+
+def labels_text(labels: list[bytes]) -> str:
+    """A name's non-empty labels as PowerDNS writes the name: escaped, dot-separated, no
+    trailing dot, "." for the root."""
     return ".".join(_escape_label(label) for label in labels) if labels else "."
 
 

@@ -23,8 +23,8 @@ import dns.name
 from fastdns.backends.base import BackendError
 from fastdns.backends.gsql import BATCH, DB_KINDS, Columns, GSQLBackend, Row, db_name
 from fastdns.config.settings import parse_address
-from fastdns.tools.content import _SIMPLE_TXT as SIMPLE_TXT
 from fastdns.tools.content import (
+    SIMPLE_TXT,
     ContentError,
     check_stored,
     name_text,
