@@ -11,7 +11,10 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 EXTENSIONS = ["_wire", "_snapshot", "_engine", "_shm", "_pcache", "_udp",
-              "zone._imagebuild", "zone._masterfile"]
+              "zone._rdata", "zone._imagebuild", "zone._masterfile", "zone._rows",
+              "backends._sqlite3rows"]
+#: C libraries an extension links with (SQLite's C API: libsqlite3-dev to build)
+LIBRARIES = {"backends._sqlite3rows": ["sqlite3"]}
 
 DEBUG = os.environ.get("FASTDNS_DEBUG") == "1"
 ANNOTATE = DEBUG or os.environ.get("FASTDNS_ANNOTATE") == "1"
@@ -30,6 +33,7 @@ extensions = [
         [f"fastdns/{name.replace('.', '/')}.pyx"],
         define_macros=macros,
         extra_compile_args=compile_args,
+        libraries=LIBRARIES.get(name, []),
     )
     for name in EXTENSIONS
 ]

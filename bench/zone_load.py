@@ -1,10 +1,12 @@
-"""Zone load time and memory: master file → checked image, fast path against the reference.
+"""Zone load time and memory: master file → checked image, and SQLite rows → checked image.
 
-    python3 -m bench.zone_load [--names 1000000] [--reference] [--runs 3] [--out DIR]
+    python3 -m bench.zone_load [--names 1000000] [--sql] [--reference] [--runs 3] [--out DIR]
 
 Each load runs in a fresh child process: ``fast`` is fastdns.zone.loader.load_image (what
-the bind backend serves through), ``reference`` is read_zone_file + check_zone +
-compile_zone (dnspython; about 440 s and 3.7 GB for 1,000,000 names, hence opt-in). Per
+the bind backend serves through); ``sql`` is what the gsqlite3 backend does to serve the
+same records from an SQLite database that ``fastdns-util load-zone`` filled from the same
+file (made once, kept beside the zone); ``reference`` reads the file with dnspython
+(tests/_support/oracle.py, the tests' oracle: the speed of a pure-Python reader). Per
 run: seconds from the call to the image, peak RSS of the child and its RSS once the load
 returned (the image included). The zone is bench/gen_zone.py's (kept between runs); the
 record goes to bench/results/<date>-<sha>-zone-load.json.
@@ -16,12 +18,14 @@ import json
 import os
 import platform
 import resource
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from bench.gen_zone import ZONE, default_workdir, ensure_zone
+from fastdns.backends.sqlbase import schema_sql
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -35,15 +39,23 @@ def child(kind: str, path: str) -> None:
 
         def load() -> bytes:
             return load_image(path, ZONE).image
-    else:
-        from fastdns.zone.check import check_zone
-        from fastdns.zone.compile import compile_zone
-        from fastdns.zone.zonefile import read_zone_file
+    elif kind == "sql":
+        from fastdns.backends.gsql import GSQLBackend
+        from fastdns.backends.gsqlite3 import SQLite3
+        from fastdns.zone.zonedb import ZoneDB
 
         def load() -> bytes:
-            zone = read_zone_file(path, ZONE)
-            check_zone(zone)
-            return compile_zone(zone)
+            backend = GSQLBackend(SQLite3({"database": path}), "gsqlite3")
+            db = ZoneDB([backend])
+            result = db.refresh()
+            if result.failed:
+                raise SystemExit(f"the zone failed to load from {path}")
+            return result.images[0].image
+    else:
+        from tests._support.oracle import read_rrsets
+
+        def load() -> bytes:
+            return repr(read_rrsets(open(path).read(), ZONE)).encode()
     started = time.perf_counter()
     image = load()
     seconds = time.perf_counter() - started
@@ -60,11 +72,32 @@ def run(kind: str, path: Path) -> dict:
     return json.loads(out.stdout)
 
 
+def sqlite_of(zone_file: Path) -> Path:
+    """The SQLite database holding the records of ``zone_file`` (made once, then kept)."""
+    db = zone_file.with_suffix(".sqlite3")
+    stamp = db.with_suffix(".sqlite3.stamp")
+    mark = f"{zone_file.stat().st_size} {zone_file.stat().st_mtime_ns}"
+    if db.exists() and stamp.exists() and stamp.read_text() == mark:
+        return db
+    db.unlink(missing_ok=True)
+    conf = db.parent / "sqlite-conf"
+    conf.mkdir(exist_ok=True)
+    (conf / "fastdns.conf").write_text(f"launch=gsqlite3\ngsqlite3-database={db}\n")
+    with sqlite3.connect(db) as conn:
+        conn.executescript(schema_sql("sqlite3"))
+    subprocess.run([sys.executable, "-m", "fastdns.cli.util", f"--config-dir={conf}",
+                    "load-zone", ZONE, str(zone_file)], cwd=ROOT, check=True)
+    stamp.write_text(mark)
+    return db
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--names", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="fast-path runs (the best counts)")
     parser.add_argument("--reference", action="store_true", help="time the dnspython path too")
+    parser.add_argument("--sql", action="store_true",
+                        help="time the same records served from SQLite too")
     parser.add_argument("--out", type=Path, help="work directory of bench/gen_zone.py")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -76,9 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     path = work / "zones" / zone.filename
     record: dict = {"names": args.names, "file_bytes": path.stat().st_size,
                     "fast": [run("fast", path) for _ in range(args.runs)]}
+    if args.sql:
+        database = sqlite_of(path)
+        record["sql"] = [run("sql", database) for _ in range(args.runs)]
     if args.reference:
         record["reference"] = [run("reference", path)]
-    for kind in ("fast", "reference"):
+    for kind in ("fast", "sql", "reference"):
         for row in record.get(kind, []):
             print(f"{kind:9} {args.names} names: {row['seconds']:8.2f} s, peak "
                   f"{row['peak_rss_mib']} MiB, {row['rss_after_mib']} MiB after")

@@ -18,6 +18,8 @@ cdef enum:
 ctypedef struct Target:
     PyObject *snap            # borrowed: the zone set outlives the answer
     uint32_t node
+    uint16_t rdtype           # 0: the node's A and AAAA; else its RRset of this type (an
+                              # SVCB/HTTPS AliasMode chain)
     bint required             # glue below the cut of a referral (RFC 9471): TC if it does not fit
 
 ctypedef struct Answer:
@@ -37,6 +39,8 @@ ctypedef struct Answer:
     int lk_len
     PyObject *zone            # borrowed: the first zone the answer came from (NULL: none)
     bint multi                # ... and it drew on another zone too
+    PyObject *any_snap        # borrowed: where an ANY answer holds a whole node (NULL: none)
+    int any_node              # ... that node: its addresses are in the answer already
 
 cdef class Engine:
     cdef dict _zones          # apex lookup key -> Snapshot
@@ -70,7 +74,8 @@ cdef class Engine:
     cdef void negative(self, Answer *a, Snapshot snap)
     cdef int put(self, Answer *a, int section, Snapshot snap, const RRsetRec *rs,
                  const uint8_t *owner, int owner_len, uint32_t ttl) except -2
-    cdef void note_target(self, Answer *a, Snapshot snap, uint32_t node, bint required)
+    cdef void note_target(self, Answer *a, Snapshot snap, uint32_t node, uint16_t rdtype,
+                          bint required)
     cdef void additional(self, Answer *a)
     cdef int add_target(self, Answer *a, int i)
     cdef void chaos(self, Answer *a)

@@ -17,8 +17,8 @@ from libc.string cimport memcpy
 from fastdns.consts cimport *
 from fastdns._wire cimport *
 from fastdns._wire import to_lk
-from fastdns._snapshot cimport (Snapshot, NodeRec, RRsetRec, rd_u16, N_APEX, N_CUT,
-                                N_DNAME, N_CNAME, N_NONAUTH)
+from fastdns._snapshot cimport (Snapshot, NodeRec, RRsetRec, rd_u16, EXTRA_RRSET, N_APEX,
+                                N_CUT, N_DNAME, N_CNAME, N_NONAUTH)
 
 cdef enum:
     SEC_ANSWER = 1
@@ -138,6 +138,8 @@ cdef class Engine:
         a.nsynth = 0
         a.zone = NULL
         a.multi = False
+        a.any_snap = NULL
+        a.any_node = -1
         if a.q.has_question:
             b_question(&a.b, a.q.qname, a.q.qname_len, a.q.qtype, a.q.qclass)
         a.qend = a.b.pos
@@ -337,6 +339,8 @@ cdef class Engine:
         if qtype == TYPE_ANY:
             if n.rrset_count == 0:
                 self.negative(a, snap)
+            a.any_snap = <PyObject *>snap
+            a.any_node = node
             for k in range(n.rrset_start, n.rrset_start + n.rrset_count):
                 if self.put(a, SEC_ANSWER, snap, &snap.rrsets[k], name[0], nlen[0], 0) < 0:
                     return ST_DONE
@@ -405,7 +409,7 @@ cdef class Engine:
         optional data (RFC 2181 §9).
         """
         cdef uint32_t p = rs.rdata_off
-        cdef uint32_t k
+        cdef uint32_t k, entry
         cdef uint16_t rdlen
         cdef const uint32_t *targets
         cdef int save_pos = a.b.pos
@@ -428,34 +432,49 @@ cdef class Engine:
         if rs.extra_off and section != SEC_ADDITIONAL:
             targets = snap.extra + rs.extra_off
             for k in range(targets[0]):
+                entry = targets[1 + k]
+                if entry & EXTRA_RRSET:
+                    self.note_target(a, snap, entry & (EXTRA_RRSET - 1), rs.rdtype, False)
+                    continue
                 # the glue of a referral, below its cut, is required (RFC 9471 §3)
-                self.note_target(a, snap, targets[1 + k], section == SEC_AUTHORITY and
-                                 rs.rdtype == TYPE_NS and
-                                 snap.nodes[targets[1 + k]].flags & N_NONAUTH)
+                self.note_target(a, snap, entry, 0, section == SEC_AUTHORITY and
+                                 rs.rdtype == TYPE_NS and snap.nodes[entry].flags & N_NONAUTH)
         return 0
 
-    cdef void note_target(self, Answer *a, Snapshot snap, uint32_t node, bint required):
+    cdef void note_target(self, Answer *a, Snapshot snap, uint32_t node, uint16_t rdtype,
+                          bint required):
         cdef int i
         for i in range(a.ntargets):
-            if a.targets[i].snap == <PyObject *>snap and a.targets[i].node == node:
+            if a.targets[i].snap == <PyObject *>snap and a.targets[i].node == node \
+                    and a.targets[i].rdtype == rdtype:
                 a.targets[i].required |= required
                 return
         if a.ntargets < ADDITIONAL_MAX:
             a.targets[a.ntargets].snap = <PyObject *>snap
             a.targets[a.ntargets].node = node
+            a.targets[a.ntargets].rdtype = rdtype
             a.targets[a.ntargets].required = required
             a.ntargets += 1
 
     cdef void additional(self, Answer *a):
-        """A and AAAA of the in-zone targets of the NS, MX and SRV records written so far:
-        required glue first, then the rest while it fits."""
+        """The additional section, as PowerDNS fills it: required glue first, then the
+        SVCB/HTTPS records an AliasMode chain leads to, then the A and AAAA of the
+        in-zone targets of the NS, MX, SRV, SVCB and HTTPS records written so far, while
+        it fits (leaving out the addresses an ANY answer holds already)."""
         cdef int i
         for i in range(a.ntargets):
             if a.targets[i].required and self.add_target(a, i) < 0:
                 self.reset(a, a.rcode, FLAG_TC)
                 return
         for i in range(a.ntargets):
-            if not a.targets[i].required and self.add_target(a, i) < 0:
+            if a.targets[i].rdtype and self.add_target(a, i) < 0:
+                return
+        for i in range(a.ntargets):
+            if a.targets[i].required or a.targets[i].rdtype:
+                continue
+            if a.targets[i].snap == a.any_snap and <int>a.targets[i].node == a.any_node:
+                continue
+            if self.add_target(a, i) < 0:
                 return
 
     cdef int add_target(self, Answer *a, int i):
@@ -463,7 +482,13 @@ cdef class Engine:
         cdef uint32_t node = a.targets[i].node
         cdef const uint8_t *owner = snap.node_name(node)
         cdef int owner_len = name_len(owner)
-        cdef const RRsetRec *rs = snap.rrset(node, TYPE_A)
+        cdef const RRsetRec *rs
+        if a.targets[i].rdtype:
+            rs = snap.rrset(node, a.targets[i].rdtype)
+            if rs != NULL and self.put(a, SEC_ADDITIONAL, snap, rs, owner, owner_len, 0) < 0:
+                return -1
+            return 0
+        rs = snap.rrset(node, TYPE_A)
         if rs != NULL and self.put(a, SEC_ADDITIONAL, snap, rs, owner, owner_len, 0) < 0:
             return -1
         rs = snap.rrset(node, TYPE_AAAA)

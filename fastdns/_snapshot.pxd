@@ -1,7 +1,29 @@
-# fastdns._snapshot: the C view of one zone image (layout: fastdns/zone/image.py).
+# fastdns._snapshot: the zone image, defined here once, and its read-only view.
+#
+# A zone image is one flat, position-independent binary per zone snapshot: a worker serves
+# from it without a Python object per record, and every worker maps the same one (DESIGN
+# §4). fastdns.zone._imagebuild writes it; Snapshot validates and reads it. Integers are in
+# the host's byte order (an image never leaves the machine that built it; the magic says
+# which order).
+#
+#     header   ImageHeader
+#     nodes    node_count x NodeRec, in canonical DNS order (RFC 4034 §6.1); the apex is 0
+#     rrsets   rrset_count x RRsetRec; a node's RRsets are contiguous, ordered by type
+#     names    per node: its lookup key as [u8 length][key], then its owner name in wire
+#              form (the case of the first record read at that name)
+#     rdata    per RRset: count x ([u16 rdlength][rdata, uncompressed wire form])
+#     extra    u32 lists [n, entry, ...]: the additional-section targets of an RRset (NS,
+#              MX, SRV, SVCB, HTTPS); an entry is a node whose A and AAAA go in, or, with
+#              EXTRA_RRSET set, a node whose RRset of the referring type goes in (the
+#              records an SVCB or HTTPS AliasMode chain leads to). The list at offset 0 is
+#              empty, so that ``extra_off == 0`` means "none".
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
+
+cdef enum:
+    IMAGE_VERSION = 2
+    EXTRA_RRSET = 0x40000000   # (node numbers stay below it: the store refuses more nodes)
 
 ctypedef struct ImageHeader:
     char magic[8]
@@ -36,15 +58,19 @@ ctypedef struct RRsetRec:
     uint32_t rdata_off
     uint32_t extra_off
 
+# node flags
 cdef enum:
     N_APEX = 0x01
-    N_CUT = 0x02
+    N_CUT = 0x02          # NS at a name other than the apex: a delegation point
     N_DNAME = 0x04
     N_CNAME = 0x08
-    N_ENT = 0x10
-    N_WILDCARD = 0x20
-    N_NONAUTH = 0x40
-    N_ADDRESS = 0x80
+    N_ENT = 0x10          # no RRsets: an empty non-terminal
+    N_WILDCARD = 0x20     # the owner's first label is "*"
+    N_NONAUTH = 0x40      # below a zone cut: glue or occluded data, never authoritative
+    N_ADDRESS = 0x80      # has A or AAAA: a target for additional-section processing
+
+# "FDNSZILE" or "FDNSZIBE": the magic of an image built on this host
+cdef const char *image_magic() noexcept nogil
 
 cdef inline uint16_t rd_u16(const uint8_t *p) noexcept nogil:
     """An rdlength in the image (host order, possibly unaligned)."""

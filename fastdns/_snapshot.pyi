@@ -2,9 +2,9 @@
 
 from typing_extensions import Buffer
 
-MAGIC_LE: bytes
-MAGIC_BE: bytes
-IMAGE_VERSION: int
+VERSION: int
+MAGIC: bytes
+NODE_FLAGS: dict[str, int]
 
 class ImageError(ValueError): ...
 

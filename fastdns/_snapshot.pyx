@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Read-only view of one zone image (layout: fastdns/zone/image.py).
+"""Read-only view of one zone image (its layout: _snapshot.pxd).
 
 The image is validated once when the Snapshot is made, so the lookups used per query can
 trust every offset in it.
@@ -11,9 +11,17 @@ from libc.string cimport memcmp, memcpy
 
 from fastdns._wire cimport lk_cmp, name_to_lk, name_len, rdata_ok, NAME_MAX
 
-MAGIC_LE = b"FDNSZILE"
-MAGIC_BE = b"FDNSZIBE"
-IMAGE_VERSION = 1
+#: the layout's version and magic (this host's byte order), for tests and tools
+VERSION = IMAGE_VERSION
+MAGIC = image_magic()[:8]
+#: node flags (see _snapshot.pxd)
+NODE_FLAGS = {"apex": N_APEX, "cut": N_CUT, "dname": N_DNAME, "cname": N_CNAME, "ent": N_ENT,
+              "wildcard": N_WILDCARD, "nonauth": N_NONAUTH, "address": N_ADDRESS}
+
+
+cdef const char *image_magic() noexcept nogil:
+    cdef uint16_t probe = 1
+    return b"FDNSZILE" if (<uint8_t *>&probe)[0] == 1 else b"FDNSZIBE"
 
 
 class ImageError(ValueError):
@@ -44,11 +52,10 @@ cdef class Snapshot:
     cdef _validate(self, Py_ssize_t size):
         """Check every invariant the engine relies on, so that no image can crash it."""
         cdef const ImageHeader *h
-        cdef bytes magic = MAGIC_LE if _little() else MAGIC_BE
         if size < <Py_ssize_t>sizeof(ImageHeader):
             raise ImageError("image shorter than its header")
         h = <const ImageHeader *>self.base
-        if memcmp(h.magic, <const char *>magic, 8) != 0:
+        if memcmp(h.magic, image_magic(), 8) != 0:
             raise ImageError("bad magic (not an image, or another byte order)")
         if h.version != IMAGE_VERSION:
             raise ImageError(f"image version {h.version}, expected {IMAGE_VERSION}")
@@ -153,7 +160,7 @@ cdef class Snapshot:
                     raise ImageError(f"rrset {j}: extra list out of range")
                 count = self.extra[rs.extra_off]
                 for k in range(count):
-                    if self.extra[rs.extra_off + 1 + k] >= self.nnodes:
+                    if self.extra[rs.extra_off + 1 + k] & (EXTRA_RRSET - 1) >= self.nnodes:
                         raise ImageError(f"rrset {j}: extra target out of range")
         # what the flags promise, the RRsets must hold
         if n.flags & N_CUT and self.rrset(i, 2) == NULL \
@@ -274,11 +281,6 @@ cdef class Snapshot:
                     targets.append(self.extra[rs.extra_off + 1 + k])
             out.append((rs.rdtype, rs.ttl, rdatas, targets))
         return out
-
-
-cdef bint _little():
-    cdef uint16_t one = 1
-    return (<uint8_t *>&one)[0] == 1
 
 
 cdef bint _wire_ok(const uint8_t *name, uint64_t room, int expect) noexcept:

@@ -3,21 +3,18 @@
 PowerDNS's ``launch=bind`` with ``bind-config=``. The named.conf is re-read on every
 listing, so zones added to or removed from it are noticed at the next refresh; a zone's
 change token is the identity of its files (the master file and every ``$INCLUDE``d file),
-so a refresh re-reads exactly the files that changed.
-
-Zones are served through ``load_image`` (fastdns.zone.loader: master file → image in C);
-``load_zone`` gives the same data as RRsets, with dnspython's reader.
+so a refresh re-reads exactly the files that changed. Zones are compiled by
+fastdns.zone.loader, as PowerDNS reads them (``bind-ignore-broken-records``,
+``max-generate-steps``, ``svc-autohints``).
 """
 
 import os
 from collections.abc import Hashable
 
-from fastdns.backends.base import BackendError, ZoneInfo
 from fastdns.backends.namedconf import NamedConf, NamedConfError, NamedZone, parse_named_conf
 from fastdns.zone.check import ZoneError
-from fastdns.zone.loader import load_image
-from fastdns.zone.model import ZoneData
-from fastdns.zone.zonefile import read_zone_file
+from fastdns.zone.loader import DEFAULT_OPTIONS, CompiledZone, ZoneOptions, load_image
+from fastdns.zone.source import BackendError, ZoneInfo
 
 
 def _file_token(path: str) -> tuple[str, int, int, int]:
@@ -29,10 +26,12 @@ def _file_token(path: str) -> tuple[str, int, int, int]:
 
 
 class BindBackend:
-    def __init__(self, config_path: str, name: str = "bind", check_interval: int = 0) -> None:
+    def __init__(self, config_path: str, name: str = "bind", check_interval: int = 0,
+                 options: ZoneOptions = DEFAULT_OPTIONS) -> None:
         self.name = name
         self.check_interval = check_interval
         self.config_path = config_path
+        self.options = options
         self._conf: NamedConf | None = None
         self._zones: dict[str, NamedZone] = {}
         #: per zone, the files its last load read (master file first)
@@ -54,27 +53,19 @@ class BindBackend:
         except KeyError:
             raise ZoneError(f"{self.config_path}: no zone '{zone}'") from None
 
+    def zone_file(self, zone: str) -> tuple[str, str]:
+        """(master file, directory for its $INCLUDEs) of ``zone``."""
+        named = self._zone(zone)
+        assert self._conf is not None
+        return named.file, self._conf.directory
+
     def change_token(self, zone: str) -> Hashable:
         files = self._files.get(zone) or [self._zone(zone).file]
         return (self._zone(zone).file, tuple(_file_token(f) for f in files))
 
-    def load_zone(self, zone: str) -> ZoneData:
+    def load_image(self, zone: str) -> CompiledZone:
         named = self._zone(zone)
         assert self._conf is not None
-        data = read_zone_file(named.file, named.name, directory=self._conf.directory)
-        files = [named.file]
-        for rrset in data.rrsets:
-            source = rrset.where.rpartition(":")[0]
-            if source:
-                source = os.path.join(self._conf.directory, source)
-                if source not in files:
-                    files.append(source)
-        self._files[zone] = files
-        return data
-
-    def load_image(self, zone: str) -> tuple[bytes, list[str]]:
-        named = self._zone(zone)
-        assert self._conf is not None
-        loaded = load_image(named.file, named.name, directory=self._conf.directory)
+        loaded = load_image(named.file, named.name, self._conf.directory, self.options)
         self._files[zone] = loaded.files
-        return loaded.image, loaded.warnings
+        return loaded

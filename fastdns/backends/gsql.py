@@ -1,13 +1,14 @@
 """The generic SQL backend: PowerDNS's schema, one layer for SQLite, PostgreSQL and MariaDB.
 
-A :class:`GSQLBackend` is a ZoneSource (``list_zones``, ``change_token``, ``load_zone``)
+A :class:`GSQLBackend` is a ZoneSource (``list_zones``, ``change_token``, ``load_image``)
 and the store the CLI, the API and transfers write through.  It reads and writes the
 tables exactly as PowerDNS 4.7 does (``schema/schema.*.sql``):
 
 - ``domains.name`` and ``records.name`` are lowercase, without the trailing dot;
 - only rows with ``disabled = 0`` are served; a row with a NULL ``type`` is an empty
   non-terminal written by rectify, not a record;
-- MX and SRV keep their priority in ``prio``; it is put back in front of ``content``;
+- MX and SRV keep their priority in ``prio``; it is put back in front of ``content``
+  (fastdns.zone._rows reads the rows, with the same reader as zone files);
 - ``auth`` and ``ordername`` are written as PowerDNS's rectify writes them (for DNSSEC);
   serving works out cuts and canonical order from the records themselves;
 - ``domains.type`` NATIVE, MASTER, SLAVE (PRODUCER, CONSUMER) are the kinds native,
@@ -38,9 +39,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastdns.backends.base import BackendError, ZoneInfo
 from fastdns.backends.bind import BindBackend
-from fastdns.backends.content import rows_to_zone, zone_rows
 from fastdns.backends.gmysql import MySQL
 from fastdns.backends.gpgsql import PostgreSQL
 from fastdns.backends.gsqlite3 import SQLite3
@@ -56,8 +55,10 @@ from fastdns.backends.sqlbase import (
     zone_text,
 )
 from fastdns.log import log
-from fastdns.zone.check import ZoneError, check_zone
-from fastdns.zone.model import ZoneData
+from fastdns.zone.check import ZoneError
+from fastdns.zone.loader import DEFAULT_OPTIONS, CompiledZone, ZoneOptions, compile_rows
+from fastdns.zone.records import ZoneReader
+from fastdns.zone.source import BackendError, ZoneInfo
 
 #: PowerDNS ``domains.type`` → fastdns zone kind
 KINDS = {"NATIVE": "native", "MASTER": "primary", "SLAVE": "secondary",
@@ -93,7 +94,8 @@ def open_backend(config: Any, instance: Any) -> GSQLBackend:
     else:
         raise BackendError(f"'{instance.backend}' is not an SQL backend")
     interval = config["zone-check-interval"] if "zone-check-interval" in config else 60
-    backend = GSQLBackend(dialect, name=str(instance), check_interval=int(interval))
+    backend = GSQLBackend(dialect, name=str(instance), check_interval=int(interval),
+                          options=ZoneOptions.from_config(config))
     if seed and isinstance(dialect, SQLite3):
         dialect.on_create = lambda conn: backend.seed_from_named_conf(conn, seed)
     return backend
@@ -104,17 +106,22 @@ def open_backend(config: Any, instance: Any) -> GSQLBackend:
 class GSQLBackend:
     """A ZoneSource and store over PowerDNS's generic SQL schema (see the module doc)."""
 
-    def __init__(self, dialect: Dialect, name: str = "", check_interval: int = 60) -> None:
+    def __init__(self, dialect: Dialect, name: str = "", check_interval: int = 60,
+                 options: ZoneOptions = DEFAULT_OPTIONS) -> None:
         self.dialect = dialect
         self.name = name or dialect.backend
+        #: how rows are read (svc-autohints; a broken row is always left out)
+        self.options = options
         #: ``zone-check-interval``: seconds between checks while the database answers
         self.interval = check_interval
         #: failed attempts in a row (the backoff while the database is down)
         self._failures = 0
         #: zone name (with dot) -> its ``domains`` row, from the last good listing
         self._domains: dict[str, _Domain] = {}
-        #: domain id -> fingerprint of its data, from the last good check
+        #: domain id -> fingerprint of its records (or its change-log counter), and of its
+        #: metadata, from the last good check (or, for records, from its load)
         self._prints: dict[int, Hashable] = {}
+        self._meta_prints: dict[int, Hashable] = {}
         #: the dialect's probe value when ``_prints`` was computed (None: recompute)
         self._probe: Hashable | None = None
         #: domain id -> failed loads: moves the token, so that a periodic check retries
@@ -122,6 +129,8 @@ class GSQLBackend:
         self._change_log: bool | None = None
         self._infos: list[ZoneInfo] = []
         self._down_since: float | None = None
+        #: whether a listing succeeded yet (the first may leave records' prints to loads)
+        self._listed = False
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -196,6 +205,8 @@ class GSQLBackend:
         else is read.  While the database is unreachable, the zones of the last good
         listing are returned with their old fingerprints, so that every loaded zone keeps
         being served (the outage is logged once); before any good listing, BackendError.
+        A dialect that takes a zone's fingerprint as it loads it (SQLite) skips the scan of
+        ``records`` at the first listing: every zone is loaded after it anyway.
         """
         try:
             with self._cursor() as cur:
@@ -205,7 +216,8 @@ class GSQLBackend:
                     return self._infos
                 cur.execute("SELECT id, name, type, master, account FROM domains")
                 rows = cur.fetchall()
-                prints = self._fingerprints(cur)
+                prints, meta = self._fingerprints(
+                    cur, defer=self.dialect.prints_on_load and not self._listed)
         except BackendError:
             if self._domains and not self.available:
                 return self._infos
@@ -217,7 +229,9 @@ class GSQLBackend:
                                                account or "")
         self._domains = domains
         self._prints = prints
+        self._meta_prints = meta
         self._probe = probe
+        self._listed = True
         self._infos = [ZoneInfo(name, d.kind, f"domains.id={d.id}")
                        for name, d in domains.items()]
         return self._infos
@@ -228,25 +242,23 @@ class GSQLBackend:
         d = self._domains.get(zone)
         if d is None:
             raise ZoneError(f"backend '{self.name}': no zone '{zone}'")
-        return (d.id, d.kind, d.master, self._prints.get(d.id), self._retries.get(d.id, 0))
+        return (d.id, d.kind, d.master, self._prints.get(d.id), self._meta_prints.get(d.id),
+                self._retries.get(d.id, 0))
 
-    def _fingerprints(self, cur: Any) -> dict[int, Hashable]:
-        """domain id -> fingerprint, from the change log or one aggregate per table."""
+    def _fingerprints(self, cur: Any, defer: bool = False
+                      ) -> tuple[dict[int, Hashable], dict[int, Hashable]]:
+        """domain id -> fingerprint of its records and of its metadata, from the change
+        log or one aggregate per table (``defer``: records' left to their loads)."""
         self._change_log = self._has_table(cur, CHANGE_TABLE)
         if self._change_log:
             cur.execute(f"SELECT domain_id, changes FROM {CHANGE_TABLE}")
-            return {int(i): int(c) for i, c in cur.fetchall()}
-        cur.execute(f"SELECT domain_id, COUNT(*), MAX(id), SUM({self.dialect.row_hash}) "
-                    "FROM records GROUP BY domain_id")
-        prints: dict[int, Hashable] = {
-            int(i): (int(n), int(m), int(h or 0)) for i, n, m, h in cur.fetchall()
-            if i is not None}
+            return {int(i): int(c) for i, c in cur.fetchall()}, {}
+        prints = {} if defer else self.dialect.record_prints(cur)
         cur.execute(f"SELECT domain_id, COUNT(*), MAX(id), SUM({self.dialect.meta_hash}) "
                     "FROM domainmetadata GROUP BY domain_id")
-        for i, n, m, h in cur.fetchall():
-            if i is not None:
-                prints[int(i)] = (prints.get(int(i)), int(n), int(m), int(h or 0))
-        return prints
+        meta: dict[int, Hashable] = {int(i): (int(n), int(m), int(h or 0))
+                                     for i, n, m, h in cur.fetchall() if i is not None}
+        return prints, meta
 
     def _has_table(self, cur: Any, table: str) -> bool:
         try:
@@ -268,8 +280,9 @@ class GSQLBackend:
             raise
         cur.execute("RELEASE SAVEPOINT fastdns_probe")
 
-    def load_zone(self, zone: str) -> ZoneData:
-        """The served rows of ``zone`` (``disabled = 0``, type not NULL) as ZoneData.
+    def load_image(self, zone: str) -> CompiledZone:
+        """The image of ``zone``'s served rows (``disabled = 0``, type not NULL); a row
+        that cannot be read is left out with a warning, as PowerDNS serves the rest.
 
         A database error is a ZoneError (the zone keeps its served version), and moves
         the zone's token so that the next periodic check tries again.
@@ -278,16 +291,23 @@ class GSQLBackend:
         try:
             with self._cursor() as cur:
                 domain_id = d.id if d is not None else self._domain_id(cur, zone)
-                cur.execute(self._q("SELECT id, name, type, content, ttl, prio FROM records "
-                                    "WHERE domain_id = ? AND disabled = ? AND type IS NOT NULL"),
-                            (domain_id, False))
-                rows = cur.fetchall()
+                taken: list[Hashable] = []
+
+                def fill(sink: Any, warnings: list[str]) -> tuple[int, int]:
+                    count, skipped, fingerprint = self.dialect.read_records(
+                        cur, domain_id, sink, warnings)
+                    taken.append(fingerprint)
+                    return count, skipped
+
+                compiled = compile_rows(zone, fill, f"{self.dialect.describe()}, "
+                                        f"domains.id={domain_id}", self.options)
+                if taken and taken[0] is not None and not self._change_log:
+                    self._prints[domain_id] = taken[0]   # as of the rows just read
+                return compiled
         except BackendError as exc:
             if d is not None:
                 self._retries[d.id] = self._retries.get(d.id, 0) + 1
             raise ZoneError(f"backend '{self.name}': {exc}") from None
-        return rows_to_zone(db_name(zone), rows,
-                            f"{self.dialect.describe()}, domains.id={domain_id}")
 
     # -- zones ---------------------------------------------------------------------------
 
@@ -527,15 +547,20 @@ class GSQLBackend:
                     self.dialect.describe(), len(zones), path)
 
     def _import_named_conf(self, cur: Any, path: str) -> list[str]:
+        """Each zone of the named.conf ``path``, its records as ``pdnsutil load-zone``
+        stores them (the zone is checked first: a zone the server would refuse is not
+        copied)."""
         bind = BindBackend(path)
         names = []
         for info in bind.list_zones():
-            data = bind.load_zone(info.name)
-            check_zone(data)
+            bind.load_image(info.name)
             cur.execute(self._q("INSERT INTO domains (name, type) VALUES (?, ?)"),
                         (db_name(info.name), _db_kind(info.kind)))
             domain_id = self._domain_id(cur, info.name)
-            rows = [Row(*row) for row in zone_rows(data)]
+            file, directory = bind.zone_file(info.name)
+            rows = [Row(db_name(owner), rtype, *_split_prio(rtype, content, ttl))
+                    for owner, rtype, ttl, content, _ in ZoneReader(file, info.name,
+                                                                     reldir=directory)]
             ents = _empty_non_terminals({r.name for r in rows}, db_name(info.name))
             rows += [Row(name, None, "", 0, 0) for name in sorted(ents)]
             self.dialect.bulk_insert(cur, domain_id, rows, None)
@@ -608,6 +633,15 @@ def _checked(rows: Iterable[Row]) -> Iterator[Row]:
             row = Row(name, row.type, row.content, row.ttl, row.prio, row.disabled, row.auth,
                       row.ordername)
         yield row
+
+
+def _split_prio(rtype: str, content: str, ttl: int) -> tuple[str, int, int]:
+    """(content, ttl, prio) of a record, the MX/SRV priority in ``prio`` (as stored)."""
+    if rtype in ("MX", "SRV"):
+        head, _, rest = content.partition(" ")
+        if head.isdigit():
+            return rest.lstrip(), ttl, int(head)
+    return content, ttl, 0
 
 
 def _empty_non_terminals(names: set[str], apex: str) -> set[str]:

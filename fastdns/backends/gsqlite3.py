@@ -6,7 +6,12 @@ The embedded default.  Settings as PowerDNS's: ``gsqlite3-database``,
 ``gsqlite3-create-schema`` (create the file with PowerDNS's schema if it does not exist)
 and ``gsqlite3-seed-bind-config`` (fill a file so created with the zones of a named.conf).
 The cheap change probe is ``PRAGMA data_version``, which moves whenever another
-connection commits to the file.
+connection commits to the file. A zone's rows are read with SQLite's C API straight into
+the compiler (fastdns.backends._sqlite3rows), on a read-only connection of their own.
+
+A file replaced by a rename (``mv new.db pdns.sqlite3``, the usual atomic swap) is noticed:
+each use of the connection first compares the file's identity with the one it opened, and
+opens the new file when they differ.
 """
 
 import contextlib
@@ -16,11 +21,20 @@ import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
+from fastdns.backends._sqlite3rows import SQLiteError, read_records, record_prints
 from fastdns.backends.sqlbase import BATCH, CHANGE_TABLE, Columns, Dialect, Row, schema_sql
 
 #: a bulk load drops the indexes of ``records`` (and builds them again before the commit)
 #: once it has inserted this many rows and at least as many as the table's other rows
 DEFER_INDEXES_AFTER = 50_000
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _row_hash(*columns: Any) -> int:
@@ -34,8 +48,8 @@ class SQLite3(Dialect):
     errors = (sqlite3.Error,)
     down_errors = (sqlite3.OperationalError,)
     placeholder = "?"
-    row_hash = "fastdns_row_hash(name, type, content, ttl, prio, disabled)"
     meta_hash = "fastdns_meta_hash(kind, content)"
+    prints_on_load = True
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.path = str(settings.get("database") or "")
@@ -46,6 +60,8 @@ class SQLite3(Dialect):
         #: called with the connection to a database file being created, after the schema
         self.on_create: Callable[[sqlite3.Connection], None] | None = None
         self._conn: sqlite3.Connection | None = None
+        #: (device, inode) of the file ``_conn`` has open
+        self._identity: tuple[int, int] | None = None
         self._opened = 0
 
     def describe(self) -> str:
@@ -56,7 +72,6 @@ class SQLite3(Dialect):
         conn = sqlite3.connect(f"{uri}?mode={mode}", uri=True, timeout=10.0,
                                check_same_thread=False)
         try:
-            conn.create_function("fastdns_row_hash", 6, _row_hash, deterministic=True)
             conn.create_function("fastdns_meta_hash", 2, _row_hash, deterministic=True)
             if self.synchronous:
                 conn.execute(f"PRAGMA synchronous = {self.synchronous}")
@@ -97,11 +112,14 @@ class SQLite3(Dialect):
         if self.create and not os.path.exists(self.path):
             self._create()
         conn = self._connect(self.path, "rw")
+        self._identity = _identity(self.path)
         self._opened += 1
         return conn
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
+        if self._conn is not None and _identity(self.path) != self._identity:
+            self.close()                          # replaced: read the new file
         if self._conn is None:
             self._conn = self._open()
         conn = self._conn
@@ -120,6 +138,22 @@ class SQLite3(Dialect):
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
             self._conn = None
+
+    def read_records(self, cur: Any, domain_id: int, sink: Any,
+                     warnings: list[str]) -> tuple[int, int, Hashable | None]:
+        """The rows through SQLite's C API (no Python object per row)."""
+        try:
+            return read_records(self.path, domain_id, sink, warnings)
+        except SQLiteError as exc:
+            raise sqlite3.OperationalError(str(exc)) from None
+
+    def record_prints(self, cur: Any) -> dict[int, Hashable]:
+        """The fingerprints of every zone through SQLite's C API, as read_records takes
+        them (a hash in C for each row, instead of a Python function called by SQLite)."""
+        try:
+            return dict(record_prints(self.path))
+        except SQLiteError as exc:
+            raise sqlite3.OperationalError(str(exc)) from None
 
     def probe(self, cur: Any) -> Hashable | None:
         cur.execute("PRAGMA data_version")

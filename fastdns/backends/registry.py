@@ -3,10 +3,11 @@
 from collections.abc import Callable
 from typing import Any
 
-from fastdns.backends.base import BackendError, ZoneSource
 from fastdns.backends.bind import BindBackend
 from fastdns.backends.gsql import open_backend
 from fastdns.config.settings import BackendInstance
+from fastdns.zone.loader import ZoneOptions
+from fastdns.zone.source import BackendError, ZoneSource
 
 
 def _bind(config: Any, instance: BackendInstance) -> ZoneSource:
@@ -15,7 +16,9 @@ def _bind(config: Any, instance: BackendInstance) -> ZoneSource:
     if not path:
         raise BackendError(f"backend '{instance}': {instance.prefix}config is not set")
     return BindBackend(path, name=str(instance),
-                       check_interval=int(settings.get("check-interval") or 0))
+                       check_interval=int(settings.get("check-interval") or 0),
+                       options=ZoneOptions.from_config(
+                           config, bool(settings.get("ignore-broken-records"))))
 
 
 #: backend name -> factory(config, instance); the SQL backends connect lazily, so a

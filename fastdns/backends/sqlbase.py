@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from fastdns.zone._rows import add_rows
+
 #: the table the change log keeps (not a PowerDNS table; see ``GSQLBackend.install_change_log``)
 CHANGE_TABLE = "fastdns_changes"
 #: rows per executemany batch
@@ -88,6 +90,8 @@ class Dialect:
     down_errors: tuple[type[BaseException], ...] = ()
     #: SQL expression of a 32-bit hash of the served columns of a ``records`` row
     row_hash = ""
+    #: whether read_records gives the zone's fingerprint too (as record_prints would)
+    prints_on_load = False
     #: the same for a ``domainmetadata`` row
     meta_hash = ""
 
@@ -132,6 +136,30 @@ class Dialect:
         many.  By default through :meth:`bulk_insert`."""
         rows = (Row(*t) for columns in batches for t in zip(*columns, strict=True))
         return self.bulk_insert(cur, domain_id, rows, progress)
+
+    def record_prints(self, cur: Any) -> dict[int, Hashable]:
+        """domain id -> fingerprint of its ``records`` rows: one aggregate for all zones."""
+        cur.execute(f"SELECT domain_id, COUNT(*), MAX(id), SUM({self.row_hash}) "
+                    "FROM records GROUP BY domain_id")
+        return {int(i): (int(n), int(m), int(h or 0)) for i, n, m, h in cur.fetchall()
+                if i is not None}
+
+    def read_records(self, cur: Any, domain_id: int, sink: Any,
+                     warnings: list[str]) -> tuple[int, int, Hashable | None]:
+        """Add the served rows of ``domain_id`` to ``sink`` (fastdns.zone._rows); (rows read,
+        rows left out, the zone's fingerprint or None). By default through the driver, a
+        batch of rows at a time."""
+        cur.execute(self.sql("SELECT id, name, type, content, ttl, prio FROM records "
+                             "WHERE domain_id = ? AND disabled = ? AND type IS NOT NULL"),
+                    (domain_id, False))
+        count = skipped = 0
+        while True:
+            rows = cur.fetchmany(BATCH)
+            if not rows:
+                return count, skipped, None
+            read, left = add_rows(sink, rows, warnings)
+            count += read
+            skipped += left
 
     def change_log_sql(self) -> list[str]:
         """Statements that create the change-log table and its triggers."""

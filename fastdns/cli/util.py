@@ -125,9 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: _Args) -> int:
-    from fastdns.backends.base import BackendError
     from fastdns.config.loader import ConfigError, load_config, parse_command_line
     from fastdns.tools.utilcore import ALIASES, COMMANDS, Context, Failure, UsageError
+    from fastdns.zone.source import BackendError
 
     words = args.words
     name = words[0]

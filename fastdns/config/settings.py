@@ -221,6 +221,12 @@ _GENERAL: tuple[Setting, ...] = (
             minimum=0, maximum=2**31 - 1),
     Setting("any-to-tcp", _T.BOOL, "yes",
             "answer ANY queries over UDP with an empty truncated reply"),
+    Setting("max-generate-steps", _T.INT, "0",
+            "most lines one $GENERATE of a zone file may make (0: no limit)",
+            minimum=0, maximum=_INT_MAX),
+    Setting("svc-autohints", _T.BOOL, "no",
+            "fill in the ipv4hint=auto and ipv6hint=auto of SVCB and HTTPS records from "
+            "their target's addresses (else such hints are left out)"),
     Setting("webserver", _T.BOOL, "no", "serve statistics over HTTP"),
     Setting("webserver-address", _T.STR, "127.0.0.1",
             "address of the HTTP listener (statistics and API)"),
@@ -275,7 +281,8 @@ _BIND: tuple[Setting, ...] = (
     Setting("hybrid", _T.BOOL, "no",
             "keep keys and metadata of BIND zones in another launched backend"),
     Setting("ignore-broken-records", _T.BOOL, "no",
-            "load a zone even if some records lie outside it, dropping them"),
+            "leave out a record that cannot be read (or lies outside its zone) with a "
+            "warning and serve the rest of the zone, instead of refusing the zone"),
     Setting("supermaster-config", _T.PATH, "",
             "file that autosecondary zone statements are appended to"),
     Setting("supermaster-destdir", _T.PATH, "/etc/powerdns",
@@ -297,7 +304,7 @@ NOT_IMPLEMENTED: frozenset[str] = frozenset(
     webserver-password api api-key max-signature-cache-entries signing-threads
     max-nsec3-iterations direct-dnskey default-ksk-algorithm default-ksk-size
     default-zsk-algorithm default-zsk-size
-    bind-dnssec-db bind-dnssec-db-journal-mode bind-hybrid bind-ignore-broken-records
+    bind-dnssec-db bind-dnssec-db-journal-mode bind-hybrid
     bind-supermaster-config bind-supermaster-destdir bind-supermasters
     """.split()
 )

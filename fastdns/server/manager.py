@@ -17,12 +17,12 @@ import time
 import dns.rdata
 
 from fastdns import ipc
-from fastdns.backends.base import BackendError
 from fastdns.backends.registry import make_backends, refresh_interval
 from fastdns.log import log, reopen
 from fastdns.server.worker import BOOT_ERROR, die_with_parent, drop_privileges
 from fastdns.stats import record_usage
 from fastdns.zone.bundle import write_bundle
+from fastdns.zone.source import BackendError
 from fastdns.zone.zonedb import RefreshResult, ZoneDB
 
 
@@ -69,7 +69,8 @@ def _run(channel: socket.socket, rows, slot: int, config, master_pid: int) -> in
     started = time.monotonic()
     result = zonedb.refresh()
     _ship(channel, zonedb, result, full=True)
-    log.warning("loaded %d zones (%d failed) in %.2fs", len(zonedb.zones), len(result.failed),
+    log.warning("loaded %d zones (%d failed, %d broken records skipped) in %.2fs",
+                len(zonedb.zones), len(result.failed), result.skipped,
                 time.monotonic() - started)
     ipc.send(channel, {"op": "ready", "zones": len(zonedb.zones)})
     interval = refresh_interval(zonedb.backends)
@@ -94,14 +95,15 @@ def _run(channel: socket.socket, rows, slot: int, config, master_pid: int) -> in
                 # the master says "reload: ..." once every worker serves the result
                 ipc.send(channel, {"op": "reloaded", "id": message.get("id"),
                                    "loaded": len(result.loaded), "removed": len(result.removed),
-                                   "failed": len(result.failed), "zones": len(zonedb.zones)})
+                                   "failed": len(result.failed), "skipped": result.skipped,
+                                   "zones": len(zonedb.zones)})
         elif next_check is not None and time.monotonic() >= next_check:
             result = zonedb.refresh(retry_failed=False)
             if result.changed:
                 _ship(channel, zonedb, result)
-                log.info("check: %d zones loaded, %d removed, %d failed; serving %d zones",
-                         len(result.loaded), len(result.removed), len(result.failed),
-                         len(zonedb.zones))
+                log.info("check: %d zones loaded (%d broken records skipped), %d removed, "
+                         "%d failed; serving %d zones", len(result.loaded), result.skipped,
+                         len(result.removed), len(result.failed), len(zonedb.zones))
             # an SQL backend whose database is down asks to be retried sooner (backoff)
             interval = refresh_interval(zonedb.backends) or interval
             next_check = time.monotonic() + interval

@@ -517,6 +517,10 @@ async def _serve(worker: Worker, channel: socket.socket, master_pid: int) -> int
     loop.add_signal_handler(signal.SIGUSR1, reopen_log)
     channel.setblocking(False)
     loop.add_reader(channel.fileno(), on_message)
+    if worker.rows is not None:
+        # the row is this worker's (its pid in it) before the first answer it counts: the
+        # master sums the rows that have a pid, so nothing counted is ever missing
+        record_usage(worker.rows, worker.slot)
     await worker.start()
     beat()
     try:

@@ -9,12 +9,11 @@ import subprocess
 import tempfile
 from collections import defaultdict
 
-from fastdns.backends.content import ContentError, rdata_wire
 from fastdns.backends.gsql import GSQLBackend, Row
-from fastdns.tools.content import PDNS_ONLY, pdns_content
-from fastdns.tools.pdnszone import ZoneFileError, ZoneReader
+from fastdns.tools.content import ContentError, pdns_content, rdata_wire
 from fastdns.tools.utilcore import Context, Failure, command, require, zone_arg
 from fastdns.tools.zonecmds import full_content, next_serial, split_prio, zone_rows
+from fastdns.zone.records import ZoneFileError, ZoneReader
 
 _NAMES = ("NS", "CNAME", "PTR", "DNAME", "MX", "SRV")
 
@@ -23,7 +22,8 @@ def _parsed_form(row: Row) -> str | None:
     """What PowerDNS prints when it parses ``row``'s content back, when that can differ
     from the stored text; raises ContentError for content that does not parse."""
     rtype, content = row.type or "", row.content
-    if rtype in PDNS_ONLY:
+    if rtype == "LUA":
+        rdata_wire(rtype, content, row.prio)
         return None
     if rtype == "A" or rtype == "AAAA":
         family = socket.AF_INET if rtype == "A" else socket.AF_INET6

@@ -1,19 +1,20 @@
 """Record data between the forms the tools meet: what an operator types, what PowerDNS stores.
 
-- :func:`parse_content` reads data as ``pdnsutil add-record`` does (names are absolute
-  with or without their trailing dot) and :func:`pdns_content` writes it back as PowerDNS
-  stores it (``getZoneRepresentation``: canonical text, names without the trailing dot,
-  the MX/SRV priority apart).  ``2001:DB8:0::1`` becomes ``2001:db8::1``.
-- :func:`check_stored` tells whether stored content can be served (``load-zone`` refuses
-  a file with a record that cannot, as pdnsutil does); it runs on every record of a big
-  zone, so the common types take a fast path.
+- :func:`rdata_wire` reads data as the server does (fastdns.zone._rdata, the one reader):
+  names are absolute with or without their trailing dot, MX and SRV take the priority
+  apart; :func:`check_stored` tells whether stored content can be served (``load-zone``
+  refuses a file with a record that cannot, as pdnsutil does).
+- :func:`parse_content` reads data as ``pdnsutil add-record`` does and
+  :func:`pdns_content` writes it back as PowerDNS stores it (``getZoneRepresentation``:
+  canonical text, names without the trailing dot, the MX/SRV priority apart);
+  ``2001:DB8:0::1`` becomes ``2001:db8::1``. dnspython writes the text (DESIGN §4: the
+  CLI's text output).
 """
 
 from __future__ import annotations
 
 import base64
 import re
-import socket
 from typing import Any
 
 import dns.exception
@@ -22,36 +23,40 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from fastdns.backends.content import ContentError, rdata_wire
-from fastdns.tools.pdnszone import TYPE_CODES, labels_text, type_name
+from fastdns.zone._rdata import RdataError, rdata_from_str
+from fastdns.zone.records import labels_text, pdns_type
+from fastdns.zone.records import type_code as _type_code
 
-__all__ = ["SIMPLE_TXT", "ContentError", "check_stored", "name_text", "parse_content",
-           "pdns_content", "split_prio", "type_code"]
+__all__ = ["PRIO_TYPES", "ContentError", "check_stored", "name_text", "parse_content",
+           "pdns_content", "rdata_wire", "split_prio", "type_code"]
 
-#: PowerDNS types that pdns_server computes per query; stored, never parsed here
-PDNS_ONLY = frozenset({"ALIAS", "LUA"})
+#: types that keep their priority in ``prio``
+PRIO_TYPES = frozenset({"MX", "SRV"})
+#: PowerDNS's own types (their numbers in PowerDNS's QType)
+ALIAS, LUA = 65401, 65402
 _SVC_QUOTED = re.compile(r'="([^"\\\s]*)"')
-#: a name of ASCII labels of 1-63 characters (no escapes), or the root
-_SIMPLE_NAME = re.compile(
-    r"(?:[A-Za-z0-9_*-][A-Za-z0-9_*/+-]{0,62})(?:\.[A-Za-z0-9_*/+-]{1,63})*|\.")
-_NAME_TYPES = frozenset({"NS", "CNAME", "PTR", "DNAME", "MX"})
-#: TXT content that is stored as it is: quoted strings without escapes (no rdata needed)
-SIMPLE_TXT = re.compile(r'"[^"\\]{0,255}"(?:[ \t]+"[^"\\]{0,255}")*')
+
+
+class ContentError(ValueError):
+    """Record data that cannot be read for its type."""
 
 
 def type_code(text: str) -> int:
     """The code of a type name (``A``, ``TYPE65280``); ContentError if unknown."""
-    name = type_name(text)
-    if name is None:
-        raise ContentError(f"Unknown DNS type '{text}'")
-    if name.startswith("TYPE") and name not in TYPE_CODES:
-        return int(name[4:])
-    return TYPE_CODES[name]
+    try:
+        return _type_code(text)
+    except RdataError:
+        raise ContentError(f"Unknown DNS type '{text}'") from None
+
+
+def type_name(text: str) -> str | None:
+    """The type as PowerDNS names it, or None if PowerDNS does not know it."""
+    return pdns_type(text)
 
 
 def split_prio(rtype: str, content: str) -> tuple[str, int]:
     """(content, prio) as PowerDNS's SQL backends store MX and SRV: leading digits apart."""
-    if rtype not in ("MX", "SRV"):
+    if rtype not in PRIO_TYPES:
         return content, 0
     digits = len(content) - len(content.lstrip("0123456789"))
     if not digits:
@@ -61,22 +66,20 @@ def split_prio(rtype: str, content: str) -> tuple[str, int]:
     return content[digits:].lstrip(), int(content[:digits])
 
 
+def rdata_wire(rtype: str, content: str, prio: int | None) -> tuple[int, bytes]:
+    """(type code, rdata) of a stored row, as the server reads it; ContentError."""
+    code = type_code(rtype)
+    if rtype.upper() in PRIO_TYPES and prio is not None:
+        content = f"{prio} {content}"
+    try:
+        return code, rdata_from_str(code, content)
+    except RdataError as exc:
+        raise ContentError(f"bad {rtype} content '{content}': {exc}") from None
+
+
 def check_stored(rtype: str, content: str, prio: int) -> None:
     """Raise ContentError if stored ``content`` (without the MX/SRV priority) cannot be
-    turned into rdata."""
-    if rtype in PDNS_ONLY:
-        return
-    if rtype == "A" or rtype == "AAAA":
-        try:
-            socket.inet_pton(socket.AF_INET if rtype == "A" else socket.AF_INET6, content)
-        except OSError:
-            raise ContentError(f"bad {rtype} content '{content}'") from None
-        return
-    if (rtype == "TXT" or rtype == "SPF") and SIMPLE_TXT.fullmatch(content):
-        return
-    if rtype in _NAME_TYPES and _SIMPLE_NAME.fullmatch(content) and len(content) < 254:
-        if rtype != "MX" or 0 <= prio <= 65535:
-            return
+    served."""
     rdata_wire(rtype, content, prio)
 
 
@@ -86,15 +89,16 @@ def check_stored(rtype: str, content: str, prio: int) -> None:
 
 def parse_content(rtype: str, text: str) -> dns.rdata.Rdata:
     """``text`` of type ``rtype`` read as pdnsutil reads typed data; ContentError."""
-    if rtype in PDNS_ONLY:
-        raise ContentError(f"type {rtype} is not supported by fastdns-util")
+    code = type_code(rtype)
     try:
-        rdtype = dns.rdatatype.RdataType.make(type_code(rtype))
-        return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text,
-                                   origin=dns.name.root, relativize=False)
-    except (dns.exception.DNSException, ValueError, TypeError) as exc:
-        if rtype in ("A", "AAAA"):
+        wire = rdata_from_str(code, text)
+        return dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RdataType.make(code), wire,
+                                   0, len(wire))
+    except RdataError as exc:
+        if rtype.upper() in ("A", "AAAA"):
             raise ContentError("Parsing record content: unable to parse IP address") from None
+        raise ContentError(f"Parsing record content: {exc}") from None
+    except dns.exception.DNSException as exc:
         raise ContentError(f"Parsing record content: {exc}") from None
 
 
@@ -167,6 +171,16 @@ def pdns_content(rd: dns.rdata.Rdata) -> tuple[str, int]:
                 f"{_b64(a.certificate)}"), 0
     if r in (t.NSEC, t.NXT):
         return rd.to_text(origin=None, relativize=False), 0
+    if r == ALIAS and isinstance(rd, dns.rdata.GenericRdata):
+        return name_text(dns.name.from_wire(rd.data, 0)[0]), 0
+    if r == LUA and isinstance(rd, dns.rdata.GenericRdata) and len(rd.data) >= 2:
+        code = int.from_bytes(rd.data[:2], "big")
+        strings, at = [], 2
+        while at < len(rd.data):
+            strings.append(rd.data[at + 1:at + 1 + rd.data[at]])
+            at += 1 + rd.data[at]
+        return (f"{dns.rdatatype.to_text(dns.rdatatype.RdataType.make(code))} "
+                + " ".join(_txt(x) for x in strings)), 0
     if isinstance(rd, dns.rdata.GenericRdata):
         data = rd.data
         return f"\\# {len(data)} {data.hex()}" if data else "\\# 0", 0

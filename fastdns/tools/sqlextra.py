@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastdns.backends.base import BackendError
 from fastdns.backends.gsql import GSQLBackend, Row, db_name
+from fastdns.zone.source import BackendError
 
 
 def _query(backend: GSQLBackend, sql: str, params: tuple[Any, ...] = ()) -> list[tuple]:

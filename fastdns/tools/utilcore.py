@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from fastdns.backends.base import BackendError, ZoneInfo
 from fastdns.backends.bind import BindBackend
 from fastdns.backends.gsql import GSQLBackend, open_backend
 from fastdns.config.loader import Config
-from fastdns.tools.pdnszone import _parse_labels
+from fastdns.zone.records import check_name
+from fastdns.zone.source import BackendError, ZoneInfo
 
 
 class UsageError(Exception):
@@ -38,7 +38,7 @@ class Failure(Exception):
 def zone_arg(text: str) -> str:
     """A zone name from the command line: lowercase, no trailing dot; Failure if malformed."""
     try:
-        _parse_labels(text)
+        check_name(text)
     except ValueError as exc:
         raise Failure(f"Error: {exc}") from None
     if text in ("", "."):

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from fastdns.tools.pdnszone import ZoneFileError, ZoneReader
+from fastdns.zone.records import ZoneFileError, ZoneReader
 
 SWITCHES = ("gpgsql", "gsqlite", "gmysql", "transactions", "slave", "on-error-resume-next",
             "filter-duplicate-soa", "json-comments", "verbose")

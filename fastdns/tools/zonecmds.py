@@ -11,7 +11,6 @@ import datetime
 import multiprocessing
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -20,19 +19,17 @@ from typing import Any
 
 import dns.name
 
-from fastdns.backends.base import BackendError
 from fastdns.backends.gsql import BATCH, DB_KINDS, Columns, GSQLBackend, Row, db_name
 from fastdns.config.settings import parse_address
 from fastdns.tools.content import (
-    SIMPLE_TXT,
     ContentError,
     check_stored,
     name_text,
     parse_content,
     pdns_content,
     split_prio,
+    type_name,
 )
-from fastdns.tools.pdnszone import ZoneFileError, ZoneReader, _parse_labels, type_name
 from fastdns.tools.sqlextra import rrset_rows, zones_with_soa
 from fastdns.tools.utilcore import (
     Context,
@@ -44,6 +41,8 @@ from fastdns.tools.utilcore import (
     require,
     zone_arg,
 )
+from fastdns.zone.records import ZoneFileError, ZoneReader, check_name, image_records
+from fastdns.zone.source import BackendError
 
 #: types whose content list-zone writes with a trailing dot (pdnsutil 4.7's list)
 _DOTTED = ("NS", "SRV", "MX", "CNAME")
@@ -60,15 +59,12 @@ def zone_rows(backend: object, zone: str) -> list[Row]:
     """The records of ``zone`` as ``records`` rows, from an SQL backend or any ZoneSource."""
     if isinstance(backend, GSQLBackend):
         return backend.zone_rows(zone)
-    data = backend.load_zone(dotted(zone))  # type: ignore[attr-defined]
+    compiled = backend.load_image(dotted(zone))  # type: ignore[attr-defined]
     rows = []
-    for rrset in data.rrsets:
-        owner = name_text(dns.name.from_wire(rrset.owner, 0)[0]).lower()
-        for rdata in rrset.rdatas:
-            rd = _from_wire(rrset.rdtype, rdata)
-            content, prio = pdns_content(rd)
-            rows.append(Row(owner, type_name(f"TYPE{rrset.rdtype}") or f"TYPE{rrset.rdtype}",
-                            content, rrset.ttl, prio))
+    for owner, rdtype, ttl, rdata in image_records(compiled.image):
+        content, prio = pdns_content(_from_wire(rdtype, rdata))
+        rows.append(Row(name_text(dns.name.from_wire(owner, 0)[0]).lower(),
+                        type_name(f"TYPE{rdtype}") or f"TYPE{rdtype}", content, ttl, prio))
     rows.sort(key=lambda r: (r.name, r.type or ""))
     return rows
 
@@ -255,8 +251,8 @@ def set_account(ctx: Context, args: list[str]) -> int:
 def file_columns(reader: ZoneReader, zone: str, size: int = BATCH) -> Iterator[Columns]:
     """The rows pdnsutil load-zone stores for the records of ``reader``, in batches of
     ``size`` as Columns (names in stored form); Failure on the first record it refuses
-    (outside the zone, or content that cannot be served).  No Row or tuple per record:
-    this loop runs a million times for a million-record zone."""
+    (outside the zone, or content that cannot be served: the server's reader decides).
+    No Row per record: this loop runs a million times for a million-record zone."""
     suffix = "" if zone == "." else "." + zone
     have_soa = False
     names: list[str] = []
@@ -264,8 +260,6 @@ def file_columns(reader: ZoneReader, zone: str, size: int = BATCH) -> Iterator[C
     contents: list[str] = []
     ttls: list[int] = []
     prios: list[int] = []
-    inet_pton, af_inet, af_inet6 = socket.inet_pton, socket.AF_INET, socket.AF_INET6
-    simple_txt = SIMPLE_TXT.fullmatch
     last_owner: str | None = None
     name = ""
     for owner, rtype, ttl, content, _comment in reader:
@@ -279,27 +273,15 @@ def file_columns(reader: ZoneReader, zone: str, size: int = BATCH) -> Iterator[C
                 # owners have no blank space around them and are never empty)
                 name = db_name(name)
             last_owner = owner
-        prio = 0
-        if rtype == "A":   # check_stored's test, inline
-            try:
-                inet_pton(af_inet, content)
-            except OSError:
-                raise _bad_content(owner, rtype, "unable to parse IP address") from None
-        elif rtype == "AAAA":
-            try:
-                inet_pton(af_inet6, content)
-            except OSError:
-                raise _bad_content(owner, rtype, "unable to parse IP address") from None
-        elif rtype != "TXT" or simple_txt(content) is None:   # TXT: check_stored's test
-            if rtype == "SOA":
-                if have_soa:
-                    continue
-                have_soa = True
-            content, prio = split_prio(rtype, content)
-            try:
-                check_stored(rtype, content, prio)
-            except ContentError as exc:
-                raise _bad_content(owner, rtype, str(exc)) from None
+        if rtype == "SOA":
+            if have_soa:
+                continue
+            have_soa = True
+        content, prio = split_prio(rtype, content)
+        try:
+            check_stored(rtype, content, prio)
+        except ContentError as exc:
+            raise _bad_content(owner, rtype, str(exc)) from None
         names.append(name)
         types.append(rtype)
         contents.append(content)
@@ -470,7 +452,7 @@ def _name(text: str, zone: str) -> str:
     else:
         name = text.lower() if zone == "." else f"{text}.{zone}".lower()
     try:
-        _parse_labels(name)
+        check_name(name)
     except ValueError as exc:
         raise Failure(f"Error: {exc}") from None
     return name

@@ -1,8 +1,8 @@
 # fastdns.zone._imagebuild: the C API of the record store that zone images are built from.
 #
-# A parser appends records to a RecordStore (owner names and rdata in wire form, in flat
+# A reader appends records to a RecordStore (owner names and rdata in wire form, in flat
 # arenas: no Python object per record); prepare() orders and groups them and pack() writes
-# the image of fastdns/zone/image.py, byte for byte what compile.py writes for the same data.
+# the image (its layout: fastdns/_snapshot.pxd).
 
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
@@ -16,6 +16,7 @@ ctypedef struct Rec:
     uint32_t rdata        # offset in the rdata arena
     uint32_t line         # where the record starts: files[file], line
     uint32_t file
+    uint8_t dropped       # one of several where a name may hold only one (check.SINGLETONS)
 
 ctypedef struct Node:
     uint32_t owner        # owner entry holding the key (an ENT: a descendant's, cut short)
@@ -46,7 +47,9 @@ cdef class RecordStore:
     cdef size_t nown, capown
     cdef uint8_t origin_lk[256]
     cdef int origin_lklen
-    cdef readonly list files        # file names, as records' ``file`` numbers index them
+    cdef bint autohints             # svc-autohints: fill "auto" SVCB hints (else drop them)
+    cdef readonly list files        # where records come from, as their ``file`` numbers index
+                                    # them: "name.zone:" (then a line) or "records.id=" (an id)
     # prepare()
     cdef Node *nodes
     cdef size_t nnodes, capnodes
@@ -66,14 +69,19 @@ cdef class RecordStore:
     cdef int _new_node(self, uint32_t owner, int lklen, uint32_t parent) except -1
     cdef uint32_t *_make_nodes(self) except NULL
     cdef int _bucket_records(self, uint32_t *own_node) except -1
-    cdef int _link(self, const uint8_t *banned, const uint8_t *neighbour) except -1
-    cdef uint16_t _scan_types(self, size_t i, const uint8_t *banned,
+    cdef int _autohints(self) except -1
+    cdef int _hinted(self, uint32_t r, size_t node) except -1
+    cdef int _link(self, const uint8_t *first, const uint8_t *neighbour) except -1
+    cdef uint16_t _scan_types(self, size_t i, const uint8_t *first,
                               const uint8_t *neighbour) noexcept
     cdef list _suspects(self)
     cdef int64_t find(self, const uint8_t *name, int nlen) noexcept
     cdef int _targets(self, uint32_t *extra, size_t *nextra, uint32_t *marks,
                       size_t *nmarks) except -1
-    cdef object _write(self, bytes magic, uint32_t version, const uint32_t *extra,
-                       size_t nextra, const uint32_t *marks, size_t nmarks)
+    cdef size_t _service_targets(self, size_t node, uint16_t t, const uint32_t *perm,
+                                 size_t j, size_t k, uint32_t *out) noexcept
+    cdef int64_t _svcb_target(self, uint32_t r, size_t node) noexcept
+    cdef object _write(self, const uint32_t *extra, size_t nextra, const uint32_t *marks,
+                       size_t nmarks)
     cdef void _write_sections(self, ImageHeader *h, uint8_t *base, const uint32_t *marks,
                               size_t nmarks) noexcept

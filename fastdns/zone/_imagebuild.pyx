@@ -1,17 +1,18 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Records in flat arenas → zone image (layout: fastdns/zone/image.py), for millions of records.
+"""Records in flat arenas → zone image (layout: fastdns/_snapshot.pxd), for millions of records.
 
-This is compile.py without a Python object per record: the same canonical order, empty
-non-terminals, RRset grouping (lowest TTL, rdata deduplicated and sorted), node flags,
-redirect and wildcard links and additional-section targets, and the same bytes out.
+The one compiler of zone data, whatever the source (zone files, SQL rows): canonical order,
+empty non-terminals, RRset grouping (lowest TTL, rdata deduplicated and sorted), node flags,
+redirect and wildcard links and additional-section targets, with no Python object per
+record.
 
-    store = RecordStore(origin)        # a parser (fastdns.zone._masterfile) fills it
-    suspects = store.prepare(...)      # sort and group; RRsets check_zone must see
-    image = store.pack(MAGIC, VERSION)
+    store = RecordStore(origin)        # a reader (fastdns.zone._masterfile, _rows) fills it
+    suspects = store.prepare(...)      # sort and group; the RRsets check_zone must see
+    image = store.pack()
 
-check_zone stays the one statement of the zone rules: prepare() hands it the RRsets of the
-apex and of every node that might break a rule (a superset), in the order the reference
-path would, so the same first error comes out.
+check_zone (fastdns.zone.check) is the one statement of the zone rules: prepare() hands it
+the RRsets of the apex and of every node that might break a rule (a superset), and applies
+the rules it is given as data (where a name may hold one record of a type only).
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
@@ -20,8 +21,8 @@ from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 
 from fastdns._snapshot cimport (
-    ImageHeader, NodeRec, RRsetRec,
-    N_ADDRESS, N_APEX, N_CNAME, N_CUT, N_DNAME, N_ENT, N_NONAUTH, N_WILDCARD,
+    EXTRA_RRSET, IMAGE_VERSION, ImageHeader, NodeRec, RRsetRec,
+    N_ADDRESS, N_APEX, N_CNAME, N_CUT, N_DNAME, N_ENT, N_NONAUTH, N_WILDCARD, image_magic,
 )
 from fastdns._wire cimport lk_cmp, lk_to_name, name_to_lk
 
@@ -38,6 +39,11 @@ cdef enum:
     T_AAAA = 28
     T_SRV = 33
     T_DNAME = 39
+    T_SVCB = 64
+    T_HTTPS = 65
+    SVC_CHASE = 5            # lookups of an SVCB/HTTPS AliasMode chain (as PowerDNS)
+    SVC_IPV4HINT = 4
+    SVC_IPV6HINT = 6
     MAX_RRSET = 65535
     NO_NODE = 0xFFFFFFFF
     RUN = 24                 # insertion-sorted run length of the key merge sort
@@ -207,10 +213,11 @@ cdef inline bint same_rdata(const Rec *recs, const uint8_t *rdata, uint32_t a,
 cdef class RecordStore:
     """Records of one zone in flat arenas, then their image."""
 
-    def __cinit__(self, bytes origin not None):
+    def __cinit__(self, bytes origin not None, bint autohints=False):
         if len(origin) < 1 or len(origin) > 255:
             raise ValueError("bad origin")
         self.origin_lklen = name_to_lk(origin, len(origin), self.origin_lk)
+        self.autohints = autohints
         self.files = []
 
     def __dealloc__(self):
@@ -270,6 +277,7 @@ cdef class RecordStore:
         r.rdata = <uint32_t>self.rdata_len
         r.file = file
         r.line = line
+        r.dropped = False
         self.rdata_len += rdlen
         self.nrec += 1
         return 0
@@ -298,21 +306,24 @@ cdef class RecordStore:
         memcpy(self.room(len(rdata)), <const char *>rdata, len(rdata))
         self.add_rec(rdtype, ttl, len(rdata), file, line)
 
-    def prepare(self, not_data, cname_neighbours):
+    def prepare(self, cname_neighbours, first_only):
         """Order and group the records; the RRsets that check_zone must see.
 
         Returns ``[(position, owner, rdtype, ttl, [rdata, ...], file, line), ...]`` for the
-        apex and for every node that may break a rule (a type in ``not_data``, a CNAME
-        beside a type outside ``cname_neighbours``, two CNAMEs or DNAMEs, an SOA below the
-        apex, an RRset too large), each RRset with its first record's position, owner
-        spelling and place.
+        apex and for every node that may break a rule (a CNAME beside a type outside
+        ``cname_neighbours``, two records of a type in ``first_only``, an RRset too
+        large), each RRset with its first record's position, owner spelling and place.
+        Of the records of a type in ``first_only`` at one name, only the first read is
+        kept; of the SOA records at the apex, the last (PowerDNS serves that one).
+        ``ipv4hint=auto``/``ipv6hint=auto`` of SVCB and HTTPS are filled in from the
+        target's addresses in the zone, or dropped (svc-autohints off, or no address).
         """
-        cdef uint8_t banned[8192]
+        cdef uint8_t first[8192]
         cdef uint8_t neighbour[8192]
         cdef uint32_t *own_node
         if self.prepared:
             raise ValueError("store already prepared")
-        _bitmap(banned, not_data)
+        _bitmap(first, first_only)
         _bitmap(neighbour, cname_neighbours)
         self.prepared = True
         if self.nown == 0:
@@ -322,16 +333,19 @@ cdef class RecordStore:
             self._bucket_records(own_node)
         finally:
             free(own_node)
-        self._link(banned, neighbour)
+        if self.nnodes >= EXTRA_RRSET:
+            raise ValueError("zone too large: too many names")
+        self._autohints()
+        self._link(first, neighbour)
         return self._suspects()
 
-    def pack(self, bytes magic not None, unsigned int version):
+    def pack(self):
         """The image of the prepared records (call after check_zone accepted them)."""
         cdef uint32_t *extra = NULL
         cdef uint32_t *marks = NULL
         cdef size_t nextra = 0
         cdef size_t nmarks = 0
-        if not self.prepared or self.nnodes == 0 or len(magic) != 8:
+        if not self.prepared or self.nnodes == 0:
             raise ValueError("nothing to pack")
         try:
             extra = <uint32_t *>malloc((self.extra_bound + 1) * 4)
@@ -341,7 +355,7 @@ cdef class RecordStore:
             extra[0] = 0
             nextra = 1
             self._targets(extra, &nextra, marks, &nmarks)
-            return self._write(magic, version, extra, nextra, marks, nmarks)
+            return self._write(extra, nextra, marks, nmarks)
         finally:
             free(extra)
             free(marks)
@@ -470,8 +484,8 @@ cdef class RecordStore:
                 perm[k] = x
         return 0
 
-    cdef int _link(self, const uint8_t *banned, const uint8_t *neighbour) except -1:
-        """Flags, links and section sizes of every node, as compile.py's _link."""
+    cdef int _link(self, const uint8_t *first, const uint8_t *neighbour) except -1:
+        """Flags, links and section sizes of every node."""
         cdef size_t i
         cdef Node *nd
         cdef Node *parent
@@ -479,7 +493,7 @@ cdef class RecordStore:
         cdef const uint8_t *lk
         for i in range(self.nnodes):
             nd = &self.nodes[i]
-            flags = self._scan_types(i, banned, neighbour)
+            flags = self._scan_types(i, first, neighbour)
             if i == 0:
                 flags |= N_APEX
                 flags &= ~N_CUT
@@ -503,13 +517,15 @@ cdef class RecordStore:
             self.names_size += 2 * nd.lklen + 2
         return 0
 
-    cdef uint16_t _scan_types(self, size_t i, const uint8_t *banned,
+    cdef uint16_t _scan_types(self, size_t i, const uint8_t *first,
                               const uint8_t *neighbour) noexcept:
-        """Type flags of node ``i`` (N_CUT for any NS); counts its RRsets and sizes."""
+        """Type flags of node ``i`` (N_CUT for any NS); counts its RRsets and sizes, and
+        drops all but one record of a type that allows one only."""
         cdef Node *nd = &self.nodes[i]
         cdef const uint32_t *perm = self.perm + nd.rec_start
         cdef size_t j = 0
-        cdef size_t k, raw, unique
+        cdef size_t k, m, raw, unique
+        cdef uint32_t keep
         cdef uint16_t t
         cdef uint16_t flags = 0
         cdef bint cname = False
@@ -520,12 +536,22 @@ cdef class RecordStore:
             t = self.recs[perm[j]].rdtype
             k = j
             unique = 0
+            keep = perm[j]
             while k < nd.rec_count and self.recs[perm[k]].rdtype == t:
                 if k == j or not same_rdata(self.recs, self.rdata, perm[k], perm[k - 1]):
                     unique += 1
-                    self.rdata_size += 2 + self.recs[perm[k]].rdlen
+                # the first record read, or at the apex the last SOA
+                if (i == 0 and t == T_SOA) == (perm[k] > keep):
+                    keep = perm[k]
                 k += 1
             raw = k - j
+            if unique > 1 and (first[t >> 3] & (1 << (t & 7)) or (i == 0 and t == T_SOA)):
+                for m in range(j, k):
+                    self.recs[perm[m]].dropped = not same_rdata(self.recs, self.rdata,
+                                                                perm[m], keep)
+                unique = 1
+                nd.suspect = True
+            self.rdata_size += _group_size(self.recs, self.rdata, perm, j, k)
             j = k
             nd.rrset_count += 1
             self.nrrsets += 1
@@ -533,18 +559,16 @@ cdef class RecordStore:
                 flags |= N_CUT
             elif t == T_DNAME:
                 flags |= N_DNAME
-                nd.suspect |= raw > 1
             elif t == T_CNAME:
                 flags |= N_CNAME
                 cname = True
-                nd.suspect |= raw > 1
             elif t == T_A or t == T_AAAA:
                 flags |= N_ADDRESS
-            elif t == T_SOA and i != 0:
-                nd.suspect = True
             if t == T_NS or t == T_MX or t == T_SRV:
                 self.extra_bound += 1 + unique
-            if banned[t >> 3] & (1 << (t & 7)) or raw > MAX_RRSET:
+            elif t == T_SVCB or t == T_HTTPS:
+                self.extra_bound += 1 + unique * (SVC_CHASE + 1)
+            if raw > MAX_RRSET:
                 nd.suspect = True
             if not neighbour[t >> 3] & (1 << (t & 7)):
                 other = True
@@ -622,9 +646,10 @@ cdef class RecordStore:
 
     cdef int _targets(self, uint32_t *extra, size_t *nextra, uint32_t *marks,
                       size_t *nmarks) except -1:
-        """Additional-section targets of NS, MX and SRV RRsets, as compile.py's _targets:
-        the in-zone names with an address, in the order their rdata first appear in the
-        file. ``marks`` gets (RRset number, extra offset) pairs, in RRset order."""
+        """Additional-section targets of NS, MX, SRV, SVCB and HTTPS RRsets: the in-zone
+        names with an address, in the order their rdata first appear in the file (for
+        SVCB and HTTPS, as _service_targets finds them). ``marks`` gets (RRset number,
+        extra offset) pairs, in RRset order."""
         cdef size_t i, j, k, n, count, rrset = 0
         cdef size_t most = 1
         cdef Node *nd
@@ -652,16 +677,20 @@ cdef class RecordStore:
                 while k < nd.rec_count and self.recs[perm[k]].rdtype == t:
                     r = &self.recs[perm[k]]
                     # the first of equal rdata is the first in the file (perm's order)
-                    if start >= 0 and r.rdlen > start and (k == j or not same_rdata(
-                            self.recs, self.rdata, perm[k], perm[k - 1])):
+                    if start >= 0 and r.rdlen > start and not r.dropped and (k == j or not
+                            same_rdata(self.recs, self.rdata, perm[k], perm[k - 1])):
                         found = self.find(self.rdata + r.rdata + start, r.rdlen - start)
                         if found >= 0 and self.nodes[found].flags & N_ADDRESS:
                             hits[n] = (<uint64_t>perm[k] << 32) | <uint64_t>found
                             n += 1
                     k += 1
-                j = k
+                count = 0
                 if n:
                     count = _file_order(hits, n, extra + nextra[0] + 1)
+                elif t == T_SVCB or t == T_HTTPS:
+                    count = self._service_targets(i, t, perm, j, k, extra + nextra[0] + 1)
+                j = k
+                if count:
                     extra[nextra[0]] = count
                     marks[nmarks[0]] = rrset
                     marks[nmarks[0] + 1] = nextra[0]
@@ -671,8 +700,153 @@ cdef class RecordStore:
         free(hits)
         return 0
 
-    cdef object _write(self, bytes magic, uint32_t version, const uint32_t *extra,
-                       size_t nextra, const uint32_t *marks, size_t nmarks):
+    cdef int64_t _svcb_target(self, uint32_t r, size_t node) noexcept:
+        """The node an SVCB/HTTPS record's TargetName names (its owner's for "."), or -1
+        (outside the zone, not held, or malformed rdata)."""
+        cdef const Rec *rec = &self.recs[r]
+        if rec.rdlen < 3:
+            return -1
+        if self.rdata[rec.rdata + 2] == 0:
+            return node
+        return self.find(self.rdata + rec.rdata + 2, rec.rdlen - 2)
+
+    cdef size_t _service_targets(self, size_t node, uint16_t t, const uint32_t *perm,
+                                 size_t j, size_t k, uint32_t *out) noexcept:
+        """The additional-section targets of the SVCB or HTTPS RRset perm[j:k] of
+        ``node``, as PowerDNS's doAdditionalProcessing finds them: ServiceMode records give
+        their TargetName (the owner for "."); an AliasMode record is followed through the
+        records of the same type at its target, up to five lookups in the zone, each
+        RRset met on the way going into the section (EXTRA_RRSET), and the name the chain
+        ends at gives the addresses. Chained RRsets come first, then the addresses."""
+        cdef uint32_t chase[SVC_CHASE * 2]
+        cdef uint32_t names[256]
+        cdef size_t nchase = 0, nnames = 0, m, x, y, count = 0
+        cdef int64_t at, here
+        cdef int lookups
+        cdef bint more
+        cdef const Rec *rec
+        cdef const Node *nd
+        cdef const uint32_t *p
+        for m in range(j, k):
+            rec = &self.recs[perm[m]]
+            if rec.dropped or rec.rdlen < 3:
+                continue
+            at = self._svcb_target(perm[m], node)
+            if self.rdata[rec.rdata] == 0 and self.rdata[rec.rdata + 1] == 0:   # AliasMode
+                lookups = SVC_CHASE
+                more = True
+                here = at
+                while more and lookups > 0 and at >= 0:
+                    more = False
+                    lookups -= 1
+                    nd = &self.nodes[at]
+                    p = self.perm + nd.rec_start
+                    here = at
+                    for x in range(nd.rec_count):
+                        rec = &self.recs[p[x]]
+                        if rec.rdtype != t or rec.dropped:
+                            continue
+                        if not (at == <int64_t>node or _listed(chase, nchase, at)) \
+                                and nchase < SVC_CHASE * 2:
+                            chase[nchase] = at
+                            nchase += 1
+                        if rec.rdlen >= 3 and self.rdata[rec.rdata] == 0 \
+                                and self.rdata[rec.rdata + 1] == 0:
+                            more = True
+                        if rec.rdlen >= 3 and self.rdata[rec.rdata + 2] != 0:
+                            here = self.find(self.rdata + rec.rdata + 2, rec.rdlen - 2)
+                    at = here
+            if at >= 0 and self.nodes[at].flags & N_ADDRESS and nnames < 256 \
+                    and not _listed(names, nnames, at):
+                names[nnames] = at
+                nnames += 1
+        for x in range(nchase):
+            out[count] = chase[x] | EXTRA_RRSET
+            count += 1
+        for y in range(nnames):
+            out[count] = names[y]
+            count += 1
+        return count
+
+    cdef int _autohints(self) except -1:
+        """Fill in or drop the empty ipv4hint/ipv6hint (``auto``) of SVCB and HTTPS records:
+        PowerDNS's svc-autohints, done once per zone version instead of per answer."""
+        cdef size_t i, j
+        cdef Node *nd
+        cdef uint32_t r
+        cdef bint changed
+        for i in range(self.nnodes):
+            nd = &self.nodes[i]
+            changed = False
+            for j in range(nd.rec_start, nd.rec_start + nd.rec_count):
+                r = self.perm[j]
+                if (self.recs[r].rdtype == T_SVCB or self.recs[r].rdtype == T_HTTPS) \
+                        and _auto_hint_at(self.rdata + self.recs[r].rdata,
+                                          self.recs[r].rdlen) >= 0:
+                    self._hinted(r, i)
+                    changed = True
+            if changed:
+                _sort_node(self.recs, self.rdata, self.perm, nd.rec_start, nd.rec_count)
+        return 0
+
+    cdef int _hinted(self, uint32_t r, size_t node) except -1:
+        """Rewrite record ``r``: each empty hint gets the target's addresses of its family
+        (in the order read), or goes."""
+        cdef Rec *rec = &self.recs[r]
+        cdef int64_t target = self._svcb_target(r, node)
+        cdef uint8_t *out = <uint8_t *>malloc(65536 + 4)
+        cdef size_t n, at, end, x, values
+        cdef uint16_t key, length, family
+        cdef const Node *nd
+        cdef const uint32_t *p
+        cdef const Rec *a
+        cdef const uint8_t *rd
+        if out == NULL:
+            raise MemoryError()
+        try:
+            rd = self.rdata + rec.rdata
+            at = 2 + _name_size(rd + 2, rec.rdlen - 2)
+            memcpy(out, rd, at)
+            n = at
+            while at + 4 <= rec.rdlen:
+                key = (rd[at] << 8) | rd[at + 1]
+                length = (rd[at + 2] << 8) | rd[at + 3]
+                end = at + 4 + length
+                if end > rec.rdlen:
+                    break
+                if length or (key != SVC_IPV4HINT and key != SVC_IPV6HINT):
+                    memcpy(out + n, rd + at, end - at)
+                    n += end - at
+                elif self.autohints and target >= 0:
+                    family = T_A if key == SVC_IPV4HINT else T_AAAA
+                    values = n + 4
+                    nd = &self.nodes[target]
+                    p = self.perm + nd.rec_start
+                    for x in range(nd.rec_count):
+                        a = &self.recs[p[x]]
+                        if a.rdtype == family and not a.dropped \
+                                and values + a.rdlen <= 65535:
+                            memcpy(out + values, self.rdata + a.rdata, a.rdlen)
+                            values += a.rdlen
+                    if values > n + 4:
+                        out[n] = key >> 8
+                        out[n + 1] = key & 0xFF
+                        out[n + 2] = (values - n - 4) >> 8
+                        out[n + 3] = (values - n - 4) & 0xFF
+                        n = values
+                at = end
+            memcpy(self.room(n), out, n)
+            if self.rdata_len + n > 0xFFFFFFFF:
+                raise ValueError("zone too large")
+            rec.rdata = <uint32_t>self.rdata_len
+            rec.rdlen = <uint16_t>n
+            self.rdata_len += n
+        finally:
+            free(out)
+        return 0
+
+    cdef object _write(self, const uint32_t *extra, size_t nextra, const uint32_t *marks,
+                       size_t nmarks):
         cdef size_t nodes_off = _align(sizeof(ImageHeader), 8)
         cdef size_t rrsets_off = _align(nodes_off + self.nnodes * sizeof(NodeRec), 8)
         cdef size_t names_off = rrsets_off + self.nrrsets * sizeof(RRsetRec)
@@ -687,8 +861,8 @@ cdef class RecordStore:
         memset(base, 0, nodes_off)
         memset(base + rdata_off + self.rdata_size, 0, extra_off - rdata_off - self.rdata_size)
         memcpy(base + extra_off, extra, 4 * nextra)
-        memcpy(h.magic, <const char *>magic, 8)
-        h.version = version
+        memcpy(h.magic, image_magic(), 8)
+        h.version = IMAGE_VERSION
         h.node_count = self.nnodes
         h.rrset_count = self.nrrsets
         h.nodes_off = nodes_off
@@ -713,6 +887,7 @@ cdef class RecordStore:
         cdef RRsetRec *rr
         cdef const uint32_t *perm
         cdef const Rec *r
+        cdef const Rec *soa
         cdef uint16_t t, rdlen
         cdef uint32_t minimum
         cdef const uint8_t *lk
@@ -745,32 +920,83 @@ cdef class RecordStore:
                 rr = &rrset_recs[rrset]
                 rr.rdtype = t
                 rr.count = 0
-                rr.ttl = r.ttl
+                rr.ttl = 0xFFFFFFFFU
                 rr.rdata_off = rdata_len
                 rr.extra_off = 0
                 if mark < nmarks and marks[mark] == rrset:
                     rr.extra_off = marks[mark + 1]
                     mark += 2
                 k = j
+                soa = NULL
                 while k < nd.rec_count and self.recs[perm[k]].rdtype == t:
                     r = &self.recs[perm[k]]
+                    k += 1
+                    if r.dropped:
+                        continue
                     if r.ttl < rr.ttl:
                         rr.ttl = r.ttl
-                    if k == j or not same_rdata(self.recs, self.rdata, perm[k], perm[k - 1]):
+                    if k - 1 == j or not same_rdata(self.recs, self.rdata, perm[k - 1],
+                                                    perm[k - 2]):
                         rdlen = r.rdlen
                         memcpy(rdata + rdata_len, &rdlen, 2)
                         memcpy(rdata + rdata_len + 2, self.rdata + r.rdata, rdlen)
                         rdata_len += 2 + rdlen
                         rr.count += 1
-                    k += 1
+                        soa = r
                 if t == T_SOA and i == 0:
-                    r = &self.recs[perm[j]]
+                    r = soa
                     h.soa_rrset = rrset
                     h.serial = _be32(self.rdata + r.rdata + r.rdlen - 20)
                     minimum = _be32(self.rdata + r.rdata + r.rdlen - 4)
                     h.neg_ttl = rr.ttl if rr.ttl < minimum else minimum
                 j = k
                 rrset += 1
+
+
+cdef size_t _group_size(const Rec *recs, const uint8_t *rdata, const uint32_t *perm, size_t j,
+                        size_t k) noexcept nogil:
+    """Octets in the image of the RRset perm[j:k]: its kept, distinct rdata."""
+    cdef size_t m
+    cdef size_t size = 0
+    for m in range(j, k):
+        if not recs[perm[m]].dropped and (m == j or not same_rdata(recs, rdata, perm[m],
+                                                                    perm[m - 1])):
+            size += 2 + recs[perm[m]].rdlen
+    return size
+
+
+cdef int _name_size(const uint8_t *name, size_t room) noexcept nogil:
+    """Octets of the wire name at ``name`` (``room`` at most; all of it if malformed)."""
+    cdef size_t p = 0
+    while p < room and name[p] != 0 and name[p] < 64:
+        p += name[p] + 1
+    return <int>(p + 1 if p < room else room)
+
+
+cdef int _auto_hint_at(const uint8_t *rd, size_t n) noexcept nogil:
+    """Where an empty ipv4hint/ipv6hint (fastdns.zone._rdata's ``auto``) starts in SVCB or
+    HTTPS rdata, or -1."""
+    cdef size_t at
+    cdef uint16_t key, length
+    if n < 3:
+        return -1
+    at = 2 + _name_size(rd + 2, n - 2)
+    while at + 4 <= n:
+        key = (rd[at] << 8) | rd[at + 1]
+        length = (rd[at + 2] << 8) | rd[at + 3]
+        if length == 0 and (key == SVC_IPV4HINT or key == SVC_IPV6HINT):
+            return <int>at
+        at += 4 + length
+    return -1
+
+
+cdef void _sort_node(const Rec *recs, const uint8_t *rdata, uint32_t *perm, size_t start,
+                     size_t count) noexcept nogil:
+    """Order a node's records by type, rdata and position."""
+    cdef RecCtx ctx
+    ctx.recs = recs
+    ctx.rdata = rdata
+    qsort_r(perm + start, count, 4, rec_cmp_r, &ctx)
 
 
 cdef inline size_t _align(size_t n, size_t to) noexcept nogil:

@@ -1,18 +1,43 @@
-"""Python API of fastdns.zone._masterfile."""
+"""Python API of fastdns.zone._masterfile (the C API is in _masterfile.pxd)."""
 
 from collections.abc import Callable
 
 from fastdns.zone._imagebuild import RecordStore
 
-#: (origin, last_name, last_ttl, last_ttl_known, default_ttl, default_ttl_known,
-#: default_ttl_from_soa): dns.zonefile.Reader's state, names in wire form
-State = tuple[bytes, bytes, int, bool, int, bool, bool]
+DEFAULT_TTL: int
+
+class ZoneFileError(ValueError): ...
+
+def name_text(wire: bytes) -> str: ...
+
+class Sink: ...
+
+class StoreSink(Sink):
+    lua: int
+    denial: int
+    def __init__(self, store: RecordStore, apex: bytes, zone_file: bool = False) -> None: ...
+
+#: (owner, rdtype, ttl, content, file, line, comment)
+TextRecord = tuple[bytes, int, int, bytes, int, int, bytes]
+
+class RecordList(Sink):
+    records: list[TextRecord]
+    def __init__(self, comments: bool = False) -> None: ...
 
 class Parser:
-    fallbacks: int
-    def __init__(self, store: RecordStore, origin: bytes, allow_include: bool,
-                 fallback: Callable[[bytes, int, int, State, bool], State] | None,
-                 open_include: Callable[[str], tuple[bytes, int] | None] | None) -> None: ...
-    def parse(self, data: bytes, file: int) -> None: ...
-    def state(self) -> State: ...
-    def set_state(self, state: State) -> None: ...
+    files: list[str]
+    warnings: list[str]
+    records: int
+    skipped: int
+    origin_set: bool
+    def __init__(self, sink: Sink, origin: bytes, *, allow_include: bool = True,
+                 open_include: Callable[[str], tuple[bytes, str]] | None = None,
+                 ignore_broken: bool = False, max_generate_steps: int = 0,
+                 max_include_depth: int = 20, zone_only: bool = True) -> None: ...
+    def parse(self, data: bytes, name: str) -> None: ...
+    def start(self, data: bytes, name: str) -> None: ...
+    def run(self, limit: int) -> bool: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def current_origin(self) -> bytes: ...

@@ -1,192 +1,111 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""RFC 1035 master files → records in a RecordStore, with no Python object per record.
+"""RFC 1035 master files read as PowerDNS Authoritative 4.7 reads them, with no Python
+object per record.
 
-The scanner is dnspython's tokenizer (dns/tokenizer.py) and the statement reader is its
-zone reader (dns/zonefile.py ``Reader``), rewritten in C for the common case: owners and
-names with ``@``, relative or absolute, escapes; TTLs with units; class IN; ``$ORIGIN``,
-``$TTL``, ``$INCLUDE``; parentheses, comments and quoted strings; and the rdata of A, AAAA,
-NS, CNAME, DNAME, PTR, MX, SRV, SOA, TXT, SPF and CAA.
+PowerDNS's reader (ZoneParserTNG) works line by line, and this one follows it:
 
-A statement this module does not read exactly as dnspython would (another type, generic
-``\\#`` rdata, another class, ``$GENERATE``, a non-ASCII octet, or anything malformed) is
-handed whole to ``fallback``, which reads it with dnspython from the reader state at that
-point and returns the new state (fastdns.zone.loader). Errors therefore come from
-dnspython itself, with its message and line.
+- a line that starts with a blank belongs to the previous owner; ``@`` is the origin; an
+  owner without a trailing dot is relative to the origin; ``;`` starts a comment outside
+  quotes; a ``(`` in the data opens a group that the next ``)`` closes, on this line or a
+  later one;
+- the TTL, ``IN`` and the type come in any order before the data (``IN`` may even follow
+  the type); a TTL is digits with an optional unit (``s m h d w y``); without ``$TTL`` the
+  default TTL is 3600 and a record's explicit TTL becomes the default for the records after
+  it (the SOA minimum plays no part);
+- ``$TTL`` takes what PowerDNS's makeTTLFromZone takes (``1h30m`` is 60, as there);
+  ``$GENERATE start-stop[/step]`` with ``$``, ``\\X`` and ``${offset,width,radix}``;
+- the names in the data of NS, CNAME, DNAME, PTR, MX, SRV, RP, AFSDB and SOA are made
+  absolute against the origin (and the SOA's times lose their units); the data of every
+  other type is read with its names absolute, as PowerDNS does;
+- the data then goes to a Sink: fastdns.zone._rdata turns it into rdata for the server
+  (StoreSink), or fastdns-util keeps the text, as PowerDNS's tools store it (RecordList).
 
-One module of some 900 lines (STYLE §7.11): the tokenizer, the field readers and the
-statement reader mirror dnspython's together and share their Scanner and Token inline;
-the record store and the image are fastdns.zone._imagebuild's.
+Where PowerDNS departs from RFC 1035, the RFC is followed (docs/differences.md): the origin
+argument of ``$INCLUDE`` is used and the including file's origin comes back after it; a
+relative ``$ORIGIN`` is relative to the current origin.
+
+A broken record (its data, owner, TTL or type unreadable, or its owner outside the zone)
+is an error naming ``file:line``, or with ``ignore_broken`` (PowerDNS's
+bind-ignore-broken-records) a warning, and the record is left out. A broken directive is
+always an error: what follows it cannot be read as meant.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcmp, memcpy
+from libc.stdio cimport snprintf
+from libc.stdlib cimport free, realloc
+from libc.string cimport memchr, memcmp, memcpy
 
 from fastdns._wire cimport name_to_lk
+from fastdns.zone._imagebuild cimport RecordStore
+from fastdns.zone._rdata cimport (RDATA_ROOM, TYPE_LUA, name_from_text, rdata_from_text,
+                                  type_from_text)
+from fastdns.zone._rdata import type_name
 
 cdef enum:
-    TK_ERROR = -1
-    TK_EOF = 0
-    TK_EOL = 1
-    TK_WS = 2
-    TK_IDENT = 3
-    TK_QUOTED = 4
+    INCLUDE_DEPTH = 20            # PowerDNS's max-include-depth
+    T_NS = 2
+    T_CNAME = 5
+    T_SOA = 6
+    T_PTR = 12
+    T_MX = 15
+    T_RP = 17
+    T_AFSDB = 18
+    T_SRV = 33
+    T_DNAME = 39
+    T_NSEC = 47
+    T_NSEC3 = 50
+    T_NSEC3PARAM = 51
 
-    TF_ESCAPE = 1        # a backslash in the token
-    TF_ODD = 2           # an octet outside printable ASCII (or tab): dnspython's to read
+#: PowerDNS's default TTL for a record that states none, before any $TTL
+DEFAULT_TTL = 3600
 
-    ST_OK = 0            # statement read
-    ST_FALLBACK = 1      # statement for dnspython
 
-    RDATA_ROOM = 65535 + 4096
-    BATCH_MAX = 1000              # statements per batch (their records are Python objects)
-    MAX_TTL = 0xFFFFFFFF
-    INCLUDE_DEPTH = 16
+class ZoneFileError(ValueError):
+    """A zone file that cannot be read; the message starts with ``file:line:``."""
+
 
 # ---------------------------------------------------------------------------------------
-# the tokenizer (dns.tokenizer.Tokenizer.get)
+# characters, parts and buffers
 
-cdef inline bint is_delim(uint8_t c) noexcept nogil:
-    return c == 32 or c == 9 or c == 10 or c == 59 or c == 40 or c == 41 or c == 34
+cdef inline bint blank(uint8_t c) noexcept nogil:
+    """PowerDNS's dns_isspace."""
+    return c == 32 or c == 9 or c == 10 or c == 13 or c == 11 or c == 12
+
+
+cdef inline bint delimiter(uint8_t c) noexcept nogil:
+    """What separates the parts of a line (PowerDNS's vstringtok)."""
+    return c == 32 or c == 9 or c == 10
+
+
+cdef inline bint trimmed(uint8_t c) noexcept nogil:
+    """What PowerDNS trims off a line or a record's data."""
+    return c == 32 or c == 9 or c == 13 or c == 10 or c == 26
 
 
 cdef inline bint is_digit(uint8_t c) noexcept nogil:
     return 48 <= c <= 57
 
 
-cdef inline int skip_ws(Scanner *s) noexcept nogil:
-    cdef int skipped = 0
-    cdef uint8_t c
-    while s.pos < s.len:
-        c = s.buf[s.pos]
-        if c == 10 and s.depth > 0:
-            s.line += 1
-        elif c != 32 and c != 9:
-            break
-        s.pos += 1
-        skipped += 1
-    return skipped
+cdef bint next_part(Text line, Py_ssize_t *pos, Text *part) noexcept nogil:
+    cdef Py_ssize_t p = pos[0]
+    while p < line.n and delimiter(line.p[p]):
+        p += 1
+    if p >= line.n:
+        pos[0] = p
+        return False
+    part.p = line.p + p
+    while p < line.n and not delimiter(line.p[p]):
+        p += 1
+    part.n = line.p + p - part.p
+    pos[0] = p
+    return True
 
 
-cdef int next_token(Scanner *s, Token *t, bint want_leading) noexcept nogil:
-    """The next token, as dnspython's ``get(want_leading)``; TK_ERROR where it raises."""
-    cdef uint8_t c
-    cdef Py_ssize_t start
-    t.flags = 0
-    t.kind = TK_ERROR
-    if skip_ws(s) and want_leading:
-        t.kind = TK_WS
-        return TK_WS
-    while True:
-        if s.pos >= s.len:
-            if s.depth > 0:
-                return TK_ERROR           # unbalanced parentheses
-            t.kind = TK_EOF
-            return TK_EOF
-        c = s.buf[s.pos]
-        if c == 40:                       # (
-            s.depth += 1
-            s.pos += 1
-            skip_ws(s)
-            continue
-        if c == 41:                       # )
-            if s.depth <= 0:
-                return TK_ERROR
-            s.depth -= 1
-            s.pos += 1
-            skip_ws(s)
-            continue
-        if c == 10:
-            s.pos += 1
-            s.line += 1
-            t.kind = TK_EOL
-            return TK_EOL
-        if c == 59:                       # ; comment
-            while s.pos < s.len and s.buf[s.pos] != 10:
-                s.pos += 1
-            if s.pos >= s.len:
-                if s.depth > 0:
-                    return TK_ERROR
-                t.kind = TK_EOF
-                return TK_EOF
-            s.pos += 1
-            s.line += 1
-            if s.depth > 0:
-                skip_ws(s)
-                continue
-            t.kind = TK_EOL
-            return TK_EOL
-        if c == 34:
-            return quoted(s, t)
-        start = s.pos
-        while s.pos < s.len:
-            c = s.buf[s.pos]
-            if is_delim(c):
-                break
-            if c == 92:                   # backslash: the next octet is part of the token
-                t.flags |= TF_ESCAPE
-                s.pos += 1
-                if s.pos >= s.len:
-                    return TK_ERROR
-                c = s.buf[s.pos]
-                if c == 10:
-                    s.pos += 1
-                    s.line += 1
-                    return TK_ERROR
-            if c < 32 or c >= 127:
-                t.flags |= TF_ODD
-            s.pos += 1
-        t.p = s.buf + start
-        t.n = s.pos - start
-        t.kind = TK_IDENT
-        return TK_IDENT
-
-
-cdef int quoted(Scanner *s, Token *t) noexcept nogil:
-    cdef uint8_t c
-    cdef Py_ssize_t start
-    s.pos += 1
-    start = s.pos
-    while True:
-        if s.pos >= s.len:
-            return TK_ERROR
-        c = s.buf[s.pos]
-        if c == 34:
-            break
-        if c == 10:
-            s.pos += 1
-            s.line += 1
-            return TK_ERROR               # newline in quoted string
-        if c == 92:
-            t.flags |= TF_ESCAPE
-            s.pos += 1
-            if s.pos >= s.len:
-                return TK_ERROR
-            c = s.buf[s.pos]
-            if c == 10:
-                s.line += 1
-                t.flags |= TF_ODD
-        if (c < 32 and c != 9) or c >= 127:
-            t.flags |= TF_ODD
-        s.pos += 1
-    t.p = s.buf + start
-    t.n = s.pos - start
-    s.pos += 1                            # the closing quote
-    t.kind = TK_QUOTED
-    return TK_QUOTED
-
-
-cdef inline bint plain(const Token *t) noexcept nogil:
-    """An identifier without escapes or odd octets."""
-    return t.kind == TK_IDENT and t.flags == 0
-
-
-cdef bint ieq(const Token *t, const char *word) noexcept nogil:
-    """Is the token ``word`` (upper case ASCII), in any case?"""
+cdef bint ieq(Text t, const char *word) noexcept nogil:
+    """Is ``t`` ``word`` (upper case ASCII), in any case?"""
     cdef Py_ssize_t i = 0
     cdef uint8_t c
-    if not plain(t):
-        return False
     while i < t.n:
         c = t.p[i]
         if 97 <= c <= 122:
@@ -197,752 +116,841 @@ cdef bint ieq(const Token *t, const char *word) noexcept nogil:
     return word[i] == 0
 
 
-# ---------------------------------------------------------------------------------------
-# fields
-
-cdef int parse_name(const Token *t, const uint8_t *origin, int olen, uint8_t *out) noexcept nogil:
-    """dns.name.from_text(token, origin) in wire form (case kept); -1 where it raises."""
-    cdef const uint8_t *p = t.p
-    cdef Py_ssize_t n = t.n
+cdef Py_ssize_t comment_at(const uint8_t *p, Py_ssize_t n) noexcept nogil:
+    """Where a ``;`` outside quotes starts a comment (PowerDNS's chopComment), or ``n``."""
     cdef Py_ssize_t i = 0
-    cdef int w = 0          # the current label's length octet
-    cdef int o = 1          # where the next octet goes
-    cdef int ll = 0
-    cdef int v
-    if t.kind != TK_IDENT or t.flags & TF_ODD:
-        return -1
-    if n == 1 and p[0] == 64:                 # @
-        memcpy(out, origin, olen)
-        return olen
-    if n == 1 and p[0] == 46:                 # .
-        out[0] = 0
-        return 1
+    cdef bint quoted = False
     while i < n:
-        v = p[i]
-        if v == 92:
-            if i + 1 >= n:
-                return -1
-            v = p[i + 1]
-            if is_digit(v):
-                if i + 3 >= n:
-                    return -1
-                if not (is_digit(p[i + 2]) and is_digit(p[i + 3])):
-                    return -1
-                v = (v - 48) * 100 + (p[i + 2] - 48) * 10 + (p[i + 3] - 48)
-                if v > 255:
-                    return -1
-                i += 4
-            else:
-                i += 2
-        elif v == 46:
-            if ll == 0:
-                return -1                     # empty label
-            out[w] = ll
-            w = o
-            o += 1
-            ll = 0
-            i += 1
-            if o > 255:
-                return -1
+        if p[i] == 92:
+            i += 2
             continue
-        else:
-            i += 1
-        if ll == 63 or o >= 255:
-            return -1
-        out[o] = v
-        o += 1
-        ll += 1
-    if ll == 0:
-        out[w] = 0                            # absolute
-        return o
-    out[w] = ll
-    if o + olen > 255:
-        return -1
-    memcpy(out + o, origin, olen)
-    return o + olen
-
-
-cdef int64_t parse_ttl(const Token *t) noexcept nogil:
-    """dns.ttl.from_text of an identifier's text; -1 where it raises BadTTL."""
-    cdef uint64_t total = 0
-    cdef uint64_t current = 0
-    cdef uint64_t unit
-    cdef bint need_digit = True
-    cdef bint digits_only = True
-    cdef Py_ssize_t i
-    cdef uint8_t c
-    if t.kind != TK_IDENT or t.n == 0:
-        return -1
-    for i in range(t.n):
-        if not is_digit(t.p[i]):
-            digits_only = False
-    for i in range(t.n):
-        c = t.p[i]
-        if is_digit(c):
-            if current <= MAX_TTL:
-                current = current * 10 + (c - 48)
-            need_digit = False
-            continue
-        if need_digit:
-            return -1
-        if 65 <= c <= 90:
-            c += 32
-        if c == 119:
-            unit = 604800
-        elif c == 100:
-            unit = 86400
-        elif c == 104:
-            unit = 3600
-        elif c == 109:
-            unit = 60
-        elif c == 115:
-            unit = 1
-        else:
-            return -1
-        if current > MAX_TTL:
-            return -1
-        total += current * unit
-        if total > MAX_TTL:
-            return -1
-        current = 0
-        need_digit = True
-    if digits_only:
-        total = current
-    elif not need_digit:
-        return -1                             # trailing integer
-    if total > MAX_TTL:
-        return -1
-    return <int64_t>total
-
-
-cdef int64_t parse_uint(const Token *t, uint64_t limit) noexcept nogil:
-    """Tokenizer.get_uint*: ASCII digits only, at most ``limit``; -1 where it raises."""
-    cdef uint64_t v = 0
-    cdef Py_ssize_t i
-    if not plain(t) or t.n == 0:
-        return -1
-    for i in range(t.n):
-        if not is_digit(t.p[i]):
-            return -1
-        v = v * 10 + (t.p[i] - 48)
-        if v > limit:
-            return -1
-    return <int64_t>v
-
-
-cdef int unescape(const Token *t, uint8_t *out, int limit) noexcept nogil:
-    """Token.unescape_to_bytes of an identifier or quoted string, at most ``limit`` octets;
-    -1 where it raises (or for text that is not ASCII)."""
-    cdef Py_ssize_t i = 0
-    cdef int o = 0
-    cdef uint8_t c
-    if (t.kind != TK_IDENT and t.kind != TK_QUOTED) or t.flags & TF_ODD:
-        return -1
-    while i < t.n:
-        c = t.p[i]
+        if p[i] == 34:
+            quoted = not quoted
+        elif p[i] == 59 and not quoted:
+            return i
         i += 1
-        if c == 92:
-            c = t.p[i]
-            i += 1
-            if is_digit(c):
-                if i + 1 >= t.n:
-                    return -1
-                if not (is_digit(t.p[i]) and is_digit(t.p[i + 1])):
-                    return -1
-                if (c - 48) * 100 + (t.p[i] - 48) * 10 + (t.p[i + 1] - 48) > 255:
-                    return -1
-                c = (c - 48) * 100 + (t.p[i] - 48) * 10 + (t.p[i + 1] - 48)
-                i += 2
-        if o >= limit:
-            return -1
-        out[o] = c
-        o += 1
-    return o
-
-
-cdef int ipv4(const Token *t, uint8_t *out) noexcept nogil:
-    """dns.ipv4.inet_aton: four decimal parts, no leading zeros."""
-    cdef int part = 0
-    cdef int digits = 0
-    cdef int v = 0
-    cdef Py_ssize_t i
-    cdef uint8_t c
-    if not plain(t):
-        return -1
-    for i in range(t.n + 1):
-        c = t.p[i] if i < t.n else 46
-        if c == 46:
-            if digits == 0 or part == 4 or v > 255:
-                return -1
-            out[part] = v
-            part += 1
-            digits = 0
-            v = 0
-        elif is_digit(c):
-            if digits == 1 and v == 0:
-                return -1                     # leading zero
-            if digits == 3:
-                return -1
-            v = v * 10 + (c - 48)
-            digits += 1
-        else:
-            return -1
-    return 4 if part == 4 else -1
-
-
-cdef inline int hexval(uint8_t c) noexcept nogil:
-    if is_digit(c):
-        return c - 48
-    if 97 <= c <= 102:
-        return c - 87
-    if 65 <= c <= 70:
-        return c - 55
-    return -1
-
-
-cdef int ipv6(const Token *t, uint8_t *out) noexcept nogil:
-    """dns.ipv6.inet_aton for text of hex digits and colons (a dotted quad, a scope or
-    anything else is dnspython's to read)."""
-    cdef const uint8_t *p = t.p
-    cdef Py_ssize_t n = t.n
-    cdef Py_ssize_t i, start, chunks, k
-    cdef int o = 0
-    cdef int v, h
-    cdef bint seen_empty = False
-    if not plain(t) or n == 0 or n > 64:
-        return -1
-    for i in range(n):
-        if p[i] != 58 and hexval(p[i]) < 0:
-            return -1
-    if p[n - 1] == 58 and not (n >= 2 and p[n - 2] == 58):
-        return -1
-    if p[0] == 58 and not (n >= 2 and p[1] == 58):
-        return -1
-    if n == 2 and p[0] == 58 and p[1] == 58:     # "::" is read as "0::"
-        memset16(out)
-        return 16
-    if n >= 2 and p[0] == 58 and p[1] == 58:
-        p += 1
-        n -= 1
-    elif n >= 2 and p[n - 1] == 58 and p[n - 2] == 58:
-        n -= 1
-    chunks = 1
-    for i in range(n):
-        if p[i] == 58:
-            chunks += 1
-    if chunks > 8:
-        return -1
-    start = 0
-    for i in range(n + 1):
-        if i < n and p[i] != 58:
-            continue
-        if i == start:
-            if seen_empty:
-                return -1
-            seen_empty = True
-            for k in range(8 - chunks + 1):
-                out[o] = 0
-                out[o + 1] = 0
-                o += 2
-        else:
-            if i - start > 4:
-                return -1
-            v = 0
-            for k in range(start, i):
-                v = v * 16 + hexval(p[k])
-            out[o] = v >> 8
-            out[o + 1] = v & 0xFF
-            o += 2
-        start = i + 1
-    if chunks < 8 and not seen_empty:
-        return -1
-    return 16 if o == 16 else -1
-
-
-cdef inline void memset16(uint8_t *out) noexcept nogil:
-    cdef int i
-    for i in range(16):
-        out[i] = 0
-
-
-cdef inline void put16(uint8_t *p, uint32_t v) noexcept nogil:
-    p[0] = (v >> 8) & 0xFF
-    p[1] = v & 0xFF
-
-
-cdef inline void put32(uint8_t *p, uint32_t v) noexcept nogil:
-    p[0] = v >> 24
-    p[1] = (v >> 16) & 0xFF
-    p[2] = (v >> 8) & 0xFF
-    p[3] = v & 0xFF
-
-
-# ---------------------------------------------------------------------------------------
-# rdata
-
-cdef enum:
-    RT_A = 1
-    RT_NS = 2
-    RT_CNAME = 5
-    RT_SOA = 6
-    RT_PTR = 12
-    RT_MX = 15
-    RT_TXT = 16
-    RT_AAAA = 28
-    RT_SRV = 33
-    RT_DNAME = 39
-    RT_SPF = 99
-    RT_CAA = 257
-
-
-cdef int rdtype_of(const Token *t) noexcept nogil:
-    """The type this module reads rdata of, by mnemonic; -1 for any other."""
-    if ieq(t, b"A"):
-        return RT_A
-    if ieq(t, b"AAAA"):
-        return RT_AAAA
-    if ieq(t, b"MX"):
-        return RT_MX
-    if ieq(t, b"TXT"):
-        return RT_TXT
-    if ieq(t, b"NS"):
-        return RT_NS
-    if ieq(t, b"CNAME"):
-        return RT_CNAME
-    if ieq(t, b"SOA"):
-        return RT_SOA
-    if ieq(t, b"PTR"):
-        return RT_PTR
-    if ieq(t, b"SRV"):
-        return RT_SRV
-    if ieq(t, b"DNAME"):
-        return RT_DNAME
-    if ieq(t, b"SPF"):
-        return RT_SPF
-    if ieq(t, b"CAA"):
-        return RT_CAA
-    return -1
-
-
-cdef int rdata_of(Scanner *s, Token *t, int rdtype, const ReaderState *st,
-                  uint8_t *out) noexcept nogil:
-    """The rdata of ``rdtype`` from token ``t`` on, through the end of the line; its length,
-    or -1 (dnspython reads it: another form, or an error)."""
-    cdef int n, m
-    cdef int64_t v
-    cdef int i
-    if rdtype == RT_TXT or rdtype == RT_SPF:
-        return txt(s, t, out)
-    if rdtype == RT_A:
-        n = ipv4(t, out)
-    elif rdtype == RT_AAAA:
-        n = ipv6(t, out)
-    elif rdtype == RT_NS or rdtype == RT_CNAME or rdtype == RT_PTR or rdtype == RT_DNAME:
-        n = parse_name(t, st.origin, st.origin_len, out)
-    elif rdtype == RT_MX or rdtype == RT_SRV:
-        m = 1 if rdtype == RT_MX else 3
-        for i in range(m):
-            v = parse_uint(t, 65535)
-            if v < 0:
-                return -1
-            put16(out + 2 * i, <uint32_t>v)
-            next_token(s, t, False)
-        n = parse_name(t, st.origin, st.origin_len, out + 2 * m)
-        n = n + 2 * m if n >= 0 else -1
-    elif rdtype == RT_SOA:
-        n = soa(s, t, st, out)
-    elif rdtype == RT_CAA:
-        n = caa(s, t, out)
-    else:
-        return -1
-    if n < 0:
-        return -1
-    next_token(s, t, False)
-    if t.kind != TK_EOL and t.kind != TK_EOF:
-        return -1
     return n
 
 
-cdef int soa(Scanner *s, Token *t, const ReaderState *st, uint8_t *out) noexcept nogil:
-    cdef int n, m, i
-    cdef int64_t v
-    n = parse_name(t, st.origin, st.origin_len, out)
-    if n < 0:
-        return -1
-    next_token(s, t, False)
-    m = parse_name(t, st.origin, st.origin_len, out + n)
-    if m < 0:
-        return -1
-    n += m
-    next_token(s, t, False)
-    v = parse_uint(t, 0xFFFFFFFF)
-    if v < 0:
-        return -1
-    put32(out + n, <uint32_t>v)
-    for i in range(4):
-        next_token(s, t, False)
-        v = parse_ttl(t) if plain(t) else -1
-        if v < 0:
-            return -1
-        put32(out + n + 4 + 4 * i, <uint32_t>v)
-    return n + 20
+cdef int buf_room(Buf *b, Py_ssize_t more) except -1:
+    cdef Py_ssize_t cap = b.cap if b.cap else 1024
+    cdef uint8_t *p
+    if b.n + more <= b.cap:
+        return 0
+    while cap < b.n + more:
+        cap *= 2
+    p = <uint8_t *>realloc(b.p, cap)
+    if p == NULL:
+        raise MemoryError()
+    b.p = p
+    b.cap = cap
+    return 0
 
 
-cdef int txt(Scanner *s, Token *t, uint8_t *out) noexcept nogil:
-    """TXT and SPF: the strings up to the end of the line (which is consumed)."""
-    cdef int o = 0
-    cdef int n
-    while t.kind == TK_IDENT or t.kind == TK_QUOTED:
-        if o + 256 > 65535:
-            return -1
-        n = unescape(t, out + o + 1, 255)
-        if n < 0:
-            return -1
-        out[o] = n
-        o += 1 + n
-        next_token(s, t, False)
-    if o == 0 or (t.kind != TK_EOL and t.kind != TK_EOF):
-        return -1
-    return o
+cdef inline int buf_add(Buf *b, const uint8_t *data, Py_ssize_t n) except -1:
+    buf_room(b, n)
+    memcpy(b.p + b.n, data, n)
+    b.n += n
+    return 0
 
 
-cdef int caa(Scanner *s, Token *t, uint8_t *out) noexcept nogil:
-    cdef int64_t flags = parse_uint(t, 255)
-    cdef int n, m, i
+cdef inline int buf_byte(Buf *b, uint8_t c) except -1:
+    buf_room(b, 1)
+    b.p[b.n] = c
+    b.n += 1
+    return 0
+
+
+cdef void buf_trim(Buf *b) noexcept nogil:
+    cdef Py_ssize_t start = 0
+    while b.n > 0 and trimmed(b.p[b.n - 1]):
+        b.n -= 1
+    while start < b.n and trimmed(b.p[start]):
+        start += 1
+    if start:
+        b.n -= start
+        memcpy(b.p, b.p + start, b.n)
+
+
+cdef bint buf_elide(Buf *b, uint8_t c) noexcept nogil:
+    """Remove the first ``c`` outside quotes (PowerDNS's findAndElide); was there one?"""
+    cdef Py_ssize_t i = 0
+    cdef bint quoted = False
+    while i < b.n:
+        if b.p[i] == 92:
+            i += 2
+            continue
+        if b.p[i] == 34:
+            quoted = not quoted
+        elif b.p[i] == c and not quoted:
+            b.n -= 1
+            memcpy(b.p + i, b.p + i + 1, b.n - i)
+            return True
+        i += 1
+    return False
+
+
+cdef int add_name_text(Buf *b, const uint8_t *wire, bint dot=True) except -1:
+    """A wire name as PowerDNS writes it, with its trailing dot or (``dot`` false) without
+    one; the root is "." either way."""
+    cdef int p = 0
+    cdef int k
     cdef uint8_t c
-    if flags < 0:
-        return -1
-    out[0] = <uint8_t>flags
-    next_token(s, t, False)
-    n = unescape(t, out + 2, 255)
-    if n <= 0:
-        return -1
-    for i in range(n):
-        c = out[2 + i]
-        if not (is_digit(c) or 65 <= c <= 90 or 97 <= c <= 122):
-            return -1                         # tag is not alphanumeric
-    out[1] = n
-    next_token(s, t, False)
-    m = unescape(t, out + 2 + n, 65535 - 2 - n)
-    if m < 0:
-        return -1
-    return 2 + n + m
+    cdef char esc[5]
+    if wire[0] == 0:
+        return buf_byte(b, 46)
+    while wire[p]:
+        for k in range(1, wire[p] + 1):
+            c = wire[p + k]
+            if c == 46 or c == 92:
+                buf_byte(b, 92)
+                buf_byte(b, c)
+            elif 0x20 < c < 0x7F:
+                buf_byte(b, c)
+            else:
+                snprintf(esc, 5, b"\\%03u", <unsigned int>c)
+                buf_add(b, <const uint8_t *>esc, 4)
+        p += wire[p] + 1
+        if wire[p] or dot:
+            buf_byte(b, 46)
+    return 0
+
+
+def name_text(bytes wire) -> str:
+    """A wire name as PowerDNS writes it, with its trailing dot (for messages and for the
+    data fastdns-util stores)."""
+    cdef Buf b
+    b.p = NULL
+    b.n = b.cap = 0
+    try:
+        add_name_text(&b, wire)
+        return (<bytes>PyBytes_FromStringAndSize(<char *>b.p, b.n)).decode("utf-8",
+                                                                          "backslashreplace")
+    finally:
+        free(b.p)
+
+
+cdef str show(const uint8_t *p, Py_ssize_t n):
+    """Text of a zone file for a message."""
+    if n > 80:
+        return (<bytes>PyBytes_FromStringAndSize(<const char *>p, 77)).decode(
+            "utf-8", "backslashreplace") + "..."
+    return (<bytes>PyBytes_FromStringAndSize(<const char *>p, n)).decode("utf-8",
+                                                                        "backslashreplace")
 
 
 # ---------------------------------------------------------------------------------------
-# statements (dns.zonefile.Reader.read, _rr_line)
+# TTLs (PowerDNS's isTimeSpec and makeTTLFromZone)
 
-cdef class Parser:
-    """Reads master files into a RecordStore; see the module docstring."""
+cdef bint is_timespec(Text t) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef uint8_t c
+    for i in range(t.n):
+        if is_digit(t.p[i]):
+            continue
+        if i + 1 != t.n:
+            return False
+        c = t.p[i] | 0x20
+        return c == 115 or c == 109 or c == 104 or c == 100 or c == 119 or c == 121
+    return t.n > 0
 
-    def __cinit__(self, RecordStore store not None, bytes origin not None, bint allow_include,
-                  fallback, open_include):
-        if not 1 <= len(origin) <= 255:
-            raise ValueError("bad origin")
+
+cdef bint make_ttl(Text t, uint32_t *out) noexcept nogil:
+    """A number with an optional unit in its last character: leading digits times the unit
+    (``1h30m`` is 60, as in PowerDNS); False where PowerDNS throws."""
+    cdef Py_ssize_t i = 0
+    cdef uint64_t v = 0
+    cdef bint digits = False
+    cdef uint8_t last
+    while i < t.n and blank(t.p[i]):
+        i += 1
+    if i < t.n and t.p[i] == 43:
+        i += 1
+    while i < t.n and is_digit(t.p[i]):
+        v = v * 10 + (t.p[i] - 48)
+        if v > 0xFFFFFFFFU:
+            return False
+        digits = True
+        i += 1
+    if not digits:
+        return False
+    last = t.p[t.n - 1]
+    if not is_digit(last):
+        last |= 0x20
+        if last == 109:
+            v *= 60
+        elif last == 104:
+            v *= 3600
+        elif last == 100:
+            v *= 86400
+        elif last == 119:
+            v *= 604800
+        elif last == 121:
+            v *= 31536000
+        elif last != 115:
+            return False
+    out[0] = <uint32_t>(v & 0xFFFFFFFFU)          # PowerDNS multiplies in 32 bits
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# sinks
+
+cdef class Sink:
+    cdef int record(self, const uint8_t *owner, int olen, uint16_t rdtype, uint32_t ttl,
+                    const uint8_t *content, Py_ssize_t clen, uint32_t file, uint32_t line,
+                    Text comment, const char **why) except -2:
+        raise NotImplementedError
+
+
+cdef const char *W_SOA_BELOW = b"an SOA record below the zone apex is left out (RFC 1035 " \
+                               b"\xc2\xa75.2)"
+
+
+cdef class StoreSink(Sink):
+    """Records into a RecordStore, their data read by fastdns.zone._rdata."""
+
+    def __cinit__(self, RecordStore store not None, bytes apex not None,
+                  bint zone_file=False):
         self.store = store
-        self.allow_include = allow_include
-        self.fallback = fallback
-        self.open_include = open_include
-        memcpy(self.st.origin, <const char *>origin, len(origin))
-        self.st.origin_len = len(origin)
-        memcpy(self.st.last_name, <const char *>origin, len(origin))
-        self.st.last_len = len(origin)
-        self.zone_lklen = name_to_lk(origin, len(origin), self.zone_lk)
+        self.zone_file = zone_file
+        if not 1 <= len(apex) <= 255:
+            raise ValueError("bad apex")
+        memcpy(self.apex, <const char *>apex, len(apex))
+        self.apex_len = len(apex)
+        self.apex_lklen = name_to_lk(self.apex, self.apex_len, self.apex_lk)
+        self.last_text_len = -1
 
-    def parse(self, bytes data not None, uint32_t file):
-        """Read the statements of ``data`` (a whole file, newlines already translated),
-        whose records are ``file`` in the store's files.
-
-        Consecutive statements for dnspython go to it in one batch: whether a statement
-        is read here is tried without effect (``dry``) while a batch is pending, and the
-        batch is handed over before the first statement read here.
-        """
-        cdef Scanner s
-        cdef Batch batch
-        cdef Py_ssize_t start
-        cdef uint32_t line
-        s.buf = <const uint8_t *><const char *>data
-        s.len = len(data)
-        s.pos = 0
-        s.line = 1
-        s.depth = 0
-        batch.count = 0
-        while s.pos < s.len:
-            start = s.pos
-            line = s.line
-            if batch.count:
-                if s.buf[s.pos] == 10 or s.buf[s.pos] == 59:
-                    add_to_batch(&batch, &s, start, line, False)     # empty, or a comment
-                    continue
-                if batch.count < BATCH_MAX and \
-                        self.statement(&s, file, line, True) == ST_FALLBACK:
-                    add_to_batch(&batch, &s, start, line, True)
-                    continue
-                self.delegate(&s, &batch, file)
-                s.pos = start
-                s.line = line
-                s.depth = 0
-            if self.statement(&s, file, line, False) == ST_FALLBACK:
-                add_to_batch(&batch, &s, start, line, True)
-        if batch.count:
-            self.delegate(&s, &batch, file)
-
-    def state(self):
-        """The reader state: (origin, last_name, last_ttl, last_ttl_known, default_ttl,
-        default_ttl_known, default_ttl_from_soa), names in wire form."""
-        return (self.st.origin[:self.st.origin_len], self.st.last_name[:self.st.last_len],
-                self.st.last_ttl, self.st.last_ttl_known, self.st.default_ttl,
-                self.st.default_ttl_known, self.st.default_ttl_from_soa)
-
-    def set_state(self, tuple state not None):
-        cdef bytes origin = state[0]
-        cdef bytes last = state[1]
-        if not (1 <= len(origin) <= 255 and 1 <= len(last) <= 255):
-            raise ValueError("bad reader state")
-        memcpy(self.st.origin, <const char *>origin, len(origin))
-        self.st.origin_len = len(origin)
-        memcpy(self.st.last_name, <const char *>last, len(last))
-        self.st.last_len = len(last)
-        self.st.last_ttl = state[2]
-        self.st.last_ttl_known = state[3]
-        self.st.default_ttl = state[4]
-        self.st.default_ttl_known = state[5]
-        self.st.default_ttl_from_soa = state[6]
-
-    cdef int delegate(self, const Scanner *s, Batch *batch, uint32_t file) except -1:
-        """Hand the batch of statements to dnspython."""
-        snippet = PyBytes_FromStringAndSize(<const char *>s.buf + batch.start,
-                                            batch.end - batch.start)
-        self.fallbacks += batch.count
-        batch.count = 0
-        self.set_state(self.fallback(snippet, file, batch.line, self.state(), batch.error))
-        return 0
-
-    cdef int statement(self, Scanner *s, uint32_t file, uint32_t line, bint dry) except -1:
-        """Read one statement at a line start: ST_OK, or ST_FALLBACK (nothing consumed
-        that matters: the caller rewinds). A ``dry`` read changes nothing."""
-        cdef Token t
-        cdef uint8_t c = s.buf[s.pos]
-        if c == 10 or c == 59:                # empty or comment line
-            while s.pos < s.len and s.buf[s.pos] != 10:
-                s.pos += 1
-            if s.pos < s.len:
-                s.pos += 1
-                s.line += 1
-            return ST_OK
-        if c == 32 or c == 9:                 # no owner: the previous one
-            return self.record(s, file, line, NULL, dry)
-        if c == 40:
-            return ST_FALLBACK
-        if next_token(s, &t, False) != TK_IDENT and t.kind != TK_QUOTED:
-            return ST_FALLBACK
-        if t.kind == TK_IDENT and t.p[0] == 36:
-            return self.directive(s, &t, file, dry)
-        return self.record(s, file, line, &t, dry)
-
-    cdef int record(self, Scanner *s, uint32_t file, uint32_t line, const Token *owner_tok,
-                    bint dry) except -1:
-        cdef ReaderState *st = &self.st
-        cdef ReaderState after            # the state after this record (TTL fields only)
-        cdef Token t
-        cdef uint8_t owner[256]
-        cdef uint8_t lk[256]
-        cdef int olen, rdtype, rdlen
-        cdef int64_t ttl = -1
+    cdef int record(self, const uint8_t *owner, int olen, uint16_t rdtype, uint32_t ttl,
+                    const uint8_t *content, Py_ssize_t clen, uint32_t file, uint32_t line,
+                    Text comment, const char **why) except -2:
         cdef uint8_t *out
-        if owner_tok == NULL:
-            next_token(s, &t, True)           # the leading blanks
-            if next_token(s, &t, False) == TK_EOL or t.kind == TK_EOF:
-                return ST_OK                  # blanks (and a comment) only
-            memcpy(owner, st.last_name, st.last_len)
-            olen = st.last_len
-        else:
-            olen = parse_name(owner_tok, st.origin, st.origin_len, owner)
-            if olen < 0:
-                return ST_FALLBACK
-            next_token(s, &t, False)
+        cdef int n
+        if self.zone_file and (rdtype == T_NSEC or rdtype == T_NSEC3
+                               or rdtype == T_NSEC3PARAM):
+            self.denial += 1       # PowerDNS's bind backend skips them unread
+            return 1
+        out = self.store.room(RDATA_ROOM)
+        n = rdata_from_text(rdtype, content, clen, out, why)
+        if n < 0:
+            return -1
+        return self.add(owner, olen, rdtype, ttl, n, file, line, why)
+
+    cdef int add(self, const uint8_t *owner, int olen, uint16_t rdtype, uint32_t ttl, int n,
+                 uint32_t file, uint32_t line, const char **why) except -2:
+        """Keep the record whose rdata (``n`` octets) is in the store's room."""
+        cdef uint8_t lk[256]
+        if rdtype == TYPE_LUA:
+            self.lua += 1                         # read, but not served (enable-lua-records)
+            return 1
+        if rdtype == T_SOA and not (olen == self.apex_len and _same_name(owner, self.apex)):
+            why[0] = W_SOA_BELOW
+            return 1
         if not self.store.same_owner(owner, olen):
             name_to_lk(owner, olen, lk)
-            if olen - 1 < self.zone_lklen or memcmp(lk, self.zone_lk, self.zone_lklen) != 0:
-                return ST_FALLBACK            # outside the zone: dnspython says so
-        rdtype = ttl_class_type(s, &t, st, &ttl, &after)
-        if rdtype < 0:
-            return ST_FALLBACK
-        next_token(s, &t, False)
-        if t.kind == TK_IDENT and t.n == 2 and t.p[0] == 92 and t.p[1] == 35:
-            return ST_FALLBACK                # generic rdata: \# length hex
-        out = self.store.room(RDATA_ROOM)
-        rdlen = rdata_of(s, &t, rdtype, st, out)
-        if rdlen < 0:
-            return ST_FALLBACK
-        if rdtype == RT_SOA and not st.default_ttl_known:
-            # no $TTL yet: the SOA minimum is the default (dnspython, pre-RFC 2308)
-            after.default_ttl = (out[rdlen - 4] << 24) | (out[rdlen - 3] << 16) \
-                | (out[rdlen - 2] << 8) | out[rdlen - 1]
-            after.default_ttl_known = True
-            after.default_ttl_from_soa = True
-            if ttl < 0:
-                ttl = implicit_ttl(&after)
-        if ttl < 0:
-            return ST_FALLBACK                # Missing default TTL value
-        if dry:
-            return ST_OK
-        st.last_ttl = after.last_ttl
-        st.last_ttl_known = after.last_ttl_known
-        st.default_ttl = after.default_ttl
-        st.default_ttl_known = after.default_ttl_known
-        st.default_ttl_from_soa = after.default_ttl_from_soa
-        if owner_tok != NULL:
-            memcpy(st.last_name, owner, olen)
-            st.last_len = olen
-        if not self.store.same_owner(owner, olen):
             self.store.set_owner(owner, olen, lk)
-        self.store.add_rec(rdtype, <uint32_t>ttl, rdlen, file, line)
-        return ST_OK
+        self.store.add_rec(rdtype, ttl, n, file, line)
+        return 0
 
-    cdef int directive(self, Scanner *s, Token *t, uint32_t file, bint dry) except -1:
-        cdef ReaderState *st = &self.st
-        cdef ReaderState saved
-        cdef Token arg
-        cdef Token more
+
+cdef bint _same_name(const uint8_t *a, const uint8_t *b) noexcept nogil:
+    """Are two wire names (of equal length) the same, ignoring ASCII case?"""
+    cdef int i = 0
+    cdef uint8_t x, y
+    while True:
+        if a[i] != b[i]:
+            return False
+        if a[i] == 0:
+            return True
+        for i in range(i + 1, i + 1 + a[i]):
+            x = a[i] | 0x20 if 65 <= a[i] <= 90 else a[i]
+            y = b[i] | 0x20 if 65 <= b[i] <= 90 else b[i]
+            if x != y:
+                return False
+        i += 1
+
+
+cdef class RecordList(Sink):
+    """Records as text, for fastdns-util: ``(owner, rdtype, ttl, content, file, line,
+    comment)`` with the owner in wire form and the content and comment as bytes, in the
+    order read."""
+    cdef readonly list records
+
+    def __cinit__(self, bint comments=False):
+        self.records = []
+        self.wants_comments = comments
+
+    cdef int record(self, const uint8_t *owner, int olen, uint16_t rdtype, uint32_t ttl,
+                    const uint8_t *content, Py_ssize_t clen, uint32_t file, uint32_t line,
+                    Text comment, const char **why) except -2:
+        self.records.append((PyBytes_FromStringAndSize(<const char *>owner, olen), rdtype, ttl,
+                             PyBytes_FromStringAndSize(<const char *>content, clen), file, line,
+                             PyBytes_FromStringAndSize(<const char *>comment.p, comment.n)
+                             if comment.n else b""))
+        return 0
+
+
+# ---------------------------------------------------------------------------------------
+# the reader
+
+cdef class Parser:
+    """Reads master files into a Sink; see the module docstring.
+
+    ``origin`` is the zone's apex (wire form); ``open_include(name)`` returns the text of
+    an ``$INCLUDE``d file and the name its records are reported under, or raises OSError.
+    """
+
+    def __cinit__(self, Sink sink not None, bytes origin not None, *, bint allow_include=True,
+                  open_include=None, bint ignore_broken=False,
+                  uint64_t max_generate_steps=0, int max_include_depth=INCLUDE_DEPTH,
+                  bint zone_only=True):
+        if not 1 <= len(origin) <= 255:
+            raise ValueError("bad origin")
+        self.sink = sink
+        memcpy(self.origin, <const char *>origin, len(origin))
+        self.origin_len = len(origin)
+        self.zone_lklen = name_to_lk(origin, len(origin), self.zone_lk)
+        self.prev_len = -1
+        self.default_ttl = DEFAULT_TTL
+        self.allow_include = allow_include and open_include is not None
+        self.open_include = open_include
+        self.ignore_broken = ignore_broken
+        self.zone_only = zone_only
+        self.max_generate_steps = max_generate_steps
+        self.max_include_depth = min(max(max_include_depth, 0), INCLUDE_DEPTH)
+        self.data = []
+        self.files = []
+        self.warnings = []
+        self.tpl_parts = []
+
+    def __dealloc__(self):
+        free(self.content.p)
+        free(self.scratch.p)
+        free(self.gen.p)
+
+    def parse(self, bytes data not None, str name not None):
+        """Read ``data``, the text of the file ``name`` (as messages name it)."""
+        self.start(data, name)
+        self.run(0)
+
+    def start(self, bytes data not None, str name not None):
+        """Begin reading ``data`` (then ``run``)."""
+        if self.depth or self.files:
+            raise ValueError("a Parser reads one file")
+        self._push(data, name, self.origin[:self.origin_len])
+
+    def run(self, uint64_t limit):
+        """Read on until ``limit`` more records went to the sink (0: to the end); whether
+        there is more to read."""
+        cdef Text line
+        cdef uint32_t file, lineno
+        cdef uint64_t stop = self.records + self.skipped + limit
+        while not limit or self.records + self.skipped < stop:
+            if self.tpl_active and self.generated():
+                continue
+            if not self.next_line(&line, &file, &lineno):
+                return False
+            self.statement(line, file, lineno)
+        return True
+
+    @property
+    def position(self):
+        """Octets of the first file read so far."""
+        return self.fs[0].pos if self.files else 0
+
+    @property
+    def current_origin(self):
+        """The current origin ($ORIGIN), wire form."""
+        return self.origin[:self.origin_len]
+
+    def _push(self, bytes data, str name, bytes origin):
+        cdef FileState *fs
+        if self.depth > self.max_include_depth:
+            raise ZoneFileError(f"{self._where()}: too many nested $INCLUDEs")
+        fs = &self.fs[self.depth]
+        self.data.append(data)
+        fs.buf = <const uint8_t *><const char *>data
+        fs.len = len(data)
+        fs.pos = 0
+        fs.line = 0
+        fs.file = len(self.files)
+        self.files.append(name)
+        memcpy(fs.origin, self.origin, self.origin_len)     # the includer's, for its return
+        fs.origin_len = self.origin_len
+        memcpy(self.origin, <const char *>origin, len(origin))
+        self.origin_len = len(origin)
+        self.depth += 1
+
+    def _where(self) -> str:
+        if self.depth == 0:
+            return "?"
+        return f"{self.files[self.fs[self.depth - 1].file]}:{self.fs[self.depth - 1].line}"
+
+    cdef int next_line(self, Text *line, uint32_t *file, uint32_t *lineno) except -1:
+        """The next line of the innermost file being read; 0 when every file is done."""
+        cdef FileState *fs
+        cdef const uint8_t *nl
+        while self.depth > 0:
+            fs = &self.fs[self.depth - 1]
+            if fs.pos < fs.len:
+                line.p = fs.buf + fs.pos
+                nl = <const uint8_t *>memchr(line.p, 10, fs.len - fs.pos)
+                line.n = (nl - line.p) if nl != NULL else fs.len - fs.pos
+                fs.pos += line.n + 1
+                fs.line += 1
+                file[0] = fs.file
+                lineno[0] = fs.line
+                return 1
+            self.depth -= 1
+            if self.depth > 0:                    # back in the includer, with its origin
+                memcpy(self.origin, fs.origin, fs.origin_len)
+                self.origin_len = fs.origin_len
+        return 0
+
+    cdef int broken(self, uint32_t file, uint32_t lineno, str why) except -1:
+        where = f"{self.files[file]}:{lineno}"
+        if not self.ignore_broken:
+            raise ZoneFileError(f"{where}: {why}")
+        self.warnings.append(f"{where}: {why}; record skipped")
+        self.skipped += 1
+        return 0
+
+    cdef int statement(self, Text line, uint32_t file, uint32_t lineno) except -1:
+        cdef Text first, part, comment
+        cdef Py_ssize_t pos = 0
+        cdef Py_ssize_t data_at = -1
+        cdef Py_ssize_t cut
+        cdef uint8_t owner[256]
+        cdef uint8_t lk[256]
+        cdef int olen, rdtype = -1, r
+        cdef uint32_t ttl
+        cdef bint have_ttl = False
+        cdef const char *why = NULL
+        cdef Text more
+        cdef uint32_t more_file, more_line
+        while line.n > 0 and trimmed(line.p[line.n - 1]):
+            line.n -= 1
+        if not next_part(line, &pos, &first) or first.p[0] == 59:
+            return 0                              # empty, or a comment
+        if line.p[0] == 36:                       # $
+            return self.directive(line, file, lineno)
+        if blank(line.p[0]):
+            if self.prev_len < 0:
+                return self.broken(file, lineno, "no owner name (the line starts with a "
+                                   "blank, and no record comes before it)")
+            olen = self.prev_len
+            memcpy(owner, self.prev, olen)
+            pos = 0
+        else:
+            olen = self._owner(first, owner, &why)
+            if olen < 0:
+                self.prev_len = -1                # what follows it has no owner either
+                return self.broken(file, lineno, f"bad owner name '{show(first.p, first.n)}'"
+                                   f": {why.decode()}")
+            memcpy(self.prev, owner, olen)
+            self.prev_len = olen
+        ttl = self.default_ttl
+        while next_part(line, &pos, &part):
+            data_at = part.p - line.p
+            if memchr(part.p, 59, part.n) != NULL:
+                break
+            if ieq(part, b"IN"):
+                continue
+            if not have_ttl and rdtype < 0 and is_timespec(part):
+                if not make_ttl(part, &ttl):
+                    return self.broken(file, lineno, f"bad TTL '{show(part.p, part.n)}'")
+                if not self.dollar_ttl:
+                    self.default_ttl = ttl        # PowerDNS: the last TTL is the default
+                have_ttl = True
+                continue
+            if rdtype >= 0:
+                break
+            rdtype = type_from_text(part.p, part.n)
+            if rdtype < 0:
+                return self.broken(file, lineno, f"'{show(part.p, part.n)}' is not a "
+                                   "record type PowerDNS knows")
+        if data_at < 0:
+            return self.broken(file, lineno, "no type and no data after the owner")
+        if rdtype < 0:
+            return self.broken(file, lineno, "no record type")
+        comment.n = 0
+        if self.sink.wants_comments:
+            comment.p = <const uint8_t *>memchr(line.p, 59, line.n)
+            if comment.p != NULL:
+                comment.n = line.p + line.n - comment.p
+                self.scratch.n = 0
+                buf_add(&self.scratch, comment.p, comment.n)
+                comment.p = self.scratch.p
+        # the data: the rest of the line, then the lines of an open "(" group
+        self.content.n = 0
+        cut = data_at + comment_at(line.p + data_at, line.n - data_at)
+        buf_add(&self.content, line.p + data_at, cut - data_at)
+        buf_trim(&self.content)
+        if self.content.n == 1 and self.content.p[0] == 64:        # "@"
+            self.content.n = 0
+            add_name_text(&self.content, self.origin)
+        if buf_elide(&self.content, 40) and not buf_elide(&self.content, 41):
+            while self.next_line(&more, &more_file, &more_line):
+                while more.n > 0 and blank(more.p[more.n - 1]):
+                    more.n -= 1
+                more.n = comment_at(more.p, more.n)
+                while more.n > 0 and blank(more.p[0]):
+                    more.p += 1
+                    more.n -= 1
+                while more.n > 0 and blank(more.p[more.n - 1]):
+                    more.n -= 1
+                buf_byte(&self.content, 32)
+                buf_add(&self.content, more.p, more.n)
+                if buf_elide(&self.content, 41):
+                    break
+        buf_trim(&self.content)
+        problem = self.canonical(rdtype, file, lineno, &why)
+        if problem is not None:
+            return self.broken(file, lineno, problem)
+        r = name_to_lk(owner, olen, lk)
+        if self.zone_only and (r < self.zone_lklen
+                               or memcmp(lk, self.zone_lk, self.zone_lklen) != 0):
+            return self.broken(file, lineno, f"'{name_text(owner[:olen])}' is outside the "
+                               f"zone '{name_text(self.zone_apex())}'")
+        r = self.sink.record(owner, olen, rdtype, ttl, self.content.p, self.content.n, file,
+                             lineno, comment, &why)
+        if r < 0:
+            return self.broken(file, lineno, f"bad {type_name(rdtype)} data "
+                               f"'{show(self.content.p, self.content.n)}': {why.decode()}")
+        if r == 1 and why != NULL:
+            self.warnings.append(f"{self.files[file]}:{lineno}: {why.decode()}")
+        self.records += 1
+        return 0
+
+    cdef bytes zone_apex(self):
+        cdef uint8_t name[256]
+        cdef int n = _lk_to_name(self.zone_lk, self.zone_lklen, name)
+        return name[:n]
+
+    cdef int _owner(self, Text t, uint8_t *out, const char **why) except -2:
+        """An owner (or a name in the data) made absolute against the origin; -1 when it is
+        malformed."""
+        cdef int n
+        if t.n == 1 and t.p[0] == 64:
+            memcpy(out, self.origin, self.origin_len)
+            return self.origin_len
+        n = name_from_text(t.p, t.n, out, why)
+        if n < 0:
+            return -1
+        if t.p[t.n - 1] != 46:                    # relative (PowerDNS's isCanonical)
+            if n - 1 + self.origin_len > 255:
+                why[0] = b"name longer than 255 octets"
+                return -1
+            memcpy(out + n - 1, self.origin, self.origin_len)
+            n += self.origin_len - 1
+        return n
+
+    cdef object canonical(self, uint16_t rdtype, uint32_t file, uint32_t lineno,
+                          const char **why):
+        """Make the names of NS, CNAME, DNAME, PTR, MX, SRV, RP, AFSDB and SOA data
+        absolute (and the SOA's times plain seconds), in ``content``, as PowerDNS's reader
+        does; None, or why the record is broken."""
+        cdef Text parts[8]
+        cdef Text whole
+        cdef Py_ssize_t pos = 0
+        cdef int count = 0
+        cdef int i
+        cdef uint32_t v
+        cdef int n
+        cdef char digits[16]
+        if rdtype not in (T_NS, T_CNAME, T_DNAME, T_PTR, T_MX, T_SRV, T_RP, T_AFSDB, T_SOA):
+            return None
+        whole.p = self.content.p
+        whole.n = self.content.n
+        if rdtype in (T_NS, T_CNAME, T_DNAME, T_PTR):
+            parts[0] = whole
+            count = 1
+        else:
+            while count < 8 and next_part(whole, &pos, &parts[count]):
+                count += 1
+        self.gen.n = 0        # built here, then swapped in (gen is free between generated lines)
+        if rdtype in (T_NS, T_CNAME, T_DNAME, T_PTR):
+            if whole.n == 0:
+                return None
+            return self._canon(parts[0], why) or self._swap()
+        if rdtype == T_MX or rdtype == T_SRV or rdtype == T_RP or rdtype == T_AFSDB:
+            if rdtype == T_AFSDB and count != 2:
+                return "AFSDB data must be a subtype and a hostname"
+            if count != (4 if rdtype == T_SRV else 2):
+                return None                       # left as written, for the data reader
+            for i in range(count):
+                if i:
+                    buf_byte(&self.gen, 32)
+                if i == count - 1 or rdtype == T_RP:
+                    if parts[i].n == 1 and parts[i].p[0] == 46 and rdtype != T_RP:
+                        buf_byte(&self.gen, 46)
+                        continue
+                    problem = self._canon(parts[i], why)
+                    if problem is not None:
+                        return problem
+                else:
+                    buf_add(&self.gen, parts[i].p, parts[i].n)
+            return self._swap()
+        # SOA: two names, then times
+        if count >= 8:
+            return "SOA record data has too many parts"
+        for i in range(count):
+            if i:
+                buf_byte(&self.gen, 32)
+            if i < 2 and count > 1:
+                problem = self._canon(parts[i], why)
+                if problem is not None:
+                    return problem
+            elif i >= 2:
+                if not make_ttl(parts[i], &v):
+                    return f"bad time '{show(parts[i].p, parts[i].n)}' in SOA record data"
+                n = snprintf(digits, 16, b"%u", v)
+                buf_add(&self.gen, <const uint8_t *>digits, n)
+            else:
+                buf_add(&self.gen, parts[i].p, parts[i].n)
+        return self._swap()
+
+    cdef object _canon(self, Text t, const char **why):
+        """Append the name ``t`` made absolute (PowerDNS's toCanonic) to ``gen``."""
+        cdef uint8_t name[256]
+        if self._owner(t, name, why) < 0:
+            return f"bad name '{show(t.p, t.n)}' in the data: {why[0].decode()}"
+        add_name_text(&self.gen, name, False)      # as PowerDNS's tools store it
+        return None
+
+    cdef object _swap(self):
+        cdef Buf tmp = self.content
+        self.content = self.gen
+        self.gen = tmp
+        return None
+
+    cdef int directive(self, Text line, uint32_t file, uint32_t lineno) except -1:
+        cdef Text command, arg, arg2
+        cdef Py_ssize_t pos = 0
+        cdef uint32_t v
         cdef uint8_t name[256]
         cdef int n
-        cdef int64_t v
-        next_token(s, &arg, False)
-        if ieq(t, b"$TTL"):
-            v = parse_ttl(&arg) if plain(&arg) else -1
-            if v < 0 or not at_end(s):
-                return ST_FALLBACK
-            if dry:
-                return ST_OK
-            st.default_ttl = <uint32_t>v
-            st.default_ttl_known = True
-            st.default_ttl_from_soa = False
-            return ST_OK
-        if ieq(t, b"$ORIGIN"):
-            n = parse_name(&arg, st.origin, st.origin_len, name)
-            if n < 0 or not at_end(s):
-                return ST_FALLBACK
-            if not dry:
-                memcpy(st.origin, name, n)
-                st.origin_len = n
-            return ST_OK
-        if ieq(t, b"$INCLUDE") and self.allow_include and plain(&arg) \
-                and self.include_depth < INCLUDE_DEPTH:
-            n = st.origin_len
-            memcpy(name, st.origin, n)
-            if next_token(s, &more, False) == TK_IDENT:
-                n = parse_name(&more, st.origin, st.origin_len, name)
-                if n < 0 or not at_end(s):
-                    return ST_FALLBACK
-            elif more.kind != TK_EOL and more.kind != TK_EOF:
-                return ST_FALLBACK
-            if dry:
-                return ST_OK
-            included = self.open_include(arg.p[:arg.n].decode("ascii"))
-            if included is None:
-                return ST_FALLBACK            # dnspython says why it cannot be read
-            saved = st[0]
-            memcpy(st.origin, name, n)
-            st.origin_len = n
-            self.include_depth += 1
+        cdef const char *why = NULL
+        where = f"{self.files[file]}:{lineno}"
+        next_part(line, &pos, &command)
+        have_arg = next_part(line, &pos, &arg)
+        if ieq(command, b"$TTL") and have_arg:
+            while arg.n > 0 and arg.p[arg.n - 1] == 59:
+                arg.n -= 1
+            if arg.n == 0 or not make_ttl(arg, &v):
+                raise ZoneFileError(f"{where}: bad $TTL '{show(arg.p, arg.n)}'")
+            self.default_ttl = v
+            self.dollar_ttl = True
+            return 0
+        if ieq(command, b"$ORIGIN") and have_arg:
+            n = self._owner(arg, name, &why)
+            if n < 0:
+                raise ZoneFileError(f"{where}: bad $ORIGIN '{show(arg.p, arg.n)}': "
+                                    f"{why.decode()}")
+            memcpy(self.origin, name, n)
+            self.origin_len = n
+            self.origin_set = True
+            return 0
+        if ieq(command, b"$INCLUDE") and have_arg:
+            if not self.allow_include:
+                raise ZoneFileError(f"{where}: $INCLUDE is not allowed here")
+            path = (<bytes>arg.p[:arg.n]).decode("utf-8", "surrogateescape")
+            if len(path) >= 2 and path.startswith('"') and path.endswith('"'):
+                path = path[1:len(path) - 1]
+            origin = self.origin[:self.origin_len]
+            if next_part(line, &pos, &arg2) and arg2.p[0] != 59:
+                n = self._owner(arg2, name, &why)
+                if n < 0:
+                    raise ZoneFileError(f"{where}: bad origin '{show(arg2.p, arg2.n)}' of "
+                                        f"$INCLUDE: {why.decode()}")
+                origin = name[:n]
             try:
-                self.parse(included[0], included[1])
-            finally:
-                self.include_depth -= 1
-            st[0] = saved
-            return ST_OK
-        return ST_FALLBACK                    # $GENERATE, $UNICODE, unknown, malformed
+                data, shown = self.open_include(path)
+            except OSError as exc:
+                raise ZoneFileError(f"{where}: cannot read the $INCLUDE file '{path}': "
+                                    f"{exc.strerror or exc}") from None
+            self._push(data, shown, origin)
+            return 0
+        if ieq(command, b"$GENERATE") and have_arg and next_part(line, &pos, &arg2):
+            return self._generate(line, arg, arg2.p - line.p, where)
+        raise ZoneFileError(f"{where}: cannot read the line '{show(line.p, line.n)}'")
+
+    cdef int _generate(self, Text line, Text spec, Py_ssize_t template_at,
+                       str where) except -1:
+        """``$GENERATE start-stop[/step] template``: PowerDNS reads the range with
+        sscanf("%u-%u/%u"), and the template is the rest of the line's parts."""
+        cdef Py_ssize_t i = 0
+        cdef uint32_t start = self.tpl_counter, stop = 0, step = 1
+        cdef Text t
+        cdef Py_ssize_t pos
+        cdef Text rest
+        if _scan_u32(spec, &i, &start):
+            if i < spec.n and spec.p[i] == 45:
+                i += 1
+                if _scan_u32(spec, &i, &stop) and i < spec.n and spec.p[i] == 47:
+                    i += 1
+                    _scan_u32(spec, &i, &step)
+        if step < 1 or stop < start:
+            raise ZoneFileError(f"{where}: invalid $GENERATE parameters")
+        if self.max_generate_steps and (stop - start) // step > self.max_generate_steps:
+            raise ZoneFileError(f"{where}: the number of $GENERATE steps "
+                                f"({(stop - start) // step}) is too high, the maximum is "
+                                f"set to {self.max_generate_steps}")
+        self.tpl = line.p[template_at:line.n]
+        rest.p = <const uint8_t *><const char *>self.tpl
+        rest.n = len(self.tpl)
+        self.tpl_parts = []
+        pos = 0
+        while next_part(rest, &pos, &t):
+            self.tpl_parts.append((t.p - rest.p, t.p - rest.p + t.n))
+        self.tpl_counter = start
+        self.tpl_stop = stop
+        self.tpl_step = step
+        self.tpl_file = self.fs[self.depth - 1].file
+        self.tpl_line = self.fs[self.depth - 1].line
+        self.tpl_active = True
+        return 0
+
+    cdef int generated(self) except -1:
+        """Read the next line of the $GENERATE template; 0 when it is done."""
+        cdef const uint8_t *tpl
+        cdef Py_ssize_t start, end, p, close
+        cdef Text line
+        cdef bint escaped
+        cdef uint8_t c
+        cdef char out[80]
+        cdef int offset, width, k
+        cdef char radix
+        cdef uint32_t value
+        cdef bint first = True
+        if self.tpl_counter > self.tpl_stop:
+            self.tpl_active = False
+            return 0
+        tpl = <const uint8_t *><const char *>self.tpl
+        self.gen.n = 0
+        for start, end in self.tpl_parts:
+            if not first:
+                buf_byte(&self.gen, 32)
+            first = False
+            escaped = False
+            p = start
+            while p < end:
+                c = tpl[p]
+                if escaped:
+                    buf_byte(&self.gen, c)
+                    escaped = False
+                elif c == 92:
+                    escaped = True
+                elif c != 36:
+                    buf_byte(&self.gen, c)
+                elif p + 1 == end or tpl[p + 1] != 123:           # $ alone: the counter
+                    k = snprintf(out, 80, b"%u", self.tpl_counter)
+                    buf_add(&self.gen, <const uint8_t *>out, k)
+                else:                                              # ${offset,width,radix}
+                    close = p + 2
+                    while close < end and tpl[close] != 125:
+                        close += 1
+                    if close == end:
+                        break                     # a partial spec ends the part
+                    offset, width, radix = 0, 0, 100
+                    _scan_spec(tpl + p + 2, close - p - 2, &offset, &width, &radix)
+                    width = min(max(width, -70), 70)
+                    value = self.tpl_counter + <uint32_t>offset
+                    if radix == 111:
+                        k = snprintf(out, 80, b"%0*o", width, value)
+                    elif radix == 120:
+                        k = snprintf(out, 80, b"%0*x", width, value)
+                    elif radix == 88:
+                        k = snprintf(out, 80, b"%0*X", width, value)
+                    else:
+                        k = snprintf(out, 80, b"%0*d", width, <int>value)
+                    buf_add(&self.gen, <const uint8_t *>out, min(k, 79))
+                    p = close
+                p += 1
+        if self.tpl_stop - self.tpl_counter < self.tpl_step:
+            self.tpl_active = False               # the last line (and no wrap around)
+        else:
+            self.tpl_counter += self.tpl_step
+        # the line leaves ``gen``, which canonical() reuses: a copy goes to the statement
+        line_bytes = PyBytes_FromStringAndSize(<char *>self.gen.p, self.gen.n)
+        line.p = <const uint8_t *><const char *>line_bytes
+        line.n = len(line_bytes)
+        self.statement(line, self.tpl_file, self.tpl_line)
+        return 1
+
+    def close_template(self):
+        self.tpl_active = False
 
 
-cdef int ttl_class_type(Scanner *s, Token *t, const ReaderState *st, int64_t *ttl,
-                        ReaderState *after) noexcept nogil:
-    """``[TTL] [IN] [TTL] type`` from token ``t`` on, as Reader._rr_line reads them: the
-    type (-1: dnspython's to read), the TTL (-1: none stated nor implied yet), and the TTL
-    fields of the state after them in ``after``."""
-    cdef int64_t v
+cdef bint _scan_u32(Text t, Py_ssize_t *i, uint32_t *out) noexcept nogil:
+    """sscanf's %u: blanks, an optional +, digits (modulo 2^32)."""
+    cdef Py_ssize_t p = i[0]
+    cdef uint32_t v = 0
+    cdef bint digits = False
+    while p < t.n and blank(t.p[p]):
+        p += 1
+    if p < t.n and t.p[p] == 43:
+        p += 1
+    while p < t.n and is_digit(t.p[p]):
+        v = v * 10 + (t.p[p] - 48)
+        digits = True
+        p += 1
+    if not digits:
+        return False
+    i[0] = p
+    out[0] = v
+    return True
+
+
+cdef void _scan_spec(const uint8_t *s, Py_ssize_t n, int *offset, int *width,
+                     char *radix) noexcept nogil:
+    """sscanf(spec, "%d,%d,%c"): as many of the three as can be read, in order."""
+    cdef Py_ssize_t p = 0
+    if not _scan_int(s, n, &p, offset) or p >= n or s[p] != 44:
+        return
+    p += 1
+    if not _scan_int(s, n, &p, width) or p >= n or s[p] != 44:
+        return
+    p += 1
+    if p < n:
+        radix[0] = s[p]
+
+
+cdef bint _scan_int(const uint8_t *s, Py_ssize_t n, Py_ssize_t *at, int *out) noexcept nogil:
+    cdef Py_ssize_t p = at[0]
+    cdef int64_t v = 0
+    cdef int sign = 1
+    cdef bint digits = False
+    while p < n and blank(s[p]):
+        p += 1
+    if p < n and (s[p] == 43 or s[p] == 45):
+        sign = -1 if s[p] == 45 else 1
+        p += 1
+    while p < n and is_digit(s[p]):
+        if v < 100000000:
+            v = v * 10 + (s[p] - 48)
+        digits = True
+        p += 1
+    if not digits:
+        return False
+    at[0] = p
+    out[0] = <int>(sign * v)
+    return True
+
+
+cdef int _lk_to_name(const uint8_t *lk, int lklen, uint8_t *name) noexcept nogil:
+    """The wire name of a lookup key (labels in their stored case)."""
+    cdef int starts[128]
+    cdef int count = 0
+    cdef int p = 0
+    cdef int o = 0
     cdef int i
-    after.last_ttl = st.last_ttl
-    after.last_ttl_known = st.last_ttl_known
-    after.default_ttl = st.default_ttl
-    after.default_ttl_known = st.default_ttl_known
-    after.default_ttl_from_soa = st.default_ttl_from_soa
-    for i in range(2):                        # a TTL before the class, else after it
-        v = parse_ttl(t) if plain(t) else -1
-        if v >= 0:
-            ttl[0] = after.last_ttl = v
-            after.last_ttl_known = True
-            next_token(s, t, False)
-        elif t.kind == TK_IDENT and is_digit(t.p[0]):
-            return -1                         # a bad TTL: dnspython names the error
-        elif i == 1:
-            ttl[0] = implicit_ttl(st)
-        if i == 0:
-            if ieq(t, b"IN"):
-                next_token(s, t, False)
-            elif rdtype_of(t) < 0:
-                return -1                     # another class, or a type dnspython reads
-            if ttl[0] >= 0:
-                break
-    return rdtype_of(t)
-
-
-cdef inline bint at_end(Scanner *s) noexcept nogil:
-    """Is the next token the end of the line (or of the file)?"""
-    cdef Token t
-    cdef int k = next_token(s, &t, False)
-    return k == TK_EOL or k == TK_EOF
-
-
-cdef inline int64_t implicit_ttl(const ReaderState *st) noexcept nogil:
-    """Reader._implicit_ttl: the TTL of a record that states none (-1: none known)."""
-    if st.last_ttl_known and (not st.default_ttl_known or st.default_ttl_from_soa):
-        return st.last_ttl
-    if st.default_ttl_known:
-        return st.default_ttl
-    return -1
-
-
-cdef void add_to_batch(Batch *batch, Scanner *s, Py_ssize_t start, uint32_t line,
-                       bint counted) noexcept nogil:
-    """Add the statement at ``start`` (line ``line``) to the batch; continue after it."""
-    cdef bint error = False
-    cdef Py_ssize_t end = statement_end(s, start, &error)
-    cdef Py_ssize_t i
-    if batch.count == 0:
-        batch.start = start
-        batch.line = line
-        batch.error = False
-    batch.end = end
-    batch.error |= error
-    batch.count += counted
-    for i in range(start, end):
-        if s.buf[i] == 10:
-            line += 1
-    s.pos = end
-    s.line = line
-    s.depth = 0
-
-
-cdef Py_ssize_t statement_end(const Scanner *at, Py_ssize_t start, bint *error) noexcept nogil:
-    """Where the statement at ``start`` ends: after its end of line, as dnspython reads it;
-    or, if dnspython raises inside it, after the line where it raises (``error`` set)."""
-    cdef Scanner s
-    cdef Token t
-    cdef int k
-    s.buf = at.buf
-    s.len = at.len
-    s.pos = start
-    s.line = 0
-    s.depth = 0
-    k = next_token(&s, &t, True)
-    while k != TK_EOL and k != TK_EOF:
-        if k == TK_ERROR:
-            error[0] = True
-            if s.pos > start and s.buf[s.pos - 1] == 10:
-                return s.pos
-            while s.pos < s.len and s.buf[s.pos] != 10:
-                s.pos += 1
-            return s.pos + 1 if s.pos < s.len else s.pos
-        k = next_token(&s, &t, False)
-    return s.pos
+    while p < lklen and count < 128:
+        starts[count] = p
+        count += 1
+        p += lk[p] + 1
+    for i in range(count - 1, -1, -1):
+        memcpy(name + o, lk + starts[i], lk[starts[i]] + 1)
+        o += lk[starts[i]] + 1
+    name[o] = 0
+    return o + 1

@@ -1,200 +1,177 @@
-"""Master file → zone image, without a Python object per record.
+"""Zone data → a checked zone image: the one way in (DESIGN §4).
 
-``load_image(path, origin, directory)`` gives the bytes that
-``compile_zone(read_zone_file(path, origin, directory))`` gives after ``check_zone``, with
-the same warnings and the same ZoneError for a broken file, about a hundred times faster:
+Zone files and SQL rows go through the same reader of record data (fastdns.zone._rdata),
+into the same compiler (fastdns.zone._imagebuild.RecordStore), under the same rules
+(fastdns.zone.check), with no Python object per record:
 
-- fastdns.zone._masterfile reads the statements into a flat record store
-  (fastdns.zone._imagebuild); each statement it does not read exactly as dnspython would
-  (another type, ``$GENERATE``, generic rdata, anything malformed) goes to
-  ``zonefile.read_statement``, which reads it with dnspython from the reader state at that
-  point, so that errors carry dnspython's message and line;
-- the store sorts and groups the records; ``check_zone`` sees the RRsets of the apex and
-  of every node that might break one of its rules, in file order;
-- the store packs the image, as compile.py would.
+    load_image(path, origin, directory, options)     a master file (the bind backend)
+    load_image_text(text, origin, source, options)   master-file text (tests, tools)
+    compile_rows(origin, fill, source, options)      SQL rows (the SQL backends)
 
-A file that is not UTF-8 (or a text with carriage returns) is read by the reference path,
-dnspython end to end.
+and the readers give fastdns-util the same records as text (fastdns.tools.pdnszone).
 """
 
 import ctypes
 import ctypes.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-import dns.name
-
-from fastdns.zone import check, image
 from fastdns.zone._imagebuild import RecordStore
-from fastdns.zone._masterfile import Parser
-from fastdns.zone.check import ZoneError, check_zone
-from fastdns.zone.compile import compile_zone
+from fastdns.zone._masterfile import Parser, StoreSink, ZoneFileError
+from fastdns.zone._rdata import RdataError, name_from_str
+from fastdns.zone.check import CNAME_NEIGHBOURS, FIRST_ONLY, ZoneError, check_zone
 from fastdns.zone.model import RRset, ZoneData
-from fastdns.zone.zonefile import ReaderState, read_statement, read_zone_file, read_zone_text
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneOptions:
+    """How zone data is read: PowerDNS's settings of these names."""
+
+    #: bind-ignore-broken-records: a record that cannot be read is left out with a warning
+    #: (a zone file's; SQL rows are always left out so) instead of refusing the zone
+    ignore_broken: bool = False
+    #: max-generate-steps (0: no limit)
+    max_generate_steps: int = 0
+    #: svc-autohints: fill in ``ipv4hint=auto``/``ipv6hint=auto`` (else they are dropped)
+    autohints: bool = False
+
+    @classmethod
+    def from_config(cls, config: Any, ignore_broken: bool = False) -> "ZoneOptions":
+        """The options of a server configuration (fastdns.config's Config)."""
+        def get(name: str, default: Any) -> Any:
+            return config[name] if name in config else default
+        return cls(ignore_broken=ignore_broken,
+                   max_generate_steps=int(get("max-generate-steps", 0) or 0),
+                   autohints=bool(get("svc-autohints", False)))
+
+
+DEFAULT_OPTIONS = ZoneOptions()
 
 
 @dataclass(slots=True)
 class CompiledZone:
     image: bytes
-    #: problems that do not stop the zone from being served
+    #: problems that do not stop the zone from being served, one line each
     warnings: list[str] = field(default_factory=list)
     #: the files read, the master file first (their identity is the zone's change token)
     files: list[str] = field(default_factory=list)
-    #: statements the fast reader handed to dnspython (None: dnspython read everything)
-    fallbacks: int | None = None
+    #: records read, and how many of them were broken and left out
+    records: int = 0
+    skipped: int = 0
 
 
-class _Whole(Exception):
-    """The file is dnspython's to read, end to end."""
-
-
-def load_image(path: str, origin: str, directory: str | None = None) -> CompiledZone:
-    """The image of the zone ``origin`` in the master file ``path``; ``$INCLUDE`` is
-    relative to ``directory``. Raises ZoneError("file:line: what")."""
+def load_image(path: str, origin: str, directory: str | None = None,
+               options: ZoneOptions = DEFAULT_OPTIONS) -> CompiledZone:
+    """The image of the zone ``origin`` in the master file ``path``; a relative
+    ``$INCLUDE`` is relative to ``directory`` (named.conf's). Raises
+    ZoneError("file:line: what")."""
     try:
-        # the file's text goes to _load alone, which drops it once it is parsed
-        return _load(_read_bytes(path), path, origin, directory, True)
-    except _Whole:
-        zone = read_zone_file(path, origin, directory)
-        return _reference(zone, _sources(zone, directory))
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ZoneError(f"{path}: cannot read the zone file: {exc.strerror}") from None
+    includes = _Includes(directory)
+    try:
+        return _load(data, path, origin, options, includes)
     finally:
         release_memory()
 
 
-def _read_bytes(path: str) -> bytes:
+def load_image_text(text: str, origin: str, source: str = "<text>",
+                    options: ZoneOptions = DEFAULT_OPTIONS) -> CompiledZone:
+    """As ``load_image`` for master-file ``text`` (``$INCLUDE`` refused)."""
+    return _load(text.encode("utf-8", "surrogateescape"), source, origin, options, None)
+
+
+def compile_rows(origin: str, fill: Callable[[StoreSink, list[str]], tuple[int, int]],
+                 source: str, options: ZoneOptions = DEFAULT_OPTIONS) -> CompiledZone:
+    """The image of the zone ``origin`` from SQL rows: ``fill(sink, warnings)`` adds them
+    (fastdns.zone._rows) and returns (rows read, rows left out)."""
+    apex = _apex(origin)
+    store = RecordStore(apex, options.autohints)
+    store.files.append("records.id=")
+    sink = StoreSink(store, apex)
+    warnings: list[str] = []
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise ZoneError(f"{path}: cannot read the zone file: {exc.strerror}") from None
+        records, skipped = fill(sink, warnings)
+        return _compile(store, sink, warnings, apex, source, [], records, skipped)
+    finally:
+        release_memory()
 
 
-def load_image_text(text: str, origin: str, source: str = "<text>") -> CompiledZone:
-    """As ``load_image`` for master-file ``text`` (as ``read_zone_text``: no ``$INCLUDE``)."""
+def _apex(origin: str) -> bytes:
     try:
-        if "\r" in text:
-            raise _Whole      # StringIO does not translate newlines: the tokenizer's rules
-        return _load(text.encode("utf-8"), source, origin, None, False, translate=False)
-    except (_Whole, UnicodeEncodeError):
-        return _reference(read_zone_text(text, origin, source), [])
+        return name_from_str(origin if origin.endswith(".") else origin + ".")
+    except RdataError as exc:
+        raise ZoneError(f"bad zone name '{origin}': {exc}") from None
 
 
-def _load(data: bytes, path: str, origin: str, directory: str | None, allow_include: bool,
-          translate: bool = True) -> CompiledZone:
-    text = _as_text(data, translate)
+def _load(data: bytes, path: str, origin: str, options: ZoneOptions,
+          includes: "_Includes | None") -> CompiledZone:
+    apex = _apex(origin)
+    store = RecordStore(apex, options.autohints)
+    sink = StoreSink(store, apex, zone_file=True)
+    parser = Parser(sink, apex, allow_include=includes is not None, open_include=includes,
+                    ignore_broken=options.ignore_broken,
+                    max_generate_steps=options.max_generate_steps)
+    try:
+        parser.parse(data, path)
+    except ZoneFileError as exc:
+        raise ZoneError(str(exc)) from None
+    finally:
+        store.files.extend(f"{name}:" for name in parser.files)
     del data
-    if text is None:
-        raise _Whole
-    origin_wire = dns.name.from_text(origin).to_wire() or b""
-    reader = _Reader(RecordStore(origin_wire), origin_wire, path, directory, allow_include)
+    files = [path, *(includes.paths if includes is not None else [])]
+    return _compile(store, sink, list(parser.warnings), apex, path, files, parser.records,
+                    parser.skipped)
+
+
+def _compile(store: RecordStore, sink: StoreSink, warnings: list[str], apex: bytes,
+             source: str, files: list[str], records: int, skipped: int) -> CompiledZone:
+    if sink.lua:
+        warnings.append(f"{source}: {sink.lua} LUA records not served (LUA records are "
+                        "not supported; PowerDNS serves none with enable-lua-records=no)")
+    if sink.denial:
+        warnings.append(f"{source}: {sink.denial} NSEC, NSEC3 or NSEC3PARAM records not "
+                        "served (from a zone file, PowerDNS serves none either)")
     try:
-        try:
-            reader.parser.parse(text, 0)
-        finally:
-            fallbacks = reader.parser.fallbacks
-            del reader.parser     # it holds reader's methods: no cycle keeps the store alive
-        del text
-        store = reader.store
-        zone = ZoneData(origin_wire, [], source=path)
-        for _, owner, rdtype, ttl, rdatas, file, line in sorted(
-                store.prepare(check._NOT_DATA, check._CNAME_NEIGHBOURS)):
-            zone.rrsets.append(RRset(owner, rdtype, ttl, rdatas, f"{store.files[file]}:{line}"))
+        suspects = store.prepare(CNAME_NEIGHBOURS, FIRST_ONLY)
+        zone = ZoneData(apex, [RRset(owner, rdtype, ttl, rdatas,
+                                     f"{store.files[file]}{line}")
+                               for _, owner, rdtype, ttl, rdatas, file, line in
+                               sorted(suspects)], source, warnings)
         check_zone(zone)
-        image_bytes = store.pack(image.MAGIC, image.VERSION)
+        image = store.pack()
     except ValueError as exc:     # the store's limits: 4 GiB of rdata, of owner names
-        raise ZoneError(f"{path}: {exc}") from None
-    return CompiledZone(image_bytes, zone.warnings, reader.paths, fallbacks)
+        raise ZoneError(f"{source}: {exc}") from None
+    return CompiledZone(image, zone.warnings, files, records, skipped)
 
 
-class _Reader:
-    """The parser and the two things it asks Python for: dnspython, and included files."""
+class _Includes:
+    """Opens the files a zone file ``$INCLUDE``s: relative to named.conf's directory (as
+    PowerDNS's bind backend), and remembers them for the zone's change token."""
 
-    def __init__(self, store: RecordStore, origin: bytes, path: str, directory: str | None,
-                 allow_include: bool) -> None:
-        self.store = store
-        self.origin = origin
+    def __init__(self, directory: str | None) -> None:
         self.directory = directory
-        self.allow_include = allow_include
-        #: the files read, as opened
-        self.paths = [path]
-        self._file_ids = {path: 0}
-        store.files.append(path)
-        self.parser = Parser(store, origin, allow_include, self.fallback, self.include)
+        self.paths: list[str] = []
 
-    def file_id(self, name: str) -> int:
-        """The number of the file ``name`` (as messages name it) in the store."""
-        number = self._file_ids.get(name)
-        if number is None:
-            number = self._file_ids[name] = len(self.store.files)
-            self.store.files.append(name)
-            path = os.path.join(self.directory or "", name)
-            if path not in self.paths:
-                self.paths.append(path)
-        return number
-
-    def fallback(self, snippet: bytes, file: int, line: int, state: ReaderState,
-                 error: bool) -> ReaderState:
-        records, state = read_statement(snippet.decode("utf-8"), self.store.files[file], line,
-                                        self.origin, state, self.directory, self.allow_include)
-        if error:
-            # dnspython read what the fast tokenizer found broken: they disagree, and the
-            # reference decides
-            raise _Whole
-        for owner, rdtype, ttl, rdata, source, at in records:
-            if len(rdata) > check.MAX_RDATA:
-                raise _Whole      # check_zone refuses it, in its own order of checks
-            self.store.add(owner, rdtype, ttl, rdata, self.file_id(source), at)
-        return state
-
-    def include(self, name: str) -> tuple[bytes, int] | None:
-        """The text of an ``$INCLUDE``d file and its number; None leaves the statement to
-        dnspython (which reports why the file cannot be read)."""
-        try:
-            with open(os.path.join(self.directory or "", name), "rb") as handle:
-                data = _as_text(handle.read(), True)
-        except OSError:
-            return None
-        if data is None:
-            return None
-        return data, self.file_id(name)
-
-
-def _as_text(data: bytes, translate: bool) -> bytes | None:
-    """``data`` as dnspython's tokenizer sees a file opened as UTF-8 text (universal
-    newlines); None if it is not UTF-8."""
-    if not data.isascii():
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if translate and b"\r" in data:
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return data
-
-
-def _reference(zone: ZoneData, files: list[str]) -> CompiledZone:
-    check_zone(zone)
-    return CompiledZone(compile_zone(zone), zone.warnings, files)
-
-
-def _sources(zone: ZoneData, directory: str | None) -> list[str]:
-    """The files that records of ``zone`` came from, the master file first."""
-    files = [zone.source]
-    for rrset in zone.rrsets:
-        source = rrset.where.rpartition(":")[0]
-        if source and source != zone.source:
-            source = os.path.join(directory or "", source)
-            if source not in files:
-                files.append(source)
-    return files
+    def __call__(self, name: str) -> tuple[bytes, str]:
+        path = os.path.join(self.directory or "", name)
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if path not in self.paths:
+            self.paths.append(path)
+        return data, name
 
 
 _libc: ctypes.CDLL | None = None
 
 
 def release_memory() -> None:
-    """Give the heap's free pages back to the system (glibc ``malloc_trim``): the parse
-    frees hundreds of megabytes that would otherwise stay in the manager's heap."""
+    """Give the heap's free pages back to the system (glibc ``malloc_trim``): a load frees
+    hundreds of megabytes that would otherwise stay in the manager's heap."""
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

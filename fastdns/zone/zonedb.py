@@ -3,7 +3,8 @@
 ``refresh()`` asks every backend which zones it has (the first backend in ``launch=``
 order wins a zone), reloads exactly the zones whose change token moved, and keeps serving
 the previous snapshot of a zone whose new version is broken. A zone that never loaded is
-not served, and every other zone is unaffected. A zone that failed to load is retried on
+not served (SERVFAIL, as PowerDNS answers for it; a zone without an SOA is absent instead:
+REFUSED), and every other zone is unaffected. A zone that failed to load is retried on
 every explicit reload, but a periodic check retries it only once its token moves again, so
 a broken file is reported once per change, not once per check.
 
@@ -20,10 +21,9 @@ from dataclasses import dataclass, field
 import dns.name
 
 from fastdns._snapshot import Snapshot
-from fastdns.backends.base import BackendError, ImageSource, ZoneSource
 from fastdns.log import log, zone_event
-from fastdns.zone.check import ZoneError, check_zone
-from fastdns.zone.compile import compile_zone
+from fastdns.zone.check import NoSOAError, ZoneError
+from fastdns.zone.source import BackendError, ZoneSource
 
 
 @dataclass(slots=True)
@@ -42,6 +42,8 @@ class LoadedZone:
     kind: str
     generation: int
     image: bytes
+    #: broken records left out (bind-ignore-broken-records, SQL rows)
+    skipped: int = 0
 
 
 @dataclass(slots=True)
@@ -51,6 +53,8 @@ class RefreshResult:
     failed: list[str]
     #: the new images of the zones in ``loaded``
     images: list[LoadedZone] = field(default_factory=list)
+    #: broken records left out of the zones loaded
+    skipped: int = 0
 
     @property
     def changed(self) -> bool:
@@ -64,17 +68,20 @@ class ZoneDB:
         self.zones: dict[str, ServedZone] = {}
         #: the change token of each zone's last failed load
         self._failed: dict[str, Hashable] = {}
+        #: the zones of ``_failed`` that failed for want of an SOA: absent, not broken
+        self._absent: set[str] = set()
         self._generations = itertools.count(first_generation)
 
     def broken(self) -> list[bytes]:
         """Wire names of the configured zones that have no version to serve: their names
         get SERVFAIL (as PowerDNS answers them), not REFUSED."""
-        return [dns.name.from_text(name).to_wire() or b"" for name in self._failed
-                if name not in self.zones]
+        return [dns.name.from_text(name).to_wire() or b"" for name in self.broken_names()]
 
     def broken_names(self) -> list[str]:
-        """The configured zones that failed to load and have no version to serve."""
-        return [name for name in self._failed if name not in self.zones]
+        """The configured zones that failed to load and have no version to serve (a zone
+        without an SOA is not one of them: it is not served at all)."""
+        return [name for name in self._failed
+                if name not in self.zones and name not in self._absent]
 
     def refresh(self, force: bool = False, retry_failed: bool = True) -> RefreshResult:
         """Bring the served zones in line with the backends; ``force`` reloads every zone.
@@ -101,6 +108,7 @@ class ZoneDB:
                 zone_event(logging.INFO, name, "removed")
         for name in [name for name in self._failed if name not in wanted]:
             del self._failed[name]
+            self._absent.discard(name)
         for name, (backend, kind) in wanted.items():
             served = self.zones.get(name)
             try:
@@ -113,36 +121,46 @@ class ZoneDB:
             if served is not None and served.token == token and served.backend == backend.name \
                     and not force:
                 self._failed.pop(name, None)   # changed back to the version being served
+                self._absent.discard(name)
                 continue
             if not (force or retry_failed) and self._failed.get(name, self) == token:
                 continue
             loaded = self._load(name, kind, backend, token)
-            if loaded is not None:
+            if isinstance(loaded, LoadedZone):
                 self._failed.pop(name, None)
+                self._absent.discard(name)
                 result.loaded.append(name)
                 result.images.append(loaded)
+                result.skipped += loaded.skipped
+                continue
+            self._failed[name] = token
+            result.failed.append(name)
+            if loaded == "absent":
+                self._absent.add(name)
+                if self.zones.pop(name, None) is not None:
+                    result.removed.append(name)
             else:
-                self._failed[name] = token
-                result.failed.append(name)
+                self._absent.discard(name)
         return result
 
     def _load(self, name: str, kind: str, backend: ZoneSource,
-              token: Hashable) -> LoadedZone | None:
+              token: Hashable) -> LoadedZone | str:
+        """The zone's new image, or why there is none: "broken" (the previous version, if
+        any, keeps being served) or "absent" (no SOA: the zone is not served at all)."""
         started = time.monotonic()
         try:
-            if isinstance(backend, ImageSource):
-                image, warnings = backend.load_image(name)
-            else:
-                data = backend.load_zone(name)
-                check_zone(data)
-                image, warnings = compile_zone(data), data.warnings
+            compiled = backend.load_image(name)
+        except NoSOAError as exc:
+            zone_event(logging.ERROR, name, str(exc))
+            return "absent"
         except ZoneError as exc:
             keeping = "; still serving the previous version" if name in self.zones else \
                 "; not served"
             zone_event(logging.ERROR, name, f"{exc}{keeping}")
-            return None
-        for warning in warnings:
+            return "broken"
+        for warning in compiled.warnings:
             zone_event(logging.WARNING, name, warning)
+        image = compiled.image
         generation = next(self._generations)
         snapshot = Snapshot(image, generation)    # validates the image once, here
         try:
@@ -153,8 +171,9 @@ class ZoneDB:
             pass
         self.zones[name] = ServedZone(name, kind, backend.name, token, generation,
                                       snapshot.serial)
+        skipped = f", {compiled.skipped} broken records skipped" if compiled.skipped else ""
         zone_event(logging.INFO, name,
                    f"loaded serial {snapshot.serial}, {len(snapshot)} names, "
                    f"{snapshot.nbytes} bytes in {time.monotonic() - started:.3f}s "
-                   f"from backend '{backend.name}'")
-        return LoadedZone(name, kind, generation, image)
+                   f"from backend '{backend.name}'{skipped}")
+        return LoadedZone(name, kind, generation, image, compiled.skipped)

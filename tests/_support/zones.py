@@ -4,19 +4,16 @@ import textwrap
 
 from fastdns._engine import Engine
 from fastdns._snapshot import Snapshot
-from fastdns.zone.check import check_zone
-from fastdns.zone.compile import compile_zone
-from fastdns.zone.loader import load_image_text
-from fastdns.zone.zonefile import read_zone_text
+from fastdns.zone.loader import ZoneOptions, load_image_text
+from tests._support.oracle import image_rrsets, read_rrsets
 
 
-def snapshot(origin: str, text: str, generation: int = 1) -> Snapshot:
+def snapshot(origin: str, text: str, generation: int = 1, **options) -> Snapshot:
+    """The zone ``origin`` of master-file ``text``, read by fastdns's one reader; the image
+    holds what dnspython, the oracle, reads in the same text."""
     text = textwrap.dedent(text)
-    data = read_zone_text(text, origin)
-    check_zone(data)
-    image = compile_zone(data)
-    # every zone of the engine tests is also a case for the fast path (fastdns.zone.loader)
-    assert load_image_text(text, origin).image == image, "fast path and compile_zone differ"
+    image = load_image_text(text, origin, options=ZoneOptions(**options)).image
+    assert image_rrsets(image) == read_rrsets(text, origin), "fastdns and dnspython differ"
     return Snapshot(image, generation)
 
 

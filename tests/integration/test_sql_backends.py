@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fastdns.backends.base import BackendError
 from fastdns.backends.gsql import GSQLBackend, Row
+from fastdns.backends.gsqlite3 import SQLite3
+from fastdns.control.protocol import send_command
+from fastdns.zone.source import BackendError
 from tests._support.servers import Fastdns, free_port
 from tests._support.sqldb import KINDS, TempDatabase, ThrowawayPostgres, pdnsutil
 from tests.integration.helpers import hup, rrs, wait_until
@@ -47,13 +49,15 @@ def test_store_and_change_check(db: TempDatabase) -> None:
                Row("example.org", "MX", "mail.example.org", 60, 10))
     fill(backend, "example.net")
     assert {z.name for z in backend.list_zones()} == {"example.org.", "example.net."}
-    assert len(backend.load_zone("example.org.").rrsets) == 5
+    assert backend.load_image("example.org.").records == 5
     assert db.execute("SELECT prio, content FROM records WHERE type = 'MX'") == [
         (10, "mail.example.org")]
 
     def tokens() -> dict[str, object]:
         return {z.name: backend.change_token(z.name) for z in backend.list_zones()}
 
+    for zone in ("example.org.", "example.net."):   # as ZoneDB does after the first listing
+        backend.load_image(zone)
     before = tokens()
     assert tokens() == before
     for statement, params in [
@@ -288,3 +292,44 @@ def test_example_zones_from_a_sqlite_file_created_on_first_run(tmp_path: Path) -
     with Fastdns(tmp_path / "sql2", sqlite) as sql:
         assert "created" not in sql.log()
         assert rrs(sql.query("www.example.com", "A")) == ["192.0.2.250"]
+
+
+# -- an SQLite file swapped by a rename ---------------------------------------------------------
+
+def _sqlite_file(path: Path, address: str) -> None:
+    """An SQLite database in PowerDNS's schema holding example.org, www at ``address``."""
+    backend = GSQLBackend(SQLite3({"database": str(path), "create-schema": True}))
+    backend.list_zones()
+    fill(backend, "example.org", Row("www.example.org", "A", address, 60))
+    backend.close()
+
+
+def test_sqlite_file_replaced_by_a_rename_is_served(tmp_path: Path) -> None:
+    """``mv new.db pdns.sqlite3`` (the usual atomic swap) is picked up by the periodic check
+    and by ``reload``: the server does not keep reading the old file."""
+    database = tmp_path / "pdns.sqlite3"
+    _sqlite_file(database, "192.0.2.1")
+    server = Fastdns(tmp_path / "server", {"launch": "gsqlite3",
+                                           "gsqlite3-database": str(database),
+                                           "zone-check-interval": "1"})
+
+    def www() -> list[str]:
+        return rrs(server.query("www.example.org", "A"), "A")
+
+    with server:
+        assert www() == ["192.0.2.1"]
+        _sqlite_file(tmp_path / "new.sqlite3", "192.0.2.2")
+        (tmp_path / "new.sqlite3").rename(database)
+        assert wait_until(lambda: www() == ["192.0.2.2"], timeout=10), www()
+    # without the periodic check: `reload` alone
+    server = Fastdns(tmp_path / "server2", {"launch": "gsqlite3",
+                                            "gsqlite3-database": str(database),
+                                            "zone-check-interval": "0"})
+    with server:
+        assert www() == ["192.0.2.2"]
+        _sqlite_file(tmp_path / "newer.sqlite3", "192.0.2.3")
+        (tmp_path / "newer.sqlite3").rename(database)
+        assert www() == ["192.0.2.2"]
+        reply = send_command(["reload"], unix_path=str(server.control_socket))
+        assert reply.ok, reply.text
+        assert www() == ["192.0.2.3"]            # reload replies once every worker serves it

@@ -4,6 +4,7 @@ while every other zone serves, $INCLUDE, reloads on SIGHUP and on ``bind-check-i
 
 import time
 
+import dns.flags
 import dns.rcode
 import pytest
 
@@ -33,21 +34,25 @@ BROKEN = {
         www                IN A 192.0.2.1
         www.other.example. IN A 192.0.2.9
         """), "www.other.example.", "outside the zone"),
-    "cname.test": (zone_text("cname.test", """\
-        alias IN CNAME www
-        www   IN A     192.0.2.1
-        alias IN TXT   "other data"
-        """), '"other data"', "CNAME and other data"),
     "nosoa.test": ("$ORIGIN nosoa.test.\n@ 300 IN NS ns1.good.test.\nwww 300 IN A 192.0.2.1\n",
                    None, "no SOA"),
     "missing.test": (None, None, "No such file or directory"),
 }
 
 
+#: a zone that breaks a rule PowerDNS serves through: served, with one warning
+CNAME_AND_OTHER = zone_text("cname.test", """\
+        alias IN CNAME www
+        www   IN A     192.0.2.1
+        alias IN TXT   "other data"
+        """)
+
+
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     tree = ZoneTree(tmp_path_factory.mktemp("broken"))
     tree.add("good.test", zone_text("good.test", "www IN A 192.0.2.10\n"))
+    tree.add("cname.test", CNAME_AND_OTHER)
     for zone, (text, _needle, _what) in BROKEN.items():
         tree.add(zone, text)
     # $INCLUDE resolves against named.conf's `directory` (etc/zones), not against the
@@ -83,7 +88,7 @@ def test_other_zones_still_serve(server):
         assert response.rcode() == dns.rcode.NOERROR, qname
         assert rrs(response, "A") == [address], qname
     started = next(line for line in server.log().splitlines() if " serving " in line)
-    assert " serving 3 zones " in started, started
+    assert " serving 4 zones " in started, started
 
 
 @pytest.mark.parametrize("zone", sorted(BROKEN))
@@ -95,6 +100,18 @@ def test_broken_zone_rejected_with_file_and_line(server, tree, zone):
     assert len(lines) == 1, "\n".join(lines) or server.log()
     assert where in lines[0] and what in lines[0], lines[0]
     assert "not served" in lines[0], lines[0]
+
+
+def test_a_rule_powerdns_serves_through_is_a_warning(server, tree):
+    """A CNAME beside other data (RFC 2181 §10.1): PowerDNS serves both, and so does
+    fastdns, with one warning naming the line (docs/differences.md)."""
+    warned = [line for line in zone_lines(server.log().splitlines(), "cname.test")
+              if "loaded serial" not in line]
+    line = tree.line_of("cname.test", '"other data"')
+    assert len(warned) == 1 and f"{tree.path('cname.test')}:{line}: " in warned[0] \
+        and "CNAME and other data" in warned[0], server.log()
+    assert rrs(server.query("alias.cname.test", "TXT"), "TXT") == ['"other data"']
+    assert rrs(server.query("alias.cname.test", "CNAME"), "CNAME") == ["www.cname.test."]
 
 
 def test_syntax_error_line_is_the_broken_record(tree):
@@ -121,6 +138,13 @@ def test_zone_that_failed_to_load_answers_servfail(server):
     rcodes = {zone: dns.rcode.to_text(server.query(f"www.{zone}", "A").rcode())
               for zone in ("syntax.test", "outside.test", "missing.test")}
     assert rcodes == dict.fromkeys(rcodes, "SERVFAIL")
+
+
+def test_zone_without_soa_answers_refused(server):
+    """A zone with no SOA is absent, as PowerDNS treats it: REFUSED, not authoritative."""
+    response = server.query("www.nosoa.test", "A")
+    assert dns.rcode.to_text(response.rcode()) == "REFUSED"
+    assert not response.flags & dns.flags.AA
 
 
 def test_include_relative_to_directory(server):

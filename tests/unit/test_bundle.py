@@ -7,14 +7,13 @@ import pytest
 from fastdns.server.worker import ZoneSet
 from fastdns.stats import allocate, totals
 from fastdns.zone.bundle import read_bundle, write_bundle
-from fastdns.zone.compile import compile_zone
-from fastdns.zone.zonefile import read_zone_text
+from fastdns.zone.loader import load_image_text
 
 
 def image(origin: str, address: str = "192.0.2.1", serial: int = 1) -> bytes:
     text = (f"$TTL 300\n@ IN SOA ns1 host {serial} 1 1 1 1\n@ NS ns1\n"
             f"ns1 A {address}\n")
-    return compile_zone(read_zone_text(text, origin))
+    return load_image_text(text, origin).image
 
 
 def test_round_trip_keeps_images_aligned_and_whole():

@@ -26,7 +26,7 @@ LAYERS = {
 CYTHON_ALLOWED = re.compile(r"^(fastdns\.|cpython|libc|posix)")
 #: what a worker must never import (STYLE §2 bans)
 WORKER_BANNED = ("fastdns.backends", "fastdns.api", "fastdns.xfr", "psycopg", "sqlite3",
-                 "cryptography", "fastdns.zone.zonefile", "fastdns.config")
+                 "cryptography", "fastdns.zone.loader", "fastdns.zone.records", "fastdns.config")
 
 _IMPORT_LINE = re.compile(r"^\s*(?:from\s+([\w.]+)\s+c?import|c?import\s+([\w.]+))", re.M)
 
@@ -110,6 +110,15 @@ def test_worker_bans():
         if module == "fastdns.server.worker":
             for name in imported:
                 assert not name.startswith(WORKER_BANNED), f"worker imports {name}"
+
+
+def test_zone_does_not_import_backends():
+    """The zone layer defines what a source of zones is (fastdns.zone.source); the backends
+    implement it, so the two packages never import each other both ways."""
+    for module, imported in GRAPH.items():
+        if module.startswith("fastdns.zone"):
+            for name in imported:
+                assert not name.startswith("fastdns.backends"), f"{module} imports {name}"
 
 
 def test_no_import_cycles():

@@ -9,11 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastdns._engine import Engine
-from fastdns._snapshot import ImageError, Snapshot
-from fastdns.zone import image
-from fastdns.zone.check import check_zone
-from fastdns.zone.compile import compile_zone
-from fastdns.zone.zonefile import read_zone_text
+from fastdns._snapshot import NODE_FLAGS, ImageError, Snapshot
+from fastdns.zone.loader import load_image_text
+
+N_APEX, N_CUT, N_ENT, N_NONAUTH, N_DNAME, N_WILDCARD, N_CNAME = (
+    NODE_FLAGS[k] for k in ("apex", "cut", "ent", "nonauth", "dname", "wildcard", "cname"))
+#: the image header's size (fastdns/_snapshot.pxd: ImageHeader)
+HEADER_SIZE = 88
 
 ZONE = """
 $TTL 300
@@ -32,9 +34,7 @@ alias      CNAME ns
 
 
 def compiled(text=ZONE, origin="example.com."):
-    data = read_zone_text(text, origin)
-    check_zone(data)
-    return compile_zone(data)
+    return load_image_text(text, origin).image
 
 
 def name(text):
@@ -62,24 +62,24 @@ def test_canonical_order_and_empty_non_terminals(snap):
     assert names == sorted(names)
     assert names[0] == dns.name.from_text("example.com")
     for ent in ("c.example.com", "b.c.example.com", "w.example.com", "y.cut.example.com"):
-        assert node_of(snap, ent)[1] & image.N_ENT
+        assert node_of(snap, ent)[1] & N_ENT
 
 
 def test_flags_and_links(snap):
     apex = node_of(snap, "example.com")
-    assert apex[1] & image.N_APEX and not apex[1] & image.N_CUT
+    assert apex[1] & N_APEX and not apex[1] & N_CUT
     cut_index = snap.lookup(name("cut.example.com"))[0]
-    assert node_of(snap, "cut.example.com")[1] & image.N_CUT
+    assert node_of(snap, "cut.example.com")[1] & N_CUT
     for below in ("ns.cut.example.com", "x.y.cut.example.com", "y.cut.example.com"):
         flags, above = node_of(snap, below)[1:3]
-        assert flags & image.N_NONAUTH and above == cut_index + 1
+        assert flags & N_NONAUTH and above == cut_index + 1
     dname_index = snap.lookup(name("dn.example.com"))[0]
-    assert node_of(snap, "dn.example.com")[1] & image.N_DNAME
+    assert node_of(snap, "dn.example.com")[1] & N_DNAME
     assert node_of(snap, "under.dn.example.com")[2] == dname_index + 1
     wild_index = snap.lookup(name("*.w.example.com"))[0]
     assert node_of(snap, "w.example.com")[3] == wild_index + 1
-    assert node_of(snap, "*.w.example.com")[1] & image.N_WILDCARD
-    assert node_of(snap, "alias.example.com")[1] & image.N_CNAME
+    assert node_of(snap, "*.w.example.com")[1] & N_WILDCARD
+    assert node_of(snap, "alias.example.com")[1] & N_CNAME
 
 
 def test_additional_targets(snap):
@@ -115,7 +115,7 @@ def test_snapshot_over_mmap_holds_the_mapping(tmp_path):
     mapped.close()
 
 
-@pytest.mark.parametrize("cut", [0, 10, image.HEADER.size, image.HEADER.size + 5])
+@pytest.mark.parametrize("cut", [0, 10, HEADER_SIZE, HEADER_SIZE + 5])
 def test_truncated_image_is_rejected(cut):
     with pytest.raises(ImageError):
         Snapshot(compiled()[:cut])

@@ -1,0 +1,11 @@
+"""Python API of fastdns.backends._sqlite3rows."""
+
+from fastdns.zone._masterfile import StoreSink
+
+class SQLiteError(Exception): ...
+
+Print = tuple[int, int, int]
+
+def read_records(path: str, domain_id: int, sink: StoreSink, warnings: list[str],
+                 timeout_ms: int = 10000) -> tuple[int, int, Print | None]: ...
+def record_prints(path: str, timeout_ms: int = 10000) -> dict[int, Print]: ...
