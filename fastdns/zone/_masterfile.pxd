@@ -63,6 +63,8 @@ cdef class Parser:
     cdef int zone_lklen
     cdef uint8_t prev[256]               # the owner of the previous record (-1: none)
     cdef int prev_len
+    cdef bint prev_inside                # ... known to be at or below the zone's apex
+    cdef bint origin_inside              # the origin is at or below the zone's apex
     cdef uint32_t default_ttl
     cdef bint dollar_ttl
     cdef readonly bint origin_set        # a $ORIGIN was read
@@ -78,6 +80,7 @@ cdef class Parser:
     cdef uint32_t tpl_counter, tpl_stop, tpl_step, tpl_file, tpl_line
     cdef bint tpl_active
     cdef Buf content, scratch, gen
+    cdef Buf origin_text                 # the origin as PowerDNS writes it, no trailing dot
     cdef readonly list files             # file names, as records' ``file`` numbers index them
     cdef readonly list warnings
     cdef readonly uint64_t records       # records handed to the sink
@@ -92,6 +95,8 @@ cdef class Parser:
     cdef object _swap(self)
     cdef int _owner(self, Text t, uint8_t *out, const char **why) except -2
     cdef bytes zone_apex(self)
+    cdef int _origin_moved(self) except -1
+    cdef Text rest(self, Text data, bint plain) except *
     cdef int broken(self, uint32_t file, uint32_t lineno, str why) except -1
     cdef int _generate(self, Text line, Text spec, Py_ssize_t template_at,
                        str where) except -1

@@ -116,6 +116,67 @@ cdef bint ieq(Text t, const char *word) noexcept nogil:
     return word[i] == 0
 
 
+cdef bint _simple_relative(Text t) noexcept nogil:
+    """A relative name of plain labels (letters, digits, "-", "_"), none empty or longer
+    than 63 octets: its text is its presentation form as PowerDNS writes it."""
+    cdef Py_ssize_t i
+    cdef int label = 0
+    cdef uint8_t c
+    if t.n == 0 or t.p[t.n - 1] == 46:
+        return False
+    for i in range(t.n):
+        c = t.p[i]
+        if c == 46:
+            if label == 0:
+                return False
+            label = 0
+            continue
+        if not (is_digit(c) or 97 <= (c | 0x20) <= 122 or c == 45 or c == 95):
+            return False
+        label += 1
+        if label > 63:
+            return False
+    return True
+
+
+cdef inline bint _canonical_type(int rdtype) noexcept nogil:
+    """Does PowerDNS make the names in this type's data absolute (Parser.canonical)?"""
+    return rdtype == T_NS or rdtype == T_CNAME or rdtype == T_DNAME or rdtype == T_PTR \
+        or rdtype == T_MX or rdtype == T_SRV or rdtype == T_RP or rdtype == T_AFSDB \
+        or rdtype == T_SOA
+
+
+cdef Py_ssize_t _comment_and_group(const uint8_t *p, Py_ssize_t n, bint *group) noexcept nogil:
+    """comment_at, and whether a "(" outside quotes comes before the comment."""
+    cdef Py_ssize_t i = 0
+    cdef bint quoted = False
+    while i < n:
+        if p[i] == 92:
+            i += 2
+            continue
+        if p[i] == 34:
+            quoted = not quoted
+        elif not quoted:
+            if p[i] == 59:
+                return i
+            if p[i] == 40:
+                group[0] = True
+        i += 1
+    return n
+
+
+cdef bint plain_data(const uint8_t *p, Py_ssize_t n) noexcept nogil:
+    """No ``;``, ``(`` or ``)`` in the data (the usual): no comment or group to strip,
+    whatever the quotes and escapes around."""
+    cdef Py_ssize_t i
+    cdef uint8_t c
+    for i in range(n):
+        c = p[i]
+        if c == 59 or c == 40 or c == 41:
+            return False
+    return True
+
+
 cdef Py_ssize_t comment_at(const uint8_t *p, Py_ssize_t n) noexcept nogil:
     """Where a ``;`` outside quotes starts a comment (PowerDNS's chopComment), or ``n``."""
     cdef Py_ssize_t i = 0
@@ -196,23 +257,34 @@ cdef int add_name_text(Buf *b, const uint8_t *wire, bint dot=True) except -1:
     cdef int p = 0
     cdef int k
     cdef uint8_t c
-    cdef char esc[5]
+    cdef uint8_t *o
+    buf_room(b, 4 * 256)                          # the longest text a name can have
+    o = b.p + b.n
     if wire[0] == 0:
-        return buf_byte(b, 46)
+        o[0] = 46
+        b.n += 1
+        return 0
     while wire[p]:
         for k in range(1, wire[p] + 1):
             c = wire[p + k]
             if c == 46 or c == 92:
-                buf_byte(b, 92)
-                buf_byte(b, c)
+                o[0] = 92
+                o[1] = c
+                o += 2
             elif 0x20 < c < 0x7F:
-                buf_byte(b, c)
+                o[0] = c
+                o += 1
             else:
-                snprintf(esc, 5, b"\\%03u", <unsigned int>c)
-                buf_add(b, <const uint8_t *>esc, 4)
+                o[0] = 92
+                o[1] = 48 + c // 100
+                o[2] = 48 + c // 10 % 10
+                o[3] = 48 + c % 10
+                o += 4
         p += wire[p] + 1
         if wire[p] or dot:
-            buf_byte(b, 46)
+            o[0] = 46
+            o += 1
+    b.n = o - b.p
     return 0
 
 
@@ -427,6 +499,7 @@ cdef class Parser:
         free(self.content.p)
         free(self.scratch.p)
         free(self.gen.p)
+        free(self.origin_text.p)
 
     def parse(self, bytes data not None, str name not None):
         """Read ``data``, the text of the file ``name`` (as messages name it)."""
@@ -479,6 +552,7 @@ cdef class Parser:
         fs.origin_len = self.origin_len
         memcpy(self.origin, <const char *>origin, len(origin))
         self.origin_len = len(origin)
+        self._origin_moved()
         self.depth += 1
 
     def _where(self) -> str:
@@ -505,6 +579,7 @@ cdef class Parser:
             if self.depth > 0:                    # back in the includer, with its origin
                 memcpy(self.origin, fs.origin, fs.origin_len)
                 self.origin_len = fs.origin_len
+                self._origin_moved()
         return 0
 
     cdef int broken(self, uint32_t file, uint32_t lineno, str why) except -1:
@@ -516,18 +591,17 @@ cdef class Parser:
         return 0
 
     cdef int statement(self, Text line, uint32_t file, uint32_t lineno) except -1:
-        cdef Text first, part, comment
+        cdef Text first, part, comment, data
         cdef Py_ssize_t pos = 0
         cdef Py_ssize_t data_at = -1
-        cdef Py_ssize_t cut
         cdef uint8_t owner[256]
         cdef uint8_t lk[256]
         cdef int olen, rdtype = -1, r
         cdef uint32_t ttl
         cdef bint have_ttl = False
         cdef const char *why = NULL
-        cdef Text more
-        cdef uint32_t more_file, more_line
+        cdef bint inside                          # the owner is known to be in the zone
+        cdef bint plain
         while line.n > 0 and trimmed(line.p[line.n - 1]):
             line.n -= 1
         if not next_part(line, &pos, &first) or first.p[0] == 59:
@@ -540,6 +614,7 @@ cdef class Parser:
                                    "blank, and no record comes before it)")
             olen = self.prev_len
             memcpy(owner, self.prev, olen)
+            inside = self.prev_inside
             pos = 0
         else:
             olen = self._owner(first, owner, &why)
@@ -549,6 +624,9 @@ cdef class Parser:
                                    f": {why.decode()}")
             memcpy(self.prev, owner, olen)
             self.prev_len = olen
+            # relative to an origin inside the zone: inside too (no need to look)
+            inside = self.origin_inside and first.p[first.n - 1] != 46
+            self.prev_inside = inside
         ttl = self.default_ttl
         while next_part(line, &pos, &part):
             data_at = part.p - line.p
@@ -582,14 +660,49 @@ cdef class Parser:
                 buf_add(&self.scratch, comment.p, comment.n)
                 comment.p = self.scratch.p
         # the data: the rest of the line, then the lines of an open "(" group
+        data.p = line.p + data_at
+        data.n = line.n - data_at
+        while data.n > 0 and trimmed(data.p[data.n - 1]):
+            data.n -= 1
+        plain = plain_data(data.p, data.n)
+        if not plain or (data.n == 1 and data.p[0] == 64) or _canonical_type(rdtype):
+            data = self.rest(data, plain)
+            problem = self.canonical(rdtype, file, lineno, &why)
+            if problem is not None:
+                return self.broken(file, lineno, problem)
+            data.p = self.content.p
+            data.n = self.content.n
+        if self.zone_only and not inside:
+            r = name_to_lk(owner, olen, lk)
+            inside = r >= self.zone_lklen and memcmp(lk, self.zone_lk, self.zone_lklen) == 0
+            self.prev_inside = inside             # the owner is the previous one now
+        if self.zone_only and not inside:
+            return self.broken(file, lineno, f"'{name_text(owner[:olen])}' is outside the "
+                               f"zone '{name_text(self.zone_apex())}'")
+        r = self.sink.record(owner, olen, rdtype, ttl, data.p, data.n, file, lineno, comment,
+                             &why)
+        if r < 0:
+            return self.broken(file, lineno, f"bad {type_name(rdtype)} data "
+                               f"'{show(data.p, data.n)}': {why.decode()}")
+        if r == 1 and why != NULL:
+            self.warnings.append(f"{self.files[file]}:{lineno}: {why.decode()}")
+        self.records += 1
+        return 0
+
+    cdef Text rest(self, Text data, bint plain) except *:
+        """The data in ``content``: its comment cut, ``@`` made the origin, the lines of an
+        open "(" group joined to it (PowerDNS's chopComment, findAndElide)."""
+        cdef Text more
+        cdef uint32_t more_file, more_line
+        cdef bint group = False
         self.content.n = 0
-        cut = data_at + comment_at(line.p + data_at, line.n - data_at)
-        buf_add(&self.content, line.p + data_at, cut - data_at)
+        buf_add(&self.content, data.p, data.n if plain else _comment_and_group(data.p, data.n,
+                                                                               &group))
         buf_trim(&self.content)
         if self.content.n == 1 and self.content.p[0] == 64:        # "@"
             self.content.n = 0
             add_name_text(&self.content, self.origin)
-        if buf_elide(&self.content, 40) and not buf_elide(&self.content, 41):
+        if group and buf_elide(&self.content, 40) and not buf_elide(&self.content, 41):
             while self.next_line(&more, &more_file, &more_line):
                 while more.n > 0 and blank(more.p[more.n - 1]):
                     more.n -= 1
@@ -604,22 +717,18 @@ cdef class Parser:
                 if buf_elide(&self.content, 41):
                     break
         buf_trim(&self.content)
-        problem = self.canonical(rdtype, file, lineno, &why)
-        if problem is not None:
-            return self.broken(file, lineno, problem)
-        r = name_to_lk(owner, olen, lk)
-        if self.zone_only and (r < self.zone_lklen
-                               or memcmp(lk, self.zone_lk, self.zone_lklen) != 0):
-            return self.broken(file, lineno, f"'{name_text(owner[:olen])}' is outside the "
-                               f"zone '{name_text(self.zone_apex())}'")
-        r = self.sink.record(owner, olen, rdtype, ttl, self.content.p, self.content.n, file,
-                             lineno, comment, &why)
-        if r < 0:
-            return self.broken(file, lineno, f"bad {type_name(rdtype)} data "
-                               f"'{show(self.content.p, self.content.n)}': {why.decode()}")
-        if r == 1 and why != NULL:
-            self.warnings.append(f"{self.files[file]}:{lineno}: {why.decode()}")
-        self.records += 1
+        data.p = self.content.p
+        data.n = self.content.n
+        return data
+
+    cdef int _origin_moved(self) except -1:
+        """Is the origin (still) at or below the zone's apex? And its text (no dot)."""
+        cdef uint8_t lk[256]
+        cdef int n = name_to_lk(self.origin, self.origin_len, lk)
+        self.origin_inside = n >= self.zone_lklen and memcmp(lk, self.zone_lk,
+                                                             self.zone_lklen) == 0
+        self.origin_text.n = 0
+        add_name_text(&self.origin_text, self.origin, False)
         return 0
 
     cdef bytes zone_apex(self):
@@ -713,6 +822,14 @@ cdef class Parser:
     cdef object _canon(self, Text t, const char **why):
         """Append the name ``t`` made absolute (PowerDNS's toCanonic) to ``gen``."""
         cdef uint8_t name[256]
+        if _simple_relative(t) and t.n + 1 + self.origin_len <= 255:
+            # the usual case, without a round trip through the wire form: letters, digits,
+            # hyphens and underscores in labels of at most 63 octets, then the origin
+            buf_add(&self.gen, t.p, t.n)
+            if self.origin_len > 1:
+                buf_byte(&self.gen, 46)
+                buf_add(&self.gen, self.origin_text.p, self.origin_text.n)
+            return None
         if self._owner(t, name, why) < 0:
             return f"bad name '{show(t.p, t.n)}' in the data: {why[0].decode()}"
         add_name_text(&self.gen, name, False)      # as PowerDNS's tools store it
@@ -750,6 +867,7 @@ cdef class Parser:
             memcpy(self.origin, name, n)
             self.origin_len = n
             self.origin_set = True
+            self._origin_moved()
             return 0
         if ieq(command, b"$INCLUDE") and have_arg:
             if not self.allow_include:

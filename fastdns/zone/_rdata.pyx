@@ -293,7 +293,14 @@ cdef int type_from_text(const uint8_t *text, Py_ssize_t n) noexcept nogil:
     cdef int i, j
     cdef const char *name
     cdef uint32_t v
+    if n == 1 and upper(text[0]) == 65:                      # the commonest first
+        return 1
+    if n == 4 and upper(text[0]) == 65 and upper(text[1]) == 65 and upper(text[2]) == 65 \
+            and upper(text[3]) == 65:
+        return 28
     for i in range(NTYPES):
+        if n == 0 or upper(text[0]) != <uint8_t>TYPES[i].name[0]:
+            continue
         name = TYPES[i].name
         j = 0
         while j < n and name[j] != 0 and upper(text[j]) == <uint8_t>name[j]:
@@ -339,7 +346,24 @@ cdef int name_from_text(const uint8_t *text, Py_ssize_t n, uint8_t *out,
     if n == 0 or (n == 1 and text[0] == 46):
         out[0] = 0
         return 1
+    cdef Py_ssize_t j
     while i < n:
+        j = i                                     # a run of plain octets, copied at once
+        while j < n and text[j] != 46 and text[j] != 92:
+            j += 1
+        if j > i:
+            if ll + (j - i) > 63:
+                why[0] = E_NAME_LABEL
+                return -1
+            if o + (j - i) > 255:
+                why[0] = E_NAME_LONG
+                return -1
+            memcpy(out + o, text + i, j - i)
+            o += j - i
+            ll += j - i
+            i = j
+            if i >= n:
+                break
         c = text[i]
         if c == 46:                               # .
             if ll == 0:
@@ -468,6 +492,7 @@ cdef int rd_ipv6(Src *s, Dst *d) noexcept nogil:
     cdef uint8_t addr[16]
     cdef Py_ssize_t n = 0
     cdef uint8_t c
+    cdef int r
     if skip(s) < 0:
         return -1
     while s.pos + n < s.end:
@@ -477,12 +502,65 @@ cdef int rd_ipv6(Src *s, Dst *d) noexcept nogil:
         n += 1
     if n == 0 or n >= 64:
         return fail(s, E_IP6)
-    memcpy(text, s.s + s.pos, n)
-    text[n] = 0
-    if inet_pton(AF_INET6, text, addr) != 1:
+    r = _ipv6_hex(s.s + s.pos, n, addr)
+    if r < 0:                                     # a dotted quad at the end: libc's
+        memcpy(text, s.s + s.pos, n)
+        text[n] = 0
+        r = inet_pton(AF_INET6, text, addr)
+    if r != 1:
         return fail(s, E_IP6)
     s.pos += n
     return put(s, d, addr, 16)
+
+
+cdef int _ipv6_hex(const uint8_t *p, Py_ssize_t n, uint8_t *out) noexcept nogil:
+    """An IPv6 address of hex groups and colons, as inet_pton reads it: 1, 0 if it is not
+    one, -1 for one with a dot (an IPv4 address at the end: inet_pton's to read)."""
+    cdef uint16_t groups[8]
+    cdef int count = 0, gap = -1, k, h, g
+    cdef uint32_t v
+    cdef Py_ssize_t i = 0
+    if n >= 2 and p[0] == 58 and p[1] == 58:
+        gap = 0
+        i = 2
+    elif n >= 1 and p[0] == 58:
+        return 0
+    while i < n:
+        v = 0
+        k = 0
+        while i < n and k < 5:
+            h = hexval(p[i])
+            if h < 0:
+                break
+            v = v * 16 + h
+            k += 1
+            i += 1
+        if i < n and p[i] == 46:
+            return -1
+        if k == 0 or k > 4 or count == 8:
+            return 0
+        groups[count] = v
+        count += 1
+        if i == n:
+            break
+        if p[i] != 58:
+            return 0
+        i += 1
+        if i < n and p[i] == 58:
+            if gap >= 0:
+                return 0
+            gap = count
+            i += 1
+        elif i == n:
+            return 0                              # a colon alone at the end
+    if (gap < 0 and count != 8) or (gap >= 0 and count > 7):
+        return 0
+    memset(out, 0, 16)
+    for g in range(count):
+        k = g if gap < 0 or g < gap else 8 - count + g
+        out[2 * k] = groups[g] >> 8
+        out[2 * k + 1] = groups[g] & 0xFF
+    return 1
 
 
 cdef int rd_node(Src *s, Dst *d) noexcept nogil:
@@ -627,6 +705,18 @@ cdef int rd_text(Src *s, Dst *d, bint multi, bint lengths) noexcept nogil:
             if c == 34:
                 s.pos += 1
                 break
+            if c != 92 and (not lengths or seglen < 255):
+                # a run of plain octets, copied at once (up to a quote, an escape or the
+                # end of a 255-octet piece)
+                p = s.pos + 1
+                while p < s.end and s.s[p] != 34 and s.s[p] != 92 \
+                        and (not lengths or seglen + (p - s.pos) < 255):
+                    p += 1
+                if put(s, d, s.s + s.pos, <int>(p - s.pos)) < 0:
+                    return -1
+                seglen += p - s.pos
+                s.pos = p
+                continue
             if c == 92:
                 if s.pos + 1 >= s.end:
                     return fail(s, E_UNQUOTE)
