@@ -75,22 +75,46 @@ cdef inline uint64_t fnv(uint64_t h, const unsigned char *p, int n) noexcept nog
     return h
 
 
-cdef uint64_t row_hash(sqlite3_stmt *stmt, int first) noexcept nogil:
-    """The hash of the served columns (name, type, content, ttl, prio, disabled) from column
-    ``first`` on; NULL and empty differ."""
+ctypedef struct Row:
+    # the served columns: name, type, content (text), then ttl, prio, disabled (integers)
+    const unsigned char *text[3]
+    int size[3]
+    long long num[3]
+    bint null[6]
+
+
+cdef void read_row(sqlite3_stmt *stmt, int first, Row *row) noexcept nogil:
+    """The served columns from column ``first`` on, each asked of SQLite once."""
+    cdef int i
+    for i in range(6):
+        row.null[i] = sqlite3_column_type(stmt, first + i) == SQLITE_NULL
+        if i < 3:
+            if row.null[i]:
+                row.text[i] = <const unsigned char *>b""
+                row.size[i] = 0
+            else:
+                row.text[i] = sqlite3_column_text(stmt, first + i)
+                row.size[i] = sqlite3_column_bytes(stmt, first + i)
+                if row.text[i] == NULL:           # out of memory: read as empty
+                    row.text[i] = <const unsigned char *>b""
+                    row.size[i] = 0
+        else:
+            row.num[i - 3] = 0 if row.null[i] else sqlite3_column_int64(stmt, first + i)
+
+
+cdef uint64_t row_hash(const Row *row) noexcept nogil:
+    """The hash of the served columns; NULL and empty differ."""
     cdef uint64_t h = 14695981039346656037ULL
     cdef unsigned char sep = 0x1f
     cdef unsigned char null = 0
-    cdef int col
-    cdef long long v
-    for col in range(first, first + 6):
-        if sqlite3_column_type(stmt, col) == SQLITE_NULL:
+    cdef int i
+    for i in range(6):
+        if row.null[i]:
             h = fnv(h, &null, 1)
-        elif col < first + 3:
-            h = fnv(h, sqlite3_column_text(stmt, col), sqlite3_column_bytes(stmt, col))
+        elif i < 3:
+            h = fnv(h, row.text[i], row.size[i])
         else:
-            v = sqlite3_column_int64(stmt, col)
-            h = fnv(h, <const unsigned char *>&v, 8)
+            h = fnv(h, <const unsigned char *>&row.num[i - 3], 8)
         h = fnv(h, &sep, 1)
     return h
 
@@ -118,6 +142,7 @@ def record_prints(str path not None, int timeout_ms=10000):
     cdef int rc
     cdef int64_t domain_id, last = -1
     cdef Print p
+    cdef Row row
     cdef dict out = {}
     p.count = 0
     try:
@@ -140,7 +165,8 @@ def record_prints(str path not None, int timeout_ms=10000):
                 p.count = p.hash = 0
                 p.max_id = 0
                 last = domain_id
-            add_print(&p, sqlite3_column_int64(stmt, 1), row_hash(stmt, 2))
+            read_row(stmt, 2, &row)
+            add_print(&p, sqlite3_column_int64(stmt, 1), row_hash(&row))
         if p.count:
             _merge(out, last, &p)
         return out
@@ -168,10 +194,8 @@ def read_records(str path not None, int64_t domain_id, StoreSink sink not None,
     cdef sqlite3_stmt *stmt = NULL
     cdef uint8_t *scratch = <uint8_t *>malloc(RDATA_ROOM)
     cdef Print p
+    cdef Row row
     cdef const char *why
-    cdef const unsigned char *name
-    cdef const unsigned char *rtype
-    cdef const unsigned char *content
     cdef int rc, r
     cdef int64_t row_id
     cdef uint64_t count = 0, skipped = 0
@@ -194,25 +218,19 @@ def read_records(str path not None, int64_t domain_id, StoreSink sink not None,
             if rc != SQLITE_ROW:
                 raise SQLiteError(_message(db))
             row_id = sqlite3_column_int64(stmt, 0)
-            add_print(&p, row_id, row_hash(stmt, 1))
-            if sqlite3_column_type(stmt, 2) == SQLITE_NULL or sqlite3_column_int64(stmt, 6):
+            read_row(stmt, 1, &row)
+            add_print(&p, row_id, row_hash(&row))
+            if row.null[1] or row.num[2]:
                 continue                          # an empty non-terminal, or disabled
-            name = _or_empty(sqlite3_column_text(stmt, 1))
-            rtype = _or_empty(sqlite3_column_text(stmt, 2))
-            content = _or_empty(sqlite3_column_text(stmt, 3))
             why = NULL
             count += 1
-            r = add_row(sink, name, sqlite3_column_bytes(stmt, 1),
-                        rtype, sqlite3_column_bytes(stmt, 2),
-                        content, sqlite3_column_bytes(stmt, 3),
-                        sqlite3_column_int64(stmt, 4),
-                        sqlite3_column_type(stmt, 5) != SQLITE_NULL,
-                        sqlite3_column_int64(stmt, 5), <uint32_t>row_id, scratch, &why)
+            r = add_row(sink, row.text[0], row.size[0], row.text[1], row.size[1],
+                        row.text[2], row.size[2], row.num[0], not row.null[4], row.num[1],
+                        <uint32_t>row_id, scratch, &why)
             if r < 0:
                 skipped += 1
-                warnings.append(row_warning(
-                    row_id, _text(rtype, sqlite3_column_bytes(stmt, 2)),
-                    _text(content, sqlite3_column_bytes(stmt, 3)), why.decode()))
+                warnings.append(row_warning(row_id, _text(row.text[1], row.size[1]),
+                                            _text(row.text[2], row.size[2]), why.decode()))
             elif r == 1 and why != NULL:
                 warnings.append(f"records.id={row_id}: {why.decode()}")
         return count, skipped, (p.count, p.max_id, p.hash) if p.count else None
@@ -222,14 +240,7 @@ def read_records(str path not None, int64_t domain_id, StoreSink sink not None,
         free(scratch)
 
 
-cdef inline const unsigned char *_or_empty(const unsigned char *p) noexcept nogil:
-    """A column's text; NULL (SQL's NULL) reads as empty."""
-    return p if p != NULL else <const unsigned char *>b""
-
-
 cdef str _text(const unsigned char *p, int n):
-    if p == NULL:
-        return ""
     return (<const char *>p)[:n].decode("utf-8", "backslashreplace")
 
 

@@ -15,7 +15,7 @@ ctypedef struct Rec:
     uint32_t ttl
     uint32_t rdata        # offset in the rdata arena
     uint32_t line         # where the record starts: files[file], line
-    uint32_t file
+    uint16_t file
     uint8_t dropped       # one of several where a name may hold only one (check.SINGLETONS)
 
 ctypedef struct Node:

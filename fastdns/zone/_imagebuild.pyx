@@ -16,7 +16,7 @@ the rules it is given as data (where a name may hold one record of a type only).
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport UINT32_MAX, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 
@@ -247,7 +247,7 @@ cdef class RecordStore:
         self.owner_off = <uint32_t *>grow(self.owner_off, &self.capown, self.nown + 1, 4)
         self.owners = <uint8_t *>grow(self.owners, &self.owners_cap,
                                       self.owners_len + 2 * wlen, 1)
-        if self.owners_len + 2 * wlen > 0xFFFFFFFF:
+        if self.owners_len + 2 * wlen > UINT32_MAX:
             raise ValueError("zone too large")
         cdef uint8_t *p = self.owners + self.owners_len
         p[0] = wlen - 1
@@ -266,8 +266,10 @@ cdef class RecordStore:
     cdef int add_rec(self, uint16_t rdtype, uint32_t ttl, size_t rdlen, uint32_t file,
                      uint32_t line) except -1:
         """Append a record of the current owner whose rdata ``room()`` received."""
-        if self.rdata_len + rdlen > 0xFFFFFFFF or self.nrec >= 0xFFFFFFFE:
+        if self.rdata_len + rdlen > UINT32_MAX or self.nrec >= UINT32_MAX - 1:
             raise ValueError("zone too large")
+        if file > 0xFFFF:
+            raise ValueError("records from more than 65536 files")
         self.recs = <Rec *>grow(self.recs, &self.caprec, self.nrec + 1, sizeof(Rec))
         cdef Rec *r = &self.recs[self.nrec]
         r.owner = self.nown - 1
@@ -275,7 +277,7 @@ cdef class RecordStore:
         r.rdlen = <uint16_t>rdlen
         r.ttl = ttl
         r.rdata = <uint32_t>self.rdata_len
-        r.file = file
+        r.file = <uint16_t>file
         r.line = line
         r.dropped = False
         self.rdata_len += rdlen
@@ -836,7 +838,7 @@ cdef class RecordStore:
                         n = values
                 at = end
             memcpy(self.room(n), out, n)
-            if self.rdata_len + n > 0xFFFFFFFF:
+            if self.rdata_len + n > UINT32_MAX:
                 raise ValueError("zone too large")
             rec.rdata = <uint32_t>self.rdata_len
             rec.rdlen = <uint16_t>n
@@ -853,7 +855,7 @@ cdef class RecordStore:
         cdef size_t rdata_off = names_off + self.names_size
         cdef size_t extra_off = _align(rdata_off + self.rdata_size, 4)
         cdef size_t size = extra_off + 4 * nextra
-        if rdata_off - names_off > 0xFFFFFFFF or extra_off - rdata_off > 0xFFFFFFFF:
+        if rdata_off - names_off > UINT32_MAX or extra_off - rdata_off > UINT32_MAX:
             raise ValueError("zone too large for an image")
         out = PyBytes_FromStringAndSize(NULL, size)
         cdef uint8_t *base = <uint8_t *>PyBytes_AS_STRING(out)

@@ -17,7 +17,7 @@ PowerDNS's generic SQL backend does to a row before reading it is done here too:
 no Python object per row); ``add_rows`` takes rows from a Python database driver.
 """
 
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport UINT32_MAX, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdio cimport snprintf
 from libc.string cimport memcmp, memcpy
 
@@ -78,7 +78,7 @@ cdef int add_row(StoreSink sink, const uint8_t *name, Py_ssize_t nlen, const uin
     if rdtype < 0:
         why[0] = E_TYPE
         return -1
-    if ttl < 0 or ttl > 0xFFFFFFFF:
+    if ttl < 0 or ttl > UINT32_MAX:
         why[0] = E_TTL
         return -1
     if (rdtype == T_MX or rdtype == T_SRV) and has_prio:

@@ -67,16 +67,20 @@ def load_image(path: str, origin: str, directory: str | None = None,
     """The image of the zone ``origin`` in the master file ``path``; a relative
     ``$INCLUDE`` is relative to ``directory`` (named.conf's). Raises
     ZoneError("file:line: what")."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise ZoneError(f"{path}: cannot read the zone file: {exc.strerror}") from None
     includes = _Includes(directory)
     try:
-        return _load(data, path, origin, options, includes)
+        # the text goes to the parser alone, which lets it go once it is read
+        return _load(_read(path), path, origin, options, includes)
     finally:
         release_memory()
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ZoneError(f"{path}: cannot read the zone file: {exc.strerror}") from None
 
 
 def load_image_text(text: str, origin: str, source: str = "<text>",
