@@ -146,12 +146,7 @@ def record_prints(str path not None, int timeout_ms=10000):
     cdef dict out = {}
     p.count = 0
     try:
-        if sqlite3_open_v2(_uri(path), &db, OPEN_FLAGS,
-                           NULL) != SQLITE_OK:
-            raise SQLiteError(_message(db))
-        sqlite3_busy_timeout(db, timeout_ms)
-        if sqlite3_prepare_v2(db, ALL_QUERY, -1, &stmt, NULL) != SQLITE_OK:
-            raise SQLiteError(_message(db))
+        _prepare(path, ALL_QUERY, timeout_ms, &db, &stmt)
         while True:
             rc = sqlite3_step(stmt)
             if rc == SQLITE_DONE:
@@ -204,12 +199,7 @@ def read_records(str path not None, int64_t domain_id, StoreSink sink not None,
     p.count = p.hash = 0
     p.max_id = 0
     try:
-        rc = sqlite3_open_v2(_uri(path), &db, OPEN_FLAGS, NULL)
-        if rc != SQLITE_OK:
-            raise SQLiteError(_message(db))
-        sqlite3_busy_timeout(db, timeout_ms)
-        if sqlite3_prepare_v2(db, ZONE_QUERY, -1, &stmt, NULL) != SQLITE_OK:
-            raise SQLiteError(_message(db))
+        _prepare(path, ZONE_QUERY, timeout_ms, &db, &stmt)
         sqlite3_bind_int64(stmt, 1, domain_id)
         while True:
             rc = sqlite3_step(stmt)
@@ -242,6 +232,18 @@ def read_records(str path not None, int64_t domain_id, StoreSink sink not None,
 
 cdef str _text(const unsigned char *p, int n):
     return (<const char *>p)[:n].decode("utf-8", "backslashreplace")
+
+
+cdef int _prepare(str path, const char *sql, int timeout_ms, sqlite3 **db,
+                  sqlite3_stmt **stmt) except -1:
+    """Open ``path`` read-only and prepare ``sql`` on it (the caller finalizes and closes
+    both, whatever happened)."""
+    if sqlite3_open_v2(_uri(path), db, OPEN_FLAGS, NULL) != SQLITE_OK:
+        raise SQLiteError(_message(db[0]))
+    sqlite3_busy_timeout(db[0], timeout_ms)
+    if sqlite3_prepare_v2(db[0], sql, -1, stmt, NULL) != SQLITE_OK:
+        raise SQLiteError(_message(db[0]))
+    return 0
 
 
 cdef str _message(sqlite3 *db):

@@ -3,7 +3,7 @@
 Reads one zone file (``--zone``, ``--zone-name``) or every zone of a ``named.conf``
 (``--named-conf``) and prints the INSERT statements that load them into PowerDNS's generic
 SQL schema, for SQLite (``--gsqlite``), PostgreSQL (``--gpgsql``) or MySQL/MariaDB
-(``--gmysql``).  Record data is what PowerDNS's tools store (:mod:`fastdns.tools.pdnszone`),
+(``--gmysql``).  Record data is what PowerDNS's tools store (:mod:`fastdns.zone.records`),
 and the statements are zone2sql 4.7's, byte for byte, quirks included: the zone of a
 ``--zone`` file is its ``$ORIGIN`` at each record, ``--slave`` keeps the case of names and
 the primaries with a trailing space, NSEC/NSEC3 records are left out, a trailing dot of

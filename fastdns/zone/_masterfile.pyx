@@ -146,8 +146,9 @@ cdef inline bint _canonical_type(int rdtype) noexcept nogil:
         or rdtype == T_SOA
 
 
-cdef Py_ssize_t _comment_and_group(const uint8_t *p, Py_ssize_t n, bint *group) noexcept nogil:
-    """comment_at, and whether a "(" outside quotes comes before the comment."""
+cdef Py_ssize_t comment_at(const uint8_t *p, Py_ssize_t n, bint *group) noexcept nogil:
+    """Where a ``;`` outside quotes starts a comment (PowerDNS's chopComment), or ``n``;
+    ``group`` is set when a "(" outside quotes comes before it."""
     cdef Py_ssize_t i = 0
     cdef bint quoted = False
     while i < n:
@@ -185,22 +186,6 @@ cdef bint plain_data(const uint8_t *p, Py_ssize_t n) noexcept nogil:
             return False
         i += 1
     return True
-
-
-cdef Py_ssize_t comment_at(const uint8_t *p, Py_ssize_t n) noexcept nogil:
-    """Where a ``;`` outside quotes starts a comment (PowerDNS's chopComment), or ``n``."""
-    cdef Py_ssize_t i = 0
-    cdef bint quoted = False
-    while i < n:
-        if p[i] == 92:
-            i += 2
-            continue
-        if p[i] == 34:
-            quoted = not quoted
-        elif p[i] == 59 and not quoted:
-            return i
-        i += 1
-    return n
 
 
 cdef int buf_room(Buf *b, Py_ssize_t more) except -1:
@@ -707,8 +692,8 @@ cdef class Parser:
         cdef uint32_t more_file, more_line
         cdef bint group = False
         self.content.n = 0
-        buf_add(&self.content, data.p, data.n if plain else _comment_and_group(data.p, data.n,
-                                                                               &group))
+        buf_add(&self.content, data.p,
+                data.n if plain else comment_at(data.p, data.n, &group))
         buf_trim(&self.content)
         if self.content.n == 1 and self.content.p[0] == 64:        # "@"
             self.content.n = 0
@@ -717,7 +702,7 @@ cdef class Parser:
             while self.next_line(&more, &more_file, &more_line):
                 while more.n > 0 and blank(more.p[more.n - 1]):
                     more.n -= 1
-                more.n = comment_at(more.p, more.n)
+                more.n = comment_at(more.p, more.n, &group)
                 while more.n > 0 and blank(more.p[0]):
                     more.p += 1
                     more.n -= 1

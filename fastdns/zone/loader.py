@@ -8,7 +8,7 @@ into the same compiler (fastdns.zone._imagebuild.RecordStore), under the same ru
     load_image_text(text, origin, source, options)   master-file text (tests, tools)
     compile_rows(origin, fill, source, options)      SQL rows (the SQL backends)
 
-and the readers give fastdns-util the same records as text (fastdns.tools.pdnszone).
+and the same reader gives fastdns-util the records as text (fastdns.zone.records).
 """
 
 import ctypes

@@ -1,7 +1,8 @@
-"""The zone data that backends hand to the compiler: RRsets in wire form, nothing more.
+"""RRsets in wire form, for the checks of ``check.py``.
 
-Backends (zone files, SQL) produce a ZoneData; ``check.py`` validates it and
-``compile.py`` turns it into an image. No dnspython object crosses this boundary.
+The compiler (``_imagebuild.RecordStore.prepare``) hands over, as a ZoneData, the RRsets
+that might break a rule of ``check.py`` (few, and none in most zones); the records
+themselves never become Python objects. No dnspython object crosses this boundary.
 """
 
 from dataclasses import dataclass, field
