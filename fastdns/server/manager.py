@@ -69,9 +69,9 @@ def _run(channel: socket.socket, rows, slot: int, config, master_pid: int) -> in
     started = time.monotonic()
     result = zonedb.refresh()
     _ship(channel, zonedb, result, full=True)
-    log.warning("loaded %d zones (%d failed, %d broken records skipped) in %.2fs",
-                len(zonedb.zones), len(result.failed), result.skipped,
-                time.monotonic() - started)
+    log.warning("loaded %d zones (%d failed, %d without SOA not served, %d broken records "
+                "skipped) in %.2fs", len(zonedb.zones), len(result.failed),
+                len(result.absent), result.skipped, time.monotonic() - started)
     ipc.send(channel, {"op": "ready", "zones": len(zonedb.zones)})
     interval = refresh_interval(zonedb.backends)
     next_check = time.monotonic() + interval if interval else None
@@ -95,15 +95,17 @@ def _run(channel: socket.socket, rows, slot: int, config, master_pid: int) -> in
                 # the master says "reload: ..." once every worker serves the result
                 ipc.send(channel, {"op": "reloaded", "id": message.get("id"),
                                    "loaded": len(result.loaded), "removed": len(result.removed),
-                                   "failed": len(result.failed), "skipped": result.skipped,
+                                   "failed": len(result.failed), "absent": len(result.absent),
+                                   "skipped": result.skipped,
                                    "zones": len(zonedb.zones)})
         elif next_check is not None and time.monotonic() >= next_check:
             result = zonedb.refresh(retry_failed=False)
             if result.changed:
                 _ship(channel, zonedb, result)
                 log.info("check: %d zones loaded (%d broken records skipped), %d removed, "
-                         "%d failed; serving %d zones", len(result.loaded), result.skipped,
-                         len(result.removed), len(result.failed), len(zonedb.zones))
+                         "%d failed, %d without SOA; serving %d zones", len(result.loaded),
+                         result.skipped, len(result.removed), len(result.failed),
+                         len(result.absent), len(zonedb.zones))
             # an SQL backend whose database is down asks to be retried sooner (backoff)
             interval = refresh_interval(zonedb.backends) or interval
             next_check = time.monotonic() + interval

@@ -522,9 +522,10 @@ class Master:
         for last, message, future in self._reload_waiters:
             if (last, message, future) in pending:
                 continue
-            log.info("reload: %d zones loaded, %d removed, %d failed; serving %d zones",
-                     message.get("loaded", 0), message.get("removed", 0),
-                     message.get("failed", 0), message.get("zones", 0))
+            log.info("reload: %d zones loaded, %d removed, %d failed, %d without SOA; "
+                     "serving %d zones", message.get("loaded", 0), message.get("removed", 0),
+                     message.get("failed", 0), message.get("absent", 0),
+                     message.get("zones", 0))
             if future is not None and not future.done():
                 future.set_result(message)
         self._reload_waiters = pending

@@ -50,7 +50,10 @@ class LoadedZone:
 class RefreshResult:
     loaded: list[str]
     removed: list[str]
+    #: zones that could not be loaded (a previous version, if any, keeps being served)
     failed: list[str]
+    #: zones whose data holds no SOA: not served at all (REFUSED), as by PowerDNS
+    absent: list[str] = field(default_factory=list)
     #: the new images of the zones in ``loaded``
     images: list[LoadedZone] = field(default_factory=list)
     #: broken records left out of the zones loaded
@@ -59,7 +62,7 @@ class RefreshResult:
     @property
     def changed(self) -> bool:
         """Whether the set of served or broken zones may differ from before."""
-        return bool(self.loaded or self.removed or self.failed)
+        return bool(self.loaded or self.removed or self.failed or self.absent)
 
 
 class ZoneDB:
@@ -134,12 +137,13 @@ class ZoneDB:
                 result.skipped += loaded.skipped
                 continue
             self._failed[name] = token
-            result.failed.append(name)
             if loaded == "absent":
+                result.absent.append(name)
                 self._absent.add(name)
                 if self.zones.pop(name, None) is not None:
                     result.removed.append(name)
             else:
+                result.failed.append(name)
                 self._absent.discard(name)
         return result
 

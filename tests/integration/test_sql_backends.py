@@ -9,6 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import dns.rcode
 import pytest
 
 from fastdns.backends.gsql import GSQLBackend, Row
@@ -179,6 +180,32 @@ def test_server_notices_direct_changes(kind: str, tmp_path: Path) -> None:
             backend.delete_zone("example.net")
             wait_until(lambda: srv.query("example.net", "SOA").rcode() == 5, 10,
                        what="REFUSED for the deleted zone")
+
+
+def test_broken_rows_are_skipped_and_a_zone_without_soa_is_absent(db: TempDatabase,
+                                                                   tmp_path: Path) -> None:
+    """A row that cannot be read is left out with a line saying so, counted in the load
+    summary, and the rest of its zone served; a zone whose rows hold no SOA is absent
+    (REFUSED), as PowerDNS treats it (docs/sql-backends.md, "Reading a zone")."""
+    backend = db.backend()
+    org = fill(backend, "example.org", Row("www.example.org", "A", "192.0.2.1", 60))
+    insert = ("INSERT INTO records (domain_id, name, type, content, ttl, prio, disabled, auth) "
+              "VALUES (?, ?, ?, ?, 60, 0, ?, ?)")
+    db.execute(insert, (org, "bad.example.org", "A", "192.0.2.999", False, True))
+    (bad_id,) = db.execute("SELECT id FROM records WHERE name = 'bad.example.org'")[0]
+    bare = backend.create_zone("nosoa.example")
+    db.execute(insert, (bare, "www.nosoa.example", "A", "192.0.2.7", False, True))
+    with Fastdns(tmp_path / "srv", db.settings()) as srv:
+        assert rrs(srv.query("www.example.org", "A")) == ["192.0.2.1"]
+        assert srv.query("bad.example.org", "A").rcode() == dns.rcode.NXDOMAIN   # Z2
+        assert srv.query("www.nosoa.example", "A").rcode() == dns.rcode.REFUSED
+        log = srv.log()
+    lines = [line for line in log.splitlines() if f"records.id={bad_id}:" in line]
+    assert len(lines) == 1, log
+    assert "bad A data '192.0.2.999'" in lines[0] and "record skipped" in lines[0], lines
+    assert "(0 failed, 1 without SOA not served, 1 broken records skipped)" in log, log
+    nosoa = [line for line in log.splitlines() if "nosoa.example" in line]
+    assert len(nosoa) == 1 and "no SOA" in nosoa[0], nosoa
 
 
 def test_reload_is_immediate(tmp_path: Path) -> None:
