@@ -14,8 +14,6 @@ import signal
 import socket
 import time
 
-import dns.rdata
-
 from fastdns import ipc
 from fastdns.backends.registry import make_backends, refresh_interval
 from fastdns.log import log, reopen
@@ -57,9 +55,6 @@ def _reopen_log(signum, frame) -> None:
 def _run(channel: socket.socket, rows, slot: int, config, master_pid: int) -> int:
     try:
         backends = make_backends(config)
-        # dnspython imports a record type's module when it first meets the type: import them
-        # all now, while the interpreter's files are surely readable (setuid may lose that)
-        dns.rdata.load_all_types()
         drop_privileges(config.setuid, config.setgid)
     except (BackendError, KeyError, OSError) as exc:
         log.error("manager cannot start: %s", exc)
