@@ -64,7 +64,7 @@ def _run(channel: socket.socket, rows, slot: int, config, master_pid: int) -> in
     started = time.monotonic()
     result = zonedb.refresh()
     _ship(channel, zonedb, result, full=True)
-    log.warning("loaded %d zones (%d failed, %d without SOA not served, %d broken records "
+    log.warning("loaded %d zones (%d failed, %d without SOA, %d broken records "
                 "skipped) in %.2fs", len(zonedb.zones), len(result.failed),
                 len(result.absent), result.skipped, time.monotonic() - started)
     ipc.send(channel, {"op": "ready", "zones": len(zonedb.zones)})
