@@ -4,6 +4,7 @@ Both are started from a configuration directory written for the test, waited for
 they answer, and stopped at the end; their logs are kept for failure messages.
 """
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -37,6 +38,18 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
+#: every server started and not yet stopped: a test that fails half-way leaves its server
+#: to the end of the session, not running after it
+_running: list["ServerProcess"] = []
+
+
+@atexit.register
+def stop_all() -> None:
+    """Stop every server still running."""
+    for server in list(_running):
+        server.stop()
+
+
 class ServerProcess:
     """A server process answering on 127.0.0.1:``port``."""
 
@@ -59,6 +72,7 @@ class ServerProcess:
         with open(self.logfile, "ab") as log:
             self.proc = subprocess.Popen(self.command(), cwd=self.cwd(), stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
+        _running.append(self)
         self.wait_ready(timeout)
         return self
 
@@ -91,6 +105,8 @@ class ServerProcess:
         """Stop the process; its exit code (killed processes give a negative one)."""
         if self.proc is None:
             return 0
+        if self in _running:
+            _running.remove(self)
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:

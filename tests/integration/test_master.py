@@ -430,24 +430,25 @@ def test_children_drop_privileges_master_keeps_root(tmp_path):
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
         server = start_server(tmp_path, tree, {"workers": "2", "setuid": "nobody",
                                                "setgid": "nogroup"})
-        server.wait_workers(2)
-        assert server.proc is not None
-        assert ids(server.proc.pid)["Uid"] == [0, 0, 0, 0]
-        server.kill(signal.SIGTTIN)
-        server.wait_workers(3)
-        children = server.children()
-        assert sorted(children.values()) == ["fastdns: manager"] + \
-            [f"fastdns: worker {i}" for i in range(3)]
-        for pid, name in children.items():
-            assert ids(pid) == {"Uid": [uid] * 4, "Gid": [gid] * 4, "Groups": []}, name
-        assert all_answer(server, 100) == 100
-        assert rrs(server.query(WWW, tcp=True), "A") == ["192.0.2.1"]
-        tree.write("master.test", master_zone("192.0.2.9", serial=2))
-        os.chmod(tree.path("master.test"), 0o644)
-        hup(server)
-        answers, waiting = collect(udp_burst(server, WWW, 50), 3.0)
-        assert not waiting and {tuple(rrs(a, "A")) for a in answers} == {("192.0.2.9",)}
-        assert "not served" not in server.log(), server.log()
-        assert server.stop() == 0, server.log()
+        with server:
+            server.wait_workers(2)
+            assert server.proc is not None
+            assert ids(server.proc.pid)["Uid"] == [0, 0, 0, 0]
+            server.kill(signal.SIGTTIN)
+            server.wait_workers(3)
+            children = server.children()
+            assert sorted(children.values()) == ["fastdns: manager"] + \
+                [f"fastdns: worker {i}" for i in range(3)]
+            for pid, name in children.items():
+                assert ids(pid) == {"Uid": [uid] * 4, "Gid": [gid] * 4, "Groups": []}, name
+            assert all_answer(server, 100) == 100
+            assert rrs(server.query(WWW, tcp=True), "A") == ["192.0.2.1"]
+            tree.write("master.test", master_zone("192.0.2.9", serial=2))
+            os.chmod(tree.path("master.test"), 0o644)
+            hup(server)
+            answers, waiting = collect(udp_burst(server, WWW, 50), 3.0)
+            assert not waiting and {tuple(rrs(a, "A")) for a in answers} == {("192.0.2.9",)}
+            assert "not served" not in server.log(), server.log()
+            assert server.stop() == 0, server.log()
     finally:
         subprocess.run(["rm", "-rf", str(root)], check=False)
