@@ -41,6 +41,14 @@ cdef bytes _txt(object text):
     return bytes(out)
 
 
+
+cdef inline bint beside_cname(uint16_t qtype, uint16_t flags) noexcept nogil:
+    """Is ``qtype`` answered from a name's own data although the name holds a CNAME? The
+    CNAME itself, the SOA of an apex that holds one (as PowerDNS), and what DNSSEC keeps
+    beside a CNAME (RFC 4035 §2.5)."""
+    return (qtype == TYPE_CNAME or qtype == TYPE_RRSIG or qtype == TYPE_NSEC
+            or (qtype == TYPE_SOA and flags & N_APEX))
+
 cdef class Engine:
     """Answers queries from a set of zone snapshots.
 
@@ -336,6 +344,15 @@ cdef class Engine:
         cdef const RRsetRec *rs
         cdef uint16_t qtype = a.q.qtype
         cdef uint32_t k
+        if n.flags & N_CNAME and not beside_cname(qtype, n.flags):
+            # the CNAME wins over other data at its name (RFC 1034 §3.6.2; PowerDNS too);
+            # ANY gets the CNAME alone (differences.md, A2)
+            rs = snap.rrset(node, TYPE_CNAME)
+            if self.put(a, SEC_ANSWER, snap, rs, name[0], nlen[0], 0) < 0 or qtype == TYPE_ANY:
+                return ST_DONE
+            name[0] = snap.rdata + rs.rdata_off + 2
+            nlen[0] = rd_u16(snap.rdata + rs.rdata_off)
+            return ST_FOLLOW
         if qtype == TYPE_ANY:
             if n.rrset_count == 0:
                 self.negative(a, snap)
@@ -349,13 +366,6 @@ cdef class Engine:
         if rs != NULL:
             self.put(a, SEC_ANSWER, snap, rs, name[0], nlen[0], 0)
             return ST_DONE
-        if n.flags & N_CNAME and qtype != TYPE_CNAME:
-            rs = snap.rrset(node, TYPE_CNAME)
-            if self.put(a, SEC_ANSWER, snap, rs, name[0], nlen[0], 0) < 0:
-                return ST_DONE
-            name[0] = snap.rdata + rs.rdata_off + 2
-            nlen[0] = rd_u16(snap.rdata + rs.rdata_off)
-            return ST_FOLLOW
         self.negative(a, snap)
         return ST_DONE
 

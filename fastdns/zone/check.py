@@ -90,5 +90,5 @@ def _check_node(zone: ZoneData, apex: bool, types: dict[int, RRset]) -> None:
     others = sorted(set(types) - CNAME_NEIGHBOURS)
     if others:
         zone.warnings.append(f"{types[others[0]].where}: '{text(cname.owner)}' has a CNAME "
-                             "and other data (RFC 2181 §10.1); both are served, as PowerDNS "
-                             "serves them")
+                             "and other data (RFC 2181 §10.1); queries for them get the "
+                             "CNAME, as from PowerDNS")

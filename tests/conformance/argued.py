@@ -112,12 +112,17 @@ def a4_additional_does_not_fit(query: Query, pdns: Response, fastdns: Response, 
     return problems
 
 
+#: the octets PowerDNS lets through in a qname with ``8bit-dns=no`` (its validDNSName)
+PDNS_QNAME_OCTETS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              b"0123456789-_*./@ \\:")
+
+
 def a5_eight_bit_qname(query: Query, pdns: Response, ask: Oracle) -> Response | list[str]:
-    """A qname with 8-bit or NUL octets (PowerDNS: SERVFAIL, ``8bit-dns=no``): answered like
-    any other name, i.e. as PowerDNS answers the same name with 'x' in place of those
-    octets."""
+    """A qname with octets PowerDNS refuses (SERVFAIL, ``8bit-dns=no``): answered like any
+    other name, i.e. as PowerDNS answers the same name with 'x' in place of those octets."""
     stand_in = dns.name.Name(
-        bytes(b if 0 < b < 0x80 else 0x78 for b in label) for label in query.name.labels)
+        bytes(b if b in PDNS_QNAME_OCTETS else 0x78 for b in label)
+        for label in query.name.labels)
     other = ask(query.variant(qname=stand_in.to_text()))
     if other is None:
         return ["PowerDNS did not answer the stand-in query"]
@@ -239,8 +244,9 @@ ROWS: tuple[Argued, ...] = (
     Argued("A4", "only the additional section overflows UDP: RRsets that fit, no TC",
            lambda q, p: not q.tcp and q.qtype != ANY and bool(p.flags & TC),
            check=a4_additional_does_not_fit),
-    Argued("A5", "8-bit or NUL octets in the qname: answered like any other name",
-           lambda q, p: any(b >= 0x80 or b == 0 for label in q.name.labels for b in label),
+    Argued("A5", "octets PowerDNS's 8bit-dns=no refuses in the qname: answered like any "
+           "other name", lambda q, p: any(b not in PDNS_QNAME_OCTETS
+                                          for label in q.name.labels for b in label),
            expected=a5_eight_bit_qname),
     Argued("A11", "qtype CNAME/ANY below a DNAME: the new name is looked up, NXDOMAIN if absent",
            lambda q, p: q.qtype in (CNAME, ANY) and _plain(q) and _pdns_dname_answer(q, p),

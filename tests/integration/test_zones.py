@@ -103,15 +103,18 @@ def test_broken_zone_rejected_with_file_and_line(server, tree, zone):
 
 
 def test_a_rule_powerdns_serves_through_is_a_warning(server, tree):
-    """A CNAME beside other data (RFC 2181 §10.1): PowerDNS serves both, and so does
-    fastdns, with one warning naming the line (docs/differences.md)."""
+    """A CNAME beside other data (RFC 2181 §10.1): PowerDNS serves the zone and answers the
+    CNAME for every type at that name; so does fastdns, with one warning naming the line
+    (docs/differences.md, Z12)."""
     warned = [line for line in zone_lines(server.log().splitlines(), "cname.test")
               if "loaded serial" not in line]
     line = tree.line_of("cname.test", '"other data"')
     assert len(warned) == 1 and f"{tree.path('cname.test')}:{line}: " in warned[0] \
         and "CNAME and other data" in warned[0], server.log()
-    assert rrs(server.query("alias.cname.test", "TXT"), "TXT") == ['"other data"']
-    assert rrs(server.query("alias.cname.test", "CNAME"), "CNAME") == ["www.cname.test."]
+    for qtype in ("TXT", "CNAME", "ANY"):
+        answer = server.query("alias.cname.test", qtype, tcp=True)
+        assert rrs(answer, "CNAME") == ["www.cname.test."] and not rrs(answer, "TXT"), qtype
+    assert rrs(server.query("alias.cname.test", "A"), "A") == ["192.0.2.1"]
 
 
 def test_syntax_error_line_is_the_broken_record(tree):
