@@ -345,10 +345,10 @@ cdef class Engine:
         cdef uint16_t qtype = a.q.qtype
         cdef uint32_t k
         if n.flags & N_CNAME and not beside_cname(qtype, n.flags):
-            # the CNAME wins over other data at its name (RFC 1034 §3.6.2; PowerDNS too);
-            # ANY gets the CNAME alone (differences.md, A2)
+            # the CNAME wins over other data at its name (RFC 1034 §3.6.2), and is followed
+            # for ANY too, as PowerDNS does (differences.md, A2)
             rs = snap.rrset(node, TYPE_CNAME)
-            if self.put(a, SEC_ANSWER, snap, rs, name[0], nlen[0], 0) < 0 or qtype == TYPE_ANY:
+            if self.put(a, SEC_ANSWER, snap, rs, name[0], nlen[0], 0) < 0:
                 return ST_DONE
             name[0] = snap.rdata + rs.rdata_off + 2
             nlen[0] = rd_u16(snap.rdata + rs.rdata_off)

@@ -20,9 +20,11 @@ PowerDNS's reader (ZoneParserTNG) works line by line, and this one follows it:
 - the data then goes to a Sink: fastdns.zone._rdata turns it into rdata for the server
   (StoreSink), or fastdns-util keeps the text, as PowerDNS's tools store it (RecordList).
 
-Where PowerDNS departs from RFC 1035, the RFC is followed (docs/differences.md): the origin
-argument of ``$INCLUDE`` is used and the including file's origin comes back after it; a
-relative ``$ORIGIN`` is relative to the current origin.
+Where PowerDNS reads a file otherwise than RFC 1035 §5.1, it is read as PowerDNS reads it
+(the zone PowerDNS served is served the same), with a warning at the line
+(docs/differences.md, Z7): the origin argument of ``$INCLUDE`` is ignored, an ``$ORIGIN``
+set in an included file stays in force after it, and ``$ORIGIN`` is absolute even without
+a final dot.
 
 A broken record (its data, owner, TTL or type unreadable, or its owner outside the zone)
 is an error naming ``file:line``, or with ``ignore_broken`` (PowerDNS's
@@ -572,10 +574,13 @@ cdef class Parser:
                 return 1
             self.depth -= 1
             self.data.pop()                       # a zone file's text is read once
-            if self.depth > 0:                    # back in the includer, with its origin
-                memcpy(self.origin, fs.origin, fs.origin_len)
-                self.origin_len = fs.origin_len
-                self._origin_moved()
+            if self.depth > 0 and not (fs.origin_len == self.origin_len and memcmp(
+                    fs.origin, self.origin, self.origin_len) == 0):
+                # PowerDNS keeps an $ORIGIN of an included file after it (RFC 1035 §5.1
+                # would give the includer its origin back)
+                self.warnings.append(
+                    f"{self.files[fs.file]}: its $ORIGIN '{name_text(self.current_origin)}' "
+                    "stays in force after the $INCLUDE, as in PowerDNS")
         return 0
 
     cdef int broken(self, uint32_t file, uint32_t lineno, str why) except -1:
@@ -856,10 +861,17 @@ cdef class Parser:
             self.dollar_ttl = True
             return 0
         if ieq(command, b"$ORIGIN") and have_arg:
-            n = self._owner(arg, name, &why)
+            # always absolute, as PowerDNS reads it (RFC 1035 §5.1 would make a name
+            # without a final dot relative to the current origin)
+            n = self._owner(arg, name, &why) if arg.n == 1 and arg.p[0] == 64 else \
+                name_from_text(arg.p, arg.n, name, &why)
             if n < 0:
                 raise ZoneFileError(f"{where}: bad $ORIGIN '{show(arg.p, arg.n)}': "
                                     f"{why.decode()}")
+            if arg.p[arg.n - 1] != 46 and not (arg.n == 1 and arg.p[0] == 64):
+                self.warnings.append(f"{where}: $ORIGIN '{show(arg.p, arg.n)}' is read as "
+                                     f"'{name_text(name[:n])}', as PowerDNS reads it (not "
+                                     "relative to the origin before it)")
             memcpy(self.origin, name, n)
             self.origin_len = n
             self.origin_set = True
@@ -873,11 +885,10 @@ cdef class Parser:
                 path = path[1:len(path) - 1]
             origin = self.origin[:self.origin_len]
             if next_part(line, &pos, &arg2) and arg2.p[0] != 59:
-                n = self._owner(arg2, name, &why)
-                if n < 0:
-                    raise ZoneFileError(f"{where}: bad origin '{show(arg2.p, arg2.n)}' of "
-                                        f"$INCLUDE: {why.decode()}")
-                origin = name[:n]
+                # ignored, as PowerDNS ignores it (RFC 1035 §5.1 would read the file
+                # relative to it)
+                self.warnings.append(f"{where}: the origin '{show(arg2.p, arg2.n)}' of "
+                                     "$INCLUDE is ignored, as PowerDNS ignores it")
             try:
                 data, shown = self.open_include(path)
             except OSError as exc:
