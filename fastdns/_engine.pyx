@@ -44,10 +44,11 @@ cdef bytes _txt(object text):
 
 cdef inline bint beside_cname(uint16_t qtype, uint16_t flags) noexcept nogil:
     """Is ``qtype`` answered from a name's own data although the name holds a CNAME? The
-    CNAME itself, the SOA of an apex that holds one (as PowerDNS), and what DNSSEC keeps
-    beside a CNAME (RFC 4035 §2.5)."""
+    CNAME itself, the SOA of an apex that holds one (as PowerDNS), and the types that may
+    sit beside a CNAME (fastdns.zone.check.CNAME_NEIGHBOURS: RFC 2181 §10.1, RFC 4035
+    §2.5)."""
     return (qtype == TYPE_CNAME or qtype == TYPE_RRSIG or qtype == TYPE_NSEC
-            or (qtype == TYPE_SOA and flags & N_APEX))
+            or qtype == TYPE_KEY or (qtype == TYPE_SOA and flags & N_APEX))
 
 cdef class Engine:
     """Answers queries from a set of zone snapshots.

@@ -9,7 +9,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
-from fastdns._wire cimport lk_cmp, name_to_lk, name_len, rdata_ok, NAME_MAX
+from fastdns._wire cimport lk_cmp, name_to_lk, name_len, rdata_ok, wire_name_ok, NAME_MAX
 
 #: the layout's version and magic (this host's byte order), for tests and tools
 VERSION = IMAGE_VERSION
@@ -108,7 +108,7 @@ cdef class Snapshot:
         if p != lklen or lklen > NAME_MAX - 1:
             raise ImageError(f"node {i}: key malformed")
         if n.name_off >= names_size or n.name_off + <uint64_t>lklen + 1 > names_size \
-                or not _wire_ok(self.names + n.name_off, names_size - n.name_off, lklen + 1):
+                or not wire_name_ok(self.names + n.name_off, names_size - n.name_off, lklen + 1):
             raise ImageError(f"node {i}: owner name malformed")
         name_to_lk(self.names + n.name_off, lklen + 1, expect)
         if memcmp(expect, lk, lklen) != 0:
@@ -151,7 +151,7 @@ cdef class Snapshot:
                 if p + 2 + rdlen > rdata_size or not rdata_ok(rs.rdtype, self.rdata + p + 2,
                                                               rdlen):
                     raise ImageError(f"rrset {j}: rdata malformed")
-                if rs.rdtype == 39 and not _wire_ok(self.rdata + p + 2, rdlen, rdlen):
+                if rs.rdtype == 39 and not wire_name_ok(self.rdata + p + 2, rdlen, rdlen):
                     raise ImageError(f"rrset {j}: DNAME target malformed")
                 p += 2 + rdlen
             if rs.extra_off:
@@ -160,7 +160,8 @@ cdef class Snapshot:
                     raise ImageError(f"rrset {j}: extra list out of range")
                 count = self.extra[rs.extra_off]
                 for k in range(count):
-                    if self.extra[rs.extra_off + 1 + k] & (EXTRA_RRSET - 1) >= self.nnodes:
+                    # a node number, with no flag but EXTRA_RRSET
+                    if self.extra[rs.extra_off + 1 + k] & ~EXTRA_RRSET >= self.nnodes:
                         raise ImageError(f"rrset {j}: extra target out of range")
         # what the flags promise, the RRsets must hold
         if n.flags & N_CUT and self.rrset(i, 2) == NULL \
@@ -281,15 +282,3 @@ cdef class Snapshot:
                     targets.append(self.extra[rs.extra_off + 1 + k])
             out.append((rs.rdtype, rs.ttl, rdatas, targets))
         return out
-
-
-cdef bint _wire_ok(const uint8_t *name, uint64_t room, int expect) noexcept:
-    """Is ``name`` an uncompressed wire name of length ``expect`` within ``room`` octets?"""
-    cdef uint64_t p = 0
-    while p < room:
-        if name[p] == 0:
-            return <int>p + 1 == expect
-        if name[p] > 63:
-            return False
-        p += name[p] + 1
-    return False

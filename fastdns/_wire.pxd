@@ -4,7 +4,7 @@
 # hot modules can run with boundscheck/wraparound off. Hot functions return C ints
 # (>= 0 ok, a negative WIRE_E* code on error) and never raise.
 
-from libc.stdint cimport uint8_t, uint16_t, uint32_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
 cdef enum:
     WIRE_ESHORT = -1      # a read past the end of the message
@@ -117,6 +117,7 @@ cdef int lk_to_name(const uint8_t *lk, int lklen, uint8_t *name) noexcept nogil
 cdef int lk_cmp(const uint8_t *a, int alen, const uint8_t *b, int blen) noexcept nogil
 cdef int lk_common_labels(const uint8_t *a, int alen, const uint8_t *b, int blen,
                           int *common_len) noexcept nogil
+cdef bint wire_name_ok(const uint8_t *name, uint64_t room, int expect) noexcept nogil
 cdef int name_len(const uint8_t *name) noexcept nogil
 cdef bint name_eq(const uint8_t *a, const uint8_t *b) noexcept nogil
 

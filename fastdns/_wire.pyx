@@ -72,6 +72,18 @@ cdef int wr_skip_name(WireReader *r) noexcept nogil:
     return wr_name(r, scratch, &nlabels)
 
 
+cdef bint wire_name_ok(const uint8_t *name, uint64_t room, int expect) noexcept nogil:
+    """Is ``name`` an uncompressed wire name of length ``expect`` within ``room`` octets?"""
+    cdef uint64_t p = 0
+    while p < room:
+        if name[p] == 0:
+            return <int>p + 1 == expect
+        if name[p] > 63:
+            return False
+        p += name[p] + 1
+    return False
+
+
 cdef int name_len(const uint8_t *name) noexcept nogil:
     """Length of an uncompressed wire name, root byte included."""
     cdef int p = 0

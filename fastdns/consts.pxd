@@ -51,6 +51,7 @@ cdef enum:
     TYPE_MINFO = 14
     TYPE_MX = 15
     TYPE_TXT = 16
+    TYPE_KEY = 25
     TYPE_AAAA = 28
     TYPE_SRV = 33
     TYPE_DNAME = 39

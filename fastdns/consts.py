@@ -80,6 +80,7 @@ class RdType(IntEnum):
     MINFO = 14
     MX = 15
     TXT = 16
+    KEY = 25
     AAAA = 28
     SRV = 33
     DNAME = 39

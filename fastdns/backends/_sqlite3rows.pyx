@@ -16,9 +16,9 @@ from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from fastdns.zone._masterfile cimport StoreSink
+from fastdns.zone._masterfile cimport WARNINGS_LISTED, StoreSink
 from fastdns.zone._rdata cimport RDATA_ROOM
-from fastdns.zone._rows cimport add_row
+from fastdns.zone._rows cimport ROW_BROKEN, add_row
 
 from fastdns.zone._rows import row_warning
 
@@ -210,8 +210,8 @@ def read_records(str path not None, int64_t domain_id, StoreSink sink not None,
             row_id = sqlite3_column_int64(stmt, 0)
             read_row(stmt, 1, &row)
             add_print(&p, row_id, row_hash(&row))
-            if row.null[1] or row.num[2]:
-                continue                          # an empty non-terminal, or disabled
+            if row.null[1] or row.null[5] or row.num[2]:
+                continue              # an empty non-terminal, or not disabled = 0 (PowerDNS)
             why = NULL
             count += 1
             r = add_row(sink, row.text[0], row.size[0], row.text[1], row.size[1],
@@ -219,8 +219,12 @@ def read_records(str path not None, int64_t domain_id, StoreSink sink not None,
                         <uint32_t>row_id, scratch, &why)
             if r < 0:
                 skipped += 1
-                warnings.append(row_warning(row_id, _text(row.text[1], row.size[1]),
-                                            _text(row.text[2], row.size[2]), why.decode()))
+            if len(warnings) >= WARNINGS_LISTED:
+                continue                          # counted: the caller says how many more
+            if r < 0:
+                warnings.append(row_warning(
+                    row_id, _text(row.text[0], row.size[0]), _text(row.text[1], row.size[1]),
+                    _text(row.text[2], row.size[2]), why.decode(), r == ROW_BROKEN))
             elif r == 1 and why != NULL:
                 warnings.append(f"records.id={row_id}: {why.decode()}")
         return count, skipped, (p.count, p.max_id, p.hash) if p.count else None

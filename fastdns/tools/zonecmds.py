@@ -316,7 +316,7 @@ class _Parser:
             path, zone, max_generate_steps = self._args
             reader = ZoneReader(path, zone, max_generate_steps=max_generate_steps)
             for columns in file_columns(reader, zone):
-                self.position = reader.position() or self.position   # 0: file closed
+                self.position = reader.position()
                 yield columns
             return
         context: Any = multiprocessing.get_context("fork")

@@ -24,7 +24,7 @@ from fastdns._snapshot cimport (
     EXTRA_RRSET, IMAGE_VERSION, ImageHeader, NodeRec, RRsetRec,
     N_ADDRESS, N_APEX, N_CNAME, N_CUT, N_DNAME, N_ENT, N_NONAUTH, N_WILDCARD, image_magic,
 )
-from fastdns._wire cimport lk_cmp, lk_to_name, name_to_lk
+from fastdns._wire cimport lk_cmp, lk_to_name, name_to_lk, wire_name_ok
 
 cdef extern from "stdlib.h" nogil:
     void qsort_r(void *base, size_t nmemb, size_t size,
@@ -214,7 +214,7 @@ cdef class RecordStore:
     """Records of one zone in flat arenas, then their image."""
 
     def __cinit__(self, bytes origin not None, bint autohints=False):
-        if len(origin) < 1 or len(origin) > 255:
+        if not 1 <= len(origin) <= 255 or not wire_name_ok(origin, len(origin), len(origin)):
             raise ValueError("bad origin")
         self.origin_lklen = name_to_lk(origin, len(origin), self.origin_lk)
         self.autohints = autohints
@@ -285,28 +285,6 @@ cdef class RecordStore:
         return 0
 
     # -- Python API ----------------------------------------------------------------------
-
-    def add(self, bytes owner not None, int rdtype, unsigned int ttl, bytes rdata not None,
-            unsigned int file, unsigned int line):
-        """Append one record (owner and rdata in uncompressed wire form)."""
-        cdef uint8_t lk[256]
-        cdef int n = len(owner)
-        cdef int p = 0
-        if self.prepared:
-            raise ValueError("store already prepared")
-        if n < 1 or n > 255 or len(rdata) > 65535 or not 0 <= rdtype <= 65535:
-            raise ValueError("malformed record")
-        while p < n - 1 and owner[p] != 0 and owner[p] < 64:
-            p += owner[p] + 1
-        if p != n - 1 or owner[p] != 0:
-            raise ValueError("malformed owner name")
-        name_to_lk(owner, n, lk)
-        if n - 1 < self.origin_lklen or memcmp(lk, self.origin_lk, self.origin_lklen) != 0:
-            raise ValueError("owner outside the zone")
-        if not self.same_owner(owner, n):
-            self.set_owner(owner, n, lk)
-        memcpy(self.room(len(rdata)), <const char *>rdata, len(rdata))
-        self.add_rec(rdtype, ttl, len(rdata), file, line)
 
     def prepare(self, cname_neighbours, first_only):
         """Order and group the records; the RRsets that check_zone must see.
@@ -793,7 +771,8 @@ cdef class RecordStore:
 
     cdef int _hinted(self, uint32_t r, size_t node) except -1:
         """Rewrite record ``r``: each empty hint gets the target's addresses of its family
-        (in the order read), or goes."""
+        (once each, in the order they are served), or goes; as many as fit in 65535 octets
+        with the rest of the record."""
         cdef Rec *rec = &self.recs[r]
         cdef int64_t target = self._svcb_target(r, node)
         cdef uint8_t *out = <uint8_t *>malloc(65536 + 4)
@@ -802,6 +781,7 @@ cdef class RecordStore:
         cdef const Node *nd
         cdef const uint32_t *p
         cdef const Rec *a
+        cdef const Rec *last
         cdef const uint8_t *rd
         if out == NULL:
             raise MemoryError()
@@ -824,12 +804,20 @@ cdef class RecordStore:
                     values = n + 4
                     nd = &self.nodes[target]
                     p = self.perm + nd.rec_start
+                    last = NULL
                     for x in range(nd.rec_count):
                         a = &self.recs[p[x]]
-                        if a.rdtype == family and not a.dropped \
-                                and values + a.rdlen <= 65535:
-                            memcpy(out + values, self.rdata + a.rdata, a.rdlen)
-                            values += a.rdlen
+                        if a.rdtype != family or a.dropped or (
+                                last != NULL and last.rdlen == a.rdlen and memcmp(
+                                    self.rdata + last.rdata, self.rdata + a.rdata,
+                                    a.rdlen) == 0):
+                            continue                # the RRset serves a record once
+                        # room for this address and what follows the hint in the record
+                        if values + a.rdlen + (rec.rdlen - end) > 65535:
+                            break
+                        memcpy(out + values, self.rdata + a.rdata, a.rdlen)
+                        values += a.rdlen
+                        last = a
                     if values > n + 4:
                         out[n] = key >> 8
                         out[n + 1] = key & 0xFF

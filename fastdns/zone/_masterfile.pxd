@@ -13,14 +13,18 @@ ctypedef struct Text:
     const uint8_t *p
     Py_ssize_t n
 
+cdef enum:
+    WARNINGS_LISTED = 100        # warnings kept per zone (the rest counted): a file or a table
+                                 # of broken records does not become a million log lines
+
 ctypedef struct FileState:
     const uint8_t *buf
     Py_ssize_t len
     Py_ssize_t pos
     uint32_t line
     uint32_t file                # number in the reader's ``files``
-    uint8_t origin[256]          # the origin to go back to when it ends ($INCLUDE, RFC 1035)
-    int origin_len
+    uint8_t origin[256]          # the origin when it was opened (PowerDNS does not restore
+    int origin_len               # it after an $INCLUDE: a change is warned of)
 
 
 cdef class Sink:
@@ -82,10 +86,13 @@ cdef class Parser:
     cdef Buf content, scratch, gen
     cdef Buf origin_text                 # the origin as PowerDNS writes it, no trailing dot
     cdef readonly list files             # file names, as records' ``file`` numbers index them
-    cdef readonly list warnings
+    cdef dict file_ids                   # file name -> its number in ``files``
+    cdef readonly list warnings          # the first WARNINGS_LISTED of them
+    cdef readonly uint64_t unlisted      # ... and how many more there were
     cdef readonly uint64_t records       # records handed to the sink
     cdef readonly uint64_t skipped       # broken records left out (bind-ignore-broken-records)
 
+    cdef int _push(self, bytes data, str name, str where) except -1
     cdef int next_line(self, Text *line, uint32_t *file, uint32_t *lineno) except -1
     cdef int statement(self, Text line, uint32_t file, uint32_t lineno) except -1
     cdef int directive(self, Text line, uint32_t file, uint32_t lineno) except -1
@@ -97,6 +104,7 @@ cdef class Parser:
     cdef bytes zone_apex(self)
     cdef int _origin_moved(self) except -1
     cdef Text rest(self, Text data, bint plain) except *
+    cdef int warn(self, str text) except -1
     cdef int broken(self, uint32_t file, uint32_t lineno, str why) except -1
     cdef int _generate(self, Text line, Text spec, Py_ssize_t template_at,
                        str where) except -1

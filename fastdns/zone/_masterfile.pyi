@@ -27,6 +27,7 @@ class RecordList(Sink):
 class Parser:
     files: list[str]
     warnings: list[str]
+    unlisted: int
     records: int
     skipped: int
     origin_set: bool

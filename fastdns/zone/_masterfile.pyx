@@ -36,9 +36,9 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdio cimport snprintf
 from libc.stdlib cimport free, realloc
-from libc.string cimport memchr, memcmp, memcpy
+from libc.string cimport memchr, memcmp, memcpy, memmove
 
-from fastdns._wire cimport name_to_lk
+from fastdns._wire cimport name_to_lk, wire_name_ok
 from fastdns.zone._imagebuild cimport RecordStore
 from fastdns.zone._rdata cimport (RDATA_ROOM, TYPE_LUA, name_from_text, rdata_from_text,
                                   type_from_text)
@@ -227,12 +227,12 @@ cdef void buf_trim(Buf *b) noexcept nogil:
         start += 1
     if start:
         b.n -= start
-        memcpy(b.p, b.p + start, b.n)
+        memmove(b.p, b.p + start, b.n)
 
 
-cdef bint buf_elide(Buf *b, uint8_t c) noexcept nogil:
-    """Remove the first ``c`` outside quotes (PowerDNS's findAndElide); was there one?"""
-    cdef Py_ssize_t i = 0
+cdef bint buf_elide(Buf *b, uint8_t c, Py_ssize_t i=0) noexcept nogil:
+    """Remove the first ``c`` outside quotes from octet ``i`` on (PowerDNS's findAndElide,
+    on one line); was there one?"""
     cdef bint quoted = False
     while i < b.n:
         if b.p[i] == 92:
@@ -242,7 +242,7 @@ cdef bint buf_elide(Buf *b, uint8_t c) noexcept nogil:
             quoted = not quoted
         elif b.p[i] == c and not quoted:
             b.n -= 1
-            memcpy(b.p + i, b.p + i + 1, b.n - i)
+            memmove(b.p + i, b.p + i + 1, b.n - i)
             return True
         i += 1
     return False
@@ -289,6 +289,8 @@ def name_text(bytes wire) -> str:
     """A wire name as PowerDNS writes it, with its trailing dot (for messages and for the
     data fastdns-util stores)."""
     cdef Buf b
+    if not 1 <= len(wire) <= 255 or not wire_name_ok(wire, len(wire), len(wire)):
+        raise ValueError("not a wire name")
     b.p = NULL
     b.n = b.cap = 0
     try:
@@ -383,7 +385,7 @@ cdef class StoreSink(Sink):
                   bint zone_file=False):
         self.store = store
         self.zone_file = zone_file
-        if not 1 <= len(apex) <= 255:
+        if not 1 <= len(apex) <= 255 or not wire_name_ok(apex, len(apex), len(apex)):
             raise ValueError("bad apex")
         memcpy(self.apex, <const char *>apex, len(apex))
         self.apex_len = len(apex)
@@ -473,7 +475,7 @@ cdef class Parser:
                   open_include=None, bint ignore_broken=False,
                   uint64_t max_generate_steps=0, int max_include_depth=INCLUDE_DEPTH,
                   bint zone_only=True):
-        if not 1 <= len(origin) <= 255:
+        if not 1 <= len(origin) <= 255 or not wire_name_ok(origin, len(origin), len(origin)):
             raise ValueError("bad origin")
         self.sink = sink
         memcpy(self.origin, <const char *>origin, len(origin))
@@ -489,8 +491,10 @@ cdef class Parser:
         self.max_include_depth = min(max(max_include_depth, 0), INCLUDE_DEPTH)
         self.data = []
         self.files = []
+        self.file_ids = {}
         self.warnings = []
         self.tpl_parts = []
+        self._origin_moved()
 
     def __dealloc__(self):
         free(self.content.p)
@@ -507,7 +511,7 @@ cdef class Parser:
         """Begin reading ``data`` (then ``run``)."""
         if self.depth or self.files:
             raise ValueError("a Parser reads one file")
-        self._push(data, name, self.origin[:self.origin_len])
+        self._push(data, name, name)
 
     def run(self, uint64_t limit):
         """Read on until ``limit`` more records went to the sink (0: to the end); whether
@@ -533,29 +537,27 @@ cdef class Parser:
         """The current origin ($ORIGIN), wire form."""
         return self.origin[:self.origin_len]
 
-    def _push(self, bytes data, str name, bytes origin):
+    cdef int _push(self, bytes data, str name, str where) except -1:
+        """Read ``data`` (the file ``name``, $INCLUDEd at ``where``) next, in the current
+        origin; a file read twice keeps its number."""
         cdef FileState *fs
         if self.depth > self.max_include_depth:
-            raise ZoneFileError(f"{self._where()}: too many nested $INCLUDEs")
+            raise ZoneFileError(f"{where}: too many nested $INCLUDEs")
         fs = &self.fs[self.depth]
         self.data.append(data)
         fs.buf = <const uint8_t *><const char *>data
         fs.len = len(data)
         fs.pos = 0
         fs.line = 0
-        fs.file = len(self.files)
-        self.files.append(name)
-        memcpy(fs.origin, self.origin, self.origin_len)     # the includer's, for its return
+        number = self.file_ids.get(name)
+        if number is None:
+            number = self.file_ids[name] = len(self.files)
+            self.files.append(name)
+        fs.file = number
+        memcpy(fs.origin, self.origin, self.origin_len)
         fs.origin_len = self.origin_len
-        memcpy(self.origin, <const char *>origin, len(origin))
-        self.origin_len = len(origin)
-        self._origin_moved()
         self.depth += 1
-
-    def _where(self) -> str:
-        if self.depth == 0:
-            return "?"
-        return f"{self.files[self.fs[self.depth - 1].file]}:{self.fs[self.depth - 1].line}"
+        return 0
 
     cdef int next_line(self, Text *line, uint32_t *file, uint32_t *lineno) except -1:
         """The next line of the innermost file being read; 0 when every file is done."""
@@ -578,16 +580,24 @@ cdef class Parser:
                     fs.origin, self.origin, self.origin_len) == 0):
                 # PowerDNS keeps an $ORIGIN of an included file after it (RFC 1035 §5.1
                 # would give the includer its origin back)
-                self.warnings.append(
+                self.warn(
                     f"{self.files[fs.file]}: its $ORIGIN '{name_text(self.current_origin)}' "
                     "stays in force after the $INCLUDE, as in PowerDNS")
+        return 0
+
+    cdef int warn(self, str text) except -1:
+        """Keep a warning (the first WARNINGS_LISTED of a file; the others are counted)."""
+        if len(self.warnings) < WARNINGS_LISTED:
+            self.warnings.append(text)
+        else:
+            self.unlisted += 1
         return 0
 
     cdef int broken(self, uint32_t file, uint32_t lineno, str why) except -1:
         where = f"{self.files[file]}:{lineno}"
         if not self.ignore_broken:
             raise ZoneFileError(f"{where}: {why}")
-        self.warnings.append(f"{where}: {why}; record skipped")
+        self.warn(f"{where}: {why}; record skipped")
         self.skipped += 1
         return 0
 
@@ -686,7 +696,7 @@ cdef class Parser:
             return self.broken(file, lineno, f"bad {type_name(rdtype)} data "
                                f"'{show(data.p, data.n)}': {why.decode()}")
         if r == 1 and why != NULL:
-            self.warnings.append(f"{self.files[file]}:{lineno}: {why.decode()}")
+            self.warn(f"{self.files[file]}:{lineno}: {why.decode()}")
         self.records += 1
         return 0
 
@@ -696,6 +706,7 @@ cdef class Parser:
         cdef Text more
         cdef uint32_t more_file, more_line
         cdef bint group = False
+        cdef Py_ssize_t at
         self.content.n = 0
         buf_add(&self.content, data.p,
                 data.n if plain else comment_at(data.p, data.n, &group))
@@ -714,8 +725,9 @@ cdef class Parser:
                 while more.n > 0 and blank(more.p[more.n - 1]):
                     more.n -= 1
                 buf_byte(&self.content, 32)
+                at = self.content.n
                 buf_add(&self.content, more.p, more.n)
-                if buf_elide(&self.content, 41):
+                if buf_elide(&self.content, 41, at):    # in that line only, as PowerDNS
                     break
         buf_trim(&self.content)
         data.p = self.content.p
@@ -869,7 +881,7 @@ cdef class Parser:
                 raise ZoneFileError(f"{where}: bad $ORIGIN '{show(arg.p, arg.n)}': "
                                     f"{why.decode()}")
             if arg.p[arg.n - 1] != 46 and not (arg.n == 1 and arg.p[0] == 64):
-                self.warnings.append(f"{where}: $ORIGIN '{show(arg.p, arg.n)}' is read as "
+                self.warn(f"{where}: $ORIGIN '{show(arg.p, arg.n)}' is read as "
                                      f"'{name_text(name[:n])}', as PowerDNS reads it (not "
                                      "relative to the origin before it)")
             memcpy(self.origin, name, n)
@@ -883,18 +895,18 @@ cdef class Parser:
             path = (<bytes>arg.p[:arg.n]).decode("utf-8", "surrogateescape")
             if len(path) >= 2 and path.startswith('"') and path.endswith('"'):
                 path = path[1:len(path) - 1]
-            origin = self.origin[:self.origin_len]
             if next_part(line, &pos, &arg2) and arg2.p[0] != 59:
                 # ignored, as PowerDNS ignores it (RFC 1035 §5.1 would read the file
                 # relative to it)
-                self.warnings.append(f"{where}: the origin '{show(arg2.p, arg2.n)}' of "
+                self.warn(f"{where}: the origin '{show(arg2.p, arg2.n)}' of "
                                      "$INCLUDE is ignored, as PowerDNS ignores it")
             try:
                 data, shown = self.open_include(path)
-            except OSError as exc:
-                raise ZoneFileError(f"{where}: cannot read the $INCLUDE file '{path}': "
-                                    f"{exc.strerror or exc}") from None
-            self._push(data, shown, origin)
+            except (OSError, ValueError) as exc:      # ValueError: a NUL in the name
+                shown_path = path.replace("\0", "\\000")
+                raise ZoneFileError(f"{where}: cannot read the $INCLUDE file '{shown_path}'"
+                                    f": {getattr(exc, 'strerror', None) or exc}") from None
+            self._push(data, shown, where)
             return 0
         if ieq(command, b"$GENERATE") and have_arg and next_part(line, &pos, &arg2):
             return self._generate(line, arg, arg2.p - line.p, where)
@@ -1002,9 +1014,6 @@ cdef class Parser:
         line.n = len(line_bytes)
         self.statement(line, self.tpl_file, self.tpl_line)
         return 1
-
-    def close_template(self):
-        self.tpl_active = False
 
 
 cdef bint _scan_u32(Text t, Py_ssize_t *i, uint32_t *out) noexcept nogil:

@@ -165,6 +165,7 @@ _type(255, b"ANY", b"")
 cdef const char *E_MISSING = b"missing field at the end of record content"
 cdef const char *E_TRAILING = b"trailing data after the record content"
 cdef const char *E_LONG = b"rdata longer than 65535 octets"
+cdef const char *E_MEMORY = b"out of memory"
 cdef const char *E_DIGITS = b"expected digits"
 cdef const char *E_NUMBER = b"number too large"
 cdef const char *E_U16 = b"overflow reading 16 bit integer"
@@ -1004,7 +1005,7 @@ cdef int rdata_from_text(uint16_t rdtype, const uint8_t *text, Py_ssize_t n, uin
         # PowerDNS quotes TXT data that does not start with a quote: one string
         wrapped = <uint8_t *>malloc(s.end - s.pos + 2)
         if wrapped == NULL:
-            why[0] = E_LONG
+            why[0] = E_MEMORY
             return -1
         wrapped[0] = 34
         memcpy(wrapped + 1, s.s + s.pos, s.end - s.pos)

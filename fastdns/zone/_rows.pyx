@@ -22,7 +22,7 @@ from libc.stdio cimport snprintf
 from libc.string cimport memcmp, memcpy
 
 from fastdns._wire cimport name_to_lk
-from fastdns.zone._masterfile cimport StoreSink
+from fastdns.zone._masterfile cimport WARNINGS_LISTED, StoreSink
 from fastdns.zone._rdata cimport (RDATA_ROOM, name_from_text, rdata_from_text,
                                   type_from_text)
 
@@ -52,7 +52,8 @@ cdef int add_row(StoreSink sink, const uint8_t *name, Py_ssize_t nlen, const uin
                  Py_ssize_t tlen, const uint8_t *content, Py_ssize_t clen, int64_t ttl,
                  bint has_prio, int64_t prio, uint32_t row, uint8_t *scratch,
                  const char **why) except -2:
-    """Add one row (``scratch``: RDATA_ROOM octets); as Sink.record, -1 with ``why``."""
+    """Add one row (``scratch``: RDATA_ROOM octets); as Sink.record, -1 with ``why`` when
+    its data cannot be read, ROW_BROKEN when its name, type or TTL cannot."""
     cdef uint8_t owner[256]
     cdef uint8_t lk[256]
     cdef int olen, lklen, rdtype, n, fields
@@ -64,11 +65,11 @@ cdef int add_row(StoreSink sink, const uint8_t *name, Py_ssize_t nlen, const uin
     else:
         olen = name_from_text(name, nlen, owner, why)
         if olen < 0:
-            return -1
+            return ROW_BROKEN
         lklen = name_to_lk(owner, olen, lk)
         if lklen < sink.apex_lklen or memcmp(lk, sink.apex_lk, sink.apex_lklen) != 0:
             why[0] = E_OUTSIDE
-            return -1
+            return ROW_BROKEN
         if nlen <= 1024:
             memcpy(sink.last_text, name, nlen)
             sink.last_text_len = nlen
@@ -77,10 +78,10 @@ cdef int add_row(StoreSink sink, const uint8_t *name, Py_ssize_t nlen, const uin
     rdtype = type_from_text(rtype, tlen)
     if rdtype < 0:
         why[0] = E_TYPE
-        return -1
+        return ROW_BROKEN
     if ttl < 0 or ttl > UINT32_MAX:
         why[0] = E_TTL
-        return -1
+        return ROW_BROKEN
     if (rdtype == T_MX or rdtype == T_SRV) and has_prio:
         if clen > RDATA_ROOM - 32:
             why[0] = E_CONTENT
@@ -136,13 +137,20 @@ def add_rows(StoreSink sink not None, rows, list warnings not None):
                     <uint32_t>(int(row_id) & 0xFFFFFFFF), scratch, &why)
         if r < 0:
             skipped += 1
-            warnings.append(row_warning(row_id, rtype, content, why.decode()))
+        if len(warnings) >= WARNINGS_LISTED:
+            continue                              # counted: the caller says how many more
+        if r < 0:
+            warnings.append(row_warning(row_id, name, rtype, content, why.decode(),
+                                        r == ROW_BROKEN))
         elif r == 1 and why != NULL:
             warnings.append(f"records.id={row_id}: {why.decode()}")
     return count, skipped
 
 
-def row_warning(row_id, rtype, content, str why) -> str:
-    """The warning for a row that is left out."""
+def row_warning(row_id, name, rtype, content, str why, bint row=False) -> str:
+    """The warning for a row that is left out: for its data, or (``row``) for its name,
+    type or TTL."""
+    if row:
+        return f"records.id={row_id}: {why} (name '{name}', type '{rtype}'); record skipped"
     shown = content if len(content or "") <= 80 else content[:77] + "..."
     return f"records.id={row_id}: bad {rtype} data '{shown}': {why}; record skipped"

@@ -27,8 +27,9 @@ from fastdns.consts import RdType
 from fastdns.zone._masterfile import name_text
 from fastdns.zone.model import RRset, ZoneData
 
-#: types that may sit beside a CNAME (RFC 2181 §10.1, RFC 4035 §2.5)
-CNAME_NEIGHBOURS = frozenset({RdType.CNAME, RdType.RRSIG, RdType.NSEC, 25})  # 25: KEY
+#: types that may sit beside a CNAME (RFC 2181 §10.1, RFC 4035 §2.5), and are answered from
+#: the name beside it (the engine's beside_cname says the same, fastdns/_engine.pyx)
+CNAME_NEIGHBOURS = frozenset({RdType.CNAME, RdType.RRSIG, RdType.NSEC, RdType.KEY})
 #: types a name may hold one record of: the first read is kept
 FIRST_ONLY = frozenset({RdType.CNAME, RdType.DNAME})
 #: the most records one RRset may hold in an image

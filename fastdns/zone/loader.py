@@ -99,7 +99,14 @@ def compile_rows(origin: str, fill: Callable[[StoreSink, list[str]], tuple[int, 
     sink = StoreSink(store, apex)
     warnings: list[str] = []
     try:
-        records, skipped = fill(sink, warnings)
+        try:
+            records, skipped = fill(sink, warnings)
+        except ValueError as exc:     # the store's limits
+            raise ZoneError(f"{source}: {exc}") from None
+        listed = sum(line.endswith("record skipped") for line in warnings)
+        if skipped > listed:          # the readers list the first WARNINGS_LISTED
+            warnings.append(f"{source}: {skipped - listed} more broken records skipped, not "
+                            "listed")
         return _compile(store, sink, warnings, apex, source, [], records, skipped)
     finally:
         release_memory()
@@ -124,12 +131,16 @@ def _load(data: bytes, path: str, origin: str, options: ZoneOptions,
         parser.parse(data, path)
     except ZoneFileError as exc:
         raise ZoneError(str(exc)) from None
+    except ValueError as exc:     # the store's limits: 4 GiB of rdata or owner names, files
+        raise ZoneError(f"{path}: {exc}") from None
     finally:
         store.files.extend(f"{name}:" for name in parser.files)
     del data
     files = [path, *(includes.paths if includes is not None else [])]
-    return _compile(store, sink, list(parser.warnings), apex, path, files, parser.records,
-                    parser.skipped)
+    warnings = list(parser.warnings)
+    if parser.unlisted:
+        warnings.append(f"{path}: {parser.unlisted} more warnings like these, not listed")
+    return _compile(store, sink, warnings, apex, path, files, parser.records, parser.skipped)
 
 
 def _compile(store: RecordStore, sink: StoreSink, warnings: list[str], apex: bytes,

@@ -157,10 +157,13 @@ class ZoneDB:
         except NoSOAError as exc:
             zone_event(logging.ERROR, name, str(exc))
             return "absent"
-        except ZoneError as exc:
+        except Exception as exc:      # anything else is a defect: the other zones load
+            why = str(exc) if isinstance(exc, ZoneError) else (
+                f"internal error loading the zone from backend '{backend.name}': "
+                f"{type(exc).__name__}: {exc}")
             keeping = "; still serving the previous version" if name in self.zones else \
                 "; not served"
-            zone_event(logging.ERROR, name, f"{exc}{keeping}")
+            zone_event(logging.ERROR, name, f"{why}{keeping}")
             return "broken"
         for warning in compiled.warnings:
             zone_event(logging.WARNING, name, warning)

@@ -13,6 +13,10 @@ import dns.rdatatype
 import pytest
 
 from fastdns._engine import Engine
+from fastdns._snapshot import Snapshot
+from fastdns.consts import RdType
+from fastdns.zone.check import CNAME_NEIGHBOURS
+from fastdns.zone.loader import load_image_text
 from tests._support.zones import engine as make_engine
 
 EXAMPLE_COM = """
@@ -150,6 +154,35 @@ def test_any_returns_every_rrset_over_tcp(engine):
     assert rrs(r.answer) == ["alias.example.com. 3600 IN CNAME www.example.com.",
                              "www.example.com. 3600 IN A 192.0.2.80",
                              "www.example.com. 3600 IN AAAA 2001:db8::80"]
+
+
+CNAME_AND_OTHER = """
+$TTL 300
+@       SOA  ns1 hostmaster 1 7200 3600 1209600 60
+        NS   ns1
+ns1     A    192.0.2.1
+alias   CNAME ns1
+alias   TXT  "left behind"
+alias   MX   10 ns1
+alias   KEY  256 3 8 AwEAAQ==
+"""
+
+
+@pytest.mark.parametrize(("qtype", "served"), [
+    ("TXT", "CNAME"), ("MX", "CNAME"), ("A", "CNAME"), ("ANY", "CNAME"), ("CNAME", "CNAME"),
+    ("KEY", "KEY")])
+def test_a_cname_beside_other_data_wins(qtype, served):
+    """The CNAME is answered (and followed) for every type but those that may sit beside it
+    (fastdns.zone.check.CNAME_NEIGHBOURS), as PowerDNS answers (differences.md, Z12)."""
+    assert (RdType[qtype] in CNAME_NEIGHBOURS) == (served == qtype)
+    # (dnspython refuses such a zone: no oracle here)
+    image = load_image_text(CNAME_AND_OTHER, "example.org.").image
+    r = ask(Engine([Snapshot(image, 1)]), "alias.example.org", qtype, tcp=True)
+    assert r.rcode() == dns.rcode.NOERROR and aa(r)
+    assert dns.rdatatype.to_text(r.answer[0].rdtype) == served
+    assert r.answer[0].name == dns.name.from_text("alias.example.org")
+    if served == "CNAME" and qtype in ("A", "ANY"):
+        assert r.answer[1].name == dns.name.from_text("ns1.example.org")   # followed
 
 
 @pytest.mark.parametrize("qname", ["www.example.com", "nope.example.com", "www.example.org"])

@@ -14,6 +14,7 @@ import pytest
 from fastdns.backends.gsql import GSQLBackend, Row, open_backend, schema_sql
 from fastdns.backends.gsqlite3 import SQLite3
 from fastdns.backends.registry import make_backends
+from fastdns.backends.sqlbase import Dialect
 from fastdns.config.loader import load_config, parse_command_line
 from fastdns.config.settings import BackendInstance
 from fastdns.tools.content import rdata_wire
@@ -137,6 +138,15 @@ def test_bad_rows_are_left_out_with_a_warning() -> None:
 
 # -- serving: what PowerDNS serves ------------------------------------------------------------
 
+def test_broken_rows_are_listed_up_to_a_hundred() -> None:
+    rows = [(1, "example.org", "SOA", SOA, 3600, None),
+            (2, "example.org", "NS", "ns1.example.org", 3600, None)]
+    rows += [(i, f"b{i}.example.org", "A", "1.2.3", 60, None) for i in range(3, 153)]
+    _, warnings = rows_zone("example.org.", rows)
+    assert len(warnings) == 101
+    assert warnings[-1] == "test: 50 more broken records skipped, not listed"
+
+
 def test_served_rows_follow_powerdns_column_meanings(db: Path, backend: GSQLBackend) -> None:
     add_zone(db, "example.org", "MASTER", [
         ("www.example.org", "A", "192.0.2.1", 60, 0),
@@ -163,6 +173,47 @@ def test_served_rows_follow_powerdns_column_meanings(db: Path, backend: GSQLBack
     assert ("mail.example.org.", dns.rdatatype.A) in got
     assert not compiled.warnings
     assert backend.load_image("example.net.").records == 2      # the ENT row is no record
+
+
+def test_sqlites_c_reader_serves_what_the_drivers_path_serves(db: Path) -> None:
+    """The SQLite rows are read through SQLite's C API (fastdns.backends._sqlite3rows); the
+    other databases' through their drivers (Dialect.read_records): the same rows make the
+    same zone and the same warnings, odd rows included."""
+    domain_id = add_zone(db, "example.org", "NATIVE", [
+        ("www.example.org", "A", "192.0.2.1", 60, 0),
+        ("null.example.org", "A", "192.0.2.2", 60, 0, None),       # disabled NULL: not 0
+        ("off.example.org", "A", "192.0.2.3", 60, 0, 1),
+        ("dot.example.org.", "txt", '"final dot, lower-case type"', 60, 0),
+        ("example.org", "MX", "mail.example.org", 60, None),       # prio NULL
+        ("example.org", "MX", "20 mail2.example.org", 60, None),
+        ("bad.example.org", "A", "192.0.2.999", 60, 0),
+        ("outside.example.net", "A", "192.0.2.4", 60, 0),
+        ("none.example.org", "TXT", None, 60, 0),                  # content NULL
+    ])
+    sql(db, "INSERT INTO records (domain_id, name, type, disabled) "
+            "VALUES (?, 'ent.example.org', NULL, 0)", (domain_id,))
+    dialect = SQLite3({"database": str(db)})
+
+    def load(read) -> tuple[dict, list[str], int, int]:
+        with dialect.connection() as conn:
+            compiled = compile_rows(
+                "example.org.", lambda sink, warnings: read(conn.cursor(), domain_id, sink,
+                                                            warnings)[:2], "test")
+        return image_rrsets(compiled.image), compiled.warnings, compiled.records, \
+            compiled.skipped
+
+    ours = load(dialect.read_records)
+    drivers = load(lambda *args: Dialect.read_records(dialect, *args))
+    dialect.close()
+    assert ours == drivers
+    got, warnings, records, skipped = ours
+    assert (wire_name("null.example.org."), dns.rdatatype.A) not in got
+    assert (records, skipped) == (9, 3), (records, skipped)
+    assert warnings == [
+        "records.id=7: bad MX data 'mail.example.org': expected digits; record skipped",
+        "records.id=9: bad A data '192.0.2.999': unable to parse IP address; record skipped",
+        "records.id=10: owner outside the zone (name 'outside.example.net', type 'A'); "
+        "record skipped"]
 
 
 def test_a_zone_without_rows_is_a_zone_error(db: Path, backend: GSQLBackend) -> None:

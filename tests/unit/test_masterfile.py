@@ -228,6 +228,13 @@ def test_include_and_origin_as_powerdns_reads_them(tmp_path):
         "PowerDNS"]
 
 
+def test_a_record_without_data_takes_its_type_word():
+    """``www IN TXT`` and nothing after: PowerDNS's reader takes the data from the type word
+    on, so the record is TXT "TXT" (pdnsutil list-zone shows the same)."""
+    got = rrsets(HEAD + "www IN TXT\n")
+    assert at(got, "www.example.com.", dns.rdatatype.TXT) == (300, [b"\x03TXT"])
+
+
 def test_origin_without_a_final_dot_is_absolute():
     """``$ORIGIN sub`` is ``sub.``, as PowerDNS reads it: its records are outside the zone."""
     text = HEAD + "$ORIGIN sub\nx A 1.1.1.1\n$ORIGIN www.example.com\ny A 1.1.1.2\n"
@@ -285,6 +292,32 @@ def test_a_broken_directive_always_refuses_the_zone(body):
     for ignore in (False, True):
         with pytest.raises(ZoneError, match=r"^f\.zone:5: "):
             rrsets(HEAD + body, ignore_broken=ignore)
+
+
+def test_an_include_that_cannot_be_opened_refuses_the_zone(tmp_path):
+    """Whatever the reason (no such file, a NUL in its name), the zone is refused with the
+    line of the $INCLUDE; nothing else escapes the reader."""
+    (tmp_path / "inc").write_text("a A 1.2.3.4\n")
+    for body, why in (("$INCLUDE nowhere\n", "'nowhere': No such file"),
+                      ("$INCLUDE in\x00c\n", "'in\\000c': embedded null byte")):
+        (tmp_path / "z").write_text(HEAD + body)
+        with pytest.raises(ZoneError) as refused:
+            load_image(str(tmp_path / "z"), ORIGIN, str(tmp_path))
+        assert str(refused.value).startswith(
+            f"{tmp_path / 'z'}:5: cannot read the $INCLUDE file {why}"), refused.value
+    # a file included again keeps its number (files are not counted once per $INCLUDE)
+    (tmp_path / "z").write_text(HEAD + "$INCLUDE inc\n" * 3)
+    assert load_image(str(tmp_path / "z"), ORIGIN, str(tmp_path)).files == [
+        str(tmp_path / "z"), str(tmp_path / "inc")]
+
+
+def test_warnings_are_listed_up_to_a_hundred():
+    """A file of broken lines gives the first hundred warnings and a count of the rest."""
+    loaded = load_image_text(HEAD + "bad A 1.2.3\n" * 150, ORIGIN, "f.zone",
+                             ZoneOptions(ignore_broken=True))
+    assert loaded.skipped == 150 and len(loaded.warnings) == 101
+    assert loaded.warnings[0].startswith("f.zone:5: bad A data '1.2.3'")
+    assert loaded.warnings[-1] == "f.zone: 50 more warnings like these, not listed"
 
 
 # -- the zone rules ----------------------------------------------------------------------------
@@ -366,6 +399,31 @@ def test_bind_backend_and_zonedb(tmp_path):
                                   options=ZoneOptions(ignore_broken=True))])
     result = lenient.refresh()
     assert result.loaded == ["a.test.", "b.test."] and result.skipped == 1
+
+
+class _Defective(BindBackend):
+    """A backend whose loader has a defect (an exception that is not a ZoneError)."""
+
+    def load_image(self, zone, *args, **kwargs):
+        raise RuntimeError("a defect")
+
+
+def test_a_defect_in_one_zone_s_load_leaves_the_others_loading(tmp_path, caplog):
+    (tmp_path / "a.zone").write_text(HEAD)
+    (tmp_path / "named.conf").write_text(
+        f'options {{ directory "{tmp_path}"; }};\n'
+        'zone "a.test" { type master; file "a.zone"; };\n')
+    (tmp_path / "other.conf").write_text(
+        f'options {{ directory "{tmp_path}"; }};\n'
+        'zone "b.test" { type master; file "a.zone"; };\n')
+    zonedb = ZoneDB([_Defective(str(tmp_path / "named.conf")),
+                     BindBackend(str(tmp_path / "other.conf"))])
+    with caplog.at_level("ERROR"):
+        result = zonedb.refresh()
+    assert result.loaded == ["b.test."] and result.failed == ["a.test."]
+    assert zonedb.broken_names() == ["a.test."]
+    assert "zone 'a.test': internal error loading the zone from backend 'bind': " \
+        "RuntimeError: a defect; not served" in caplog.text
 
 
 def test_text_records_for_the_tools(tmp_path):

@@ -152,3 +152,22 @@ def test_corrupted_images_are_rejected_or_served_safely(flips):
     for query in QUERIES:
         engine.answer(query)
         engine.answer(query, True)
+
+
+@pytest.mark.parametrize("high", [0x80000000, 0xC0000000, 0x20000000])
+def test_extra_entries_with_stray_high_bits_are_rejected(high):
+    """An additional-section entry is a node number, with EXTRA_RRSET (bit 30) as its only
+    flag: any other high bit is a corrupt image (random flips seldom set one)."""
+    extra_off = int.from_bytes(GOOD[72:80], "little")      # ImageHeader.extra_off
+    assert extra_off < len(GOOD)
+    for at in range(extra_off, len(GOOD), 4):
+        data = bytearray(GOOD)
+        word = int.from_bytes(data[at:at + 4], "little") | high
+        data[at:at + 4] = word.to_bytes(4, "little")
+        try:
+            snap = Snapshot(bytes(data))
+        except ImageError:
+            continue
+        engine = Engine([snap])           # accepted (a count word): must answer safely
+        for query in QUERIES:
+            engine.answer(query)
