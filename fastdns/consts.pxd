@@ -51,6 +51,8 @@ cdef enum:
     TYPE_MINFO = 14
     TYPE_MX = 15
     TYPE_TXT = 16
+    TYPE_RP = 17
+    TYPE_AFSDB = 18
     TYPE_KEY = 25
     TYPE_AAAA = 28
     TYPE_SRV = 33

@@ -80,6 +80,8 @@ class RdType(IntEnum):
     MINFO = 14
     MX = 15
     TXT = 16
+    RP = 17
+    AFSDB = 18
     KEY = 25
     AAAA = 28
     SRV = 33

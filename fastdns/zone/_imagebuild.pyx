@@ -24,26 +24,16 @@ from fastdns._snapshot cimport (
     EXTRA_RRSET, IMAGE_VERSION, ImageHeader, NodeRec, RRsetRec,
     N_ADDRESS, N_APEX, N_CNAME, N_CUT, N_DNAME, N_ENT, N_NONAUTH, N_WILDCARD, image_magic,
 )
+from fastdns.consts cimport *
 from fastdns._wire cimport lk_cmp, lk_to_name, name_to_lk, wire_name_ok
+from fastdns.zone._rdata cimport SVC_IPV4HINT, SVC_IPV6HINT
 
 cdef extern from "stdlib.h" nogil:
     void qsort_r(void *base, size_t nmemb, size_t size,
                  int (*compar)(const void *, const void *, void *) noexcept nogil, void *arg)
 
 cdef enum:
-    T_A = 1
-    T_NS = 2
-    T_CNAME = 5
-    T_SOA = 6
-    T_MX = 15
-    T_AAAA = 28
-    T_SRV = 33
-    T_DNAME = 39
-    T_SVCB = 64
-    T_HTTPS = 65
     SVC_CHASE = 5            # lookups of an SVCB/HTTPS AliasMode chain (as PowerDNS)
-    SVC_IPV4HINT = 4
-    SVC_IPV6HINT = 6
     MAX_RRSET = 65535
     NO_NODE = 0xFFFFFFFF
     RUN = 24                 # insertion-sorted run length of the key merge sort
@@ -521,11 +511,11 @@ cdef class RecordStore:
                 if k == j or not same_rdata(self.recs, self.rdata, perm[k], perm[k - 1]):
                     unique += 1
                 # the first record read, or at the apex the last SOA
-                if (i == 0 and t == T_SOA) == (perm[k] > keep):
+                if (i == 0 and t == TYPE_SOA) == (perm[k] > keep):
                     keep = perm[k]
                 k += 1
             raw = k - j
-            if unique > 1 and (first[t >> 3] & (1 << (t & 7)) or (i == 0 and t == T_SOA)):
+            if unique > 1 and (first[t >> 3] & (1 << (t & 7)) or (i == 0 and t == TYPE_SOA)):
                 for m in range(j, k):
                     self.recs[perm[m]].dropped = not same_rdata(self.recs, self.rdata,
                                                                 perm[m], keep)
@@ -535,18 +525,18 @@ cdef class RecordStore:
             j = k
             nd.rrset_count += 1
             self.nrrsets += 1
-            if t == T_NS:
+            if t == TYPE_NS:
                 flags |= N_CUT
-            elif t == T_DNAME:
+            elif t == TYPE_DNAME:
                 flags |= N_DNAME
-            elif t == T_CNAME:
+            elif t == TYPE_CNAME:
                 flags |= N_CNAME
                 cname = True
-            elif t == T_A or t == T_AAAA:
+            elif t == TYPE_A or t == TYPE_AAAA:
                 flags |= N_ADDRESS
-            if t == T_NS or t == T_MX or t == T_SRV:
+            if t == TYPE_NS or t == TYPE_MX or t == TYPE_SRV:
                 self.extra_bound += 1 + unique
-            elif t == T_SVCB or t == T_HTTPS:
+            elif t == TYPE_SVCB or t == TYPE_HTTPS:
                 self.extra_bound += 1 + unique * (SVC_CHASE + 1)
             if raw > MAX_RRSET:
                 nd.suspect = True
@@ -651,7 +641,7 @@ cdef class RecordStore:
             j = 0
             while j < nd.rec_count:
                 t = self.recs[perm[j]].rdtype
-                start = 0 if t == T_NS else 2 if t == T_MX else 6 if t == T_SRV else -1
+                start = 0 if t == TYPE_NS else 2 if t == TYPE_MX else 6 if t == TYPE_SRV else -1
                 n = 0
                 k = j
                 while k < nd.rec_count and self.recs[perm[k]].rdtype == t:
@@ -667,7 +657,7 @@ cdef class RecordStore:
                 count = 0
                 if n:
                     count = _file_order(hits, n, extra + nextra[0] + 1)
-                elif t == T_SVCB or t == T_HTTPS:
+                elif t == TYPE_SVCB or t == TYPE_HTTPS:
                     count = self._service_targets(i, t, perm, j, k, extra + nextra[0] + 1)
                 j = k
                 if count:
@@ -760,7 +750,7 @@ cdef class RecordStore:
             changed = False
             for j in range(nd.rec_start, nd.rec_start + nd.rec_count):
                 r = self.perm[j]
-                if (self.recs[r].rdtype == T_SVCB or self.recs[r].rdtype == T_HTTPS) \
+                if (self.recs[r].rdtype == TYPE_SVCB or self.recs[r].rdtype == TYPE_HTTPS) \
                         and _auto_hint_at(self.rdata + self.recs[r].rdata,
                                           self.recs[r].rdlen) >= 0:
                     self._hinted(r, i)
@@ -800,7 +790,7 @@ cdef class RecordStore:
                     memcpy(out + n, rd + at, end - at)
                     n += end - at
                 elif self.autohints and target >= 0:
-                    family = T_A if key == SVC_IPV4HINT else T_AAAA
+                    family = TYPE_A if key == SVC_IPV4HINT else TYPE_AAAA
                     values = n + 4
                     nd = &self.nodes[target]
                     p = self.perm + nd.rec_start
@@ -933,7 +923,7 @@ cdef class RecordStore:
                         rdata_len += 2 + rdlen
                         rr.count += 1
                         soa = r
-                if t == T_SOA and i == 0:
+                if t == TYPE_SOA and i == 0:
                     r = soa
                     h.soa_rrset = rrset
                     h.serial = _be32(self.rdata + r.rdata + r.rdlen - 20)

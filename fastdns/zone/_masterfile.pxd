@@ -64,6 +64,7 @@ cdef class Parser:
     cdef uint8_t origin[256]             # $ORIGIN, wire form
     cdef int origin_len
     cdef uint8_t zone_lk[256]            # the zone's apex, lookup key
+    cdef bytes apex_wire                 # ... and as given, wire form
     cdef int zone_lklen
     cdef uint8_t prev[256]               # the owner of the previous record (-1: none)
     cdef int prev_len
@@ -101,7 +102,6 @@ cdef class Parser:
     cdef object _canon(self, Text t, const char **why)
     cdef object _swap(self)
     cdef int _owner(self, Text t, uint8_t *out, const char **why) except -2
-    cdef bytes zone_apex(self)
     cdef int _origin_moved(self) except -1
     cdef Text rest(self, Text data, bint plain) except *
     cdef int warn(self, str text) except -1

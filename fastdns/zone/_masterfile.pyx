@@ -38,26 +38,15 @@ from libc.stdio cimport snprintf
 from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcmp, memcpy, memmove
 
-from fastdns._wire cimport name_to_lk, wire_name_ok
+from fastdns.consts cimport *
+from fastdns._wire cimport name_eq, name_to_lk, wire_name_ok
 from fastdns.zone._imagebuild cimport RecordStore
-from fastdns.zone._rdata cimport (RDATA_ROOM, TYPE_LUA, name_from_text, rdata_from_text,
+from fastdns.zone._rdata cimport (RDATA_ROOM, TYPE_LUA, is_digit, is_space, name_from_text, rdata_from_text,
                                   type_from_text)
 from fastdns.zone._rdata import type_name
 
 cdef enum:
     INCLUDE_DEPTH = 20            # PowerDNS's max-include-depth
-    T_NS = 2
-    T_CNAME = 5
-    T_SOA = 6
-    T_PTR = 12
-    T_MX = 15
-    T_RP = 17
-    T_AFSDB = 18
-    T_SRV = 33
-    T_DNAME = 39
-    T_NSEC = 47
-    T_NSEC3 = 50
-    T_NSEC3PARAM = 51
 
 #: PowerDNS's default TTL for a record that states none, before any $TTL
 DEFAULT_TTL = 3600
@@ -70,11 +59,6 @@ class ZoneFileError(ValueError):
 # ---------------------------------------------------------------------------------------
 # characters, parts and buffers
 
-cdef inline bint blank(uint8_t c) noexcept nogil:
-    """PowerDNS's dns_isspace."""
-    return c == 32 or c == 9 or c == 10 or c == 13 or c == 11 or c == 12
-
-
 cdef inline bint delimiter(uint8_t c) noexcept nogil:
     """What separates the parts of a line (PowerDNS's vstringtok)."""
     return c == 32 or c == 9 or c == 10
@@ -83,10 +67,6 @@ cdef inline bint delimiter(uint8_t c) noexcept nogil:
 cdef inline bint trimmed(uint8_t c) noexcept nogil:
     """What PowerDNS trims off a line or a record's data."""
     return c == 32 or c == 9 or c == 13 or c == 10 or c == 26
-
-
-cdef inline bint is_digit(uint8_t c) noexcept nogil:
-    return 48 <= c <= 57
 
 
 cdef bint next_part(Text line, Py_ssize_t *pos, Text *part) noexcept nogil:
@@ -143,9 +123,9 @@ cdef bint _simple_relative(Text t) noexcept nogil:
 
 cdef inline bint _canonical_type(int rdtype) noexcept nogil:
     """Does PowerDNS make the names in this type's data absolute (Parser.canonical)?"""
-    return rdtype == T_NS or rdtype == T_CNAME or rdtype == T_DNAME or rdtype == T_PTR \
-        or rdtype == T_MX or rdtype == T_SRV or rdtype == T_RP or rdtype == T_AFSDB \
-        or rdtype == T_SOA
+    return rdtype == TYPE_NS or rdtype == TYPE_CNAME or rdtype == TYPE_DNAME or rdtype == TYPE_PTR \
+        or rdtype == TYPE_MX or rdtype == TYPE_SRV or rdtype == TYPE_RP or rdtype == TYPE_AFSDB \
+        or rdtype == TYPE_SOA
 
 
 cdef Py_ssize_t comment_at(const uint8_t *p, Py_ssize_t n, bint *group) noexcept nogil:
@@ -333,7 +313,7 @@ cdef bint make_ttl(Text t, uint32_t *out) noexcept nogil:
     cdef uint64_t v = 0
     cdef bint digits = False
     cdef uint8_t last
-    while i < t.n and blank(t.p[i]):
+    while i < t.n and is_space(t.p[i]):
         i += 1
     if i < t.n and t.p[i] == 43:
         i += 1
@@ -397,8 +377,8 @@ cdef class StoreSink(Sink):
                     Text comment, const char **why) except -2:
         cdef uint8_t *out
         cdef int n
-        if self.zone_file and (rdtype == T_NSEC or rdtype == T_NSEC3
-                               or rdtype == T_NSEC3PARAM):
+        if self.zone_file and (rdtype == TYPE_NSEC or rdtype == TYPE_NSEC3
+                               or rdtype == TYPE_NSEC3PARAM):
             self.denial += 1       # PowerDNS's bind backend skips them unread
             return 1
         out = self.store.room(RDATA_ROOM)
@@ -414,7 +394,7 @@ cdef class StoreSink(Sink):
         if rdtype == TYPE_LUA:
             self.lua += 1                         # read, but not served (enable-lua-records)
             return 1
-        if rdtype == T_SOA and not (olen == self.apex_len and _same_name(owner, self.apex)):
+        if rdtype == TYPE_SOA and not (olen == self.apex_len and name_eq(owner, self.apex)):
             why[0] = W_SOA_BELOW
             return 1
         if not self.store.same_owner(owner, olen):
@@ -422,23 +402,6 @@ cdef class StoreSink(Sink):
             self.store.set_owner(owner, olen, lk)
         self.store.add_rec(rdtype, ttl, n, file, line)
         return 0
-
-
-cdef bint _same_name(const uint8_t *a, const uint8_t *b) noexcept nogil:
-    """Are two wire names (of equal length) the same, ignoring ASCII case?"""
-    cdef int i = 0
-    cdef uint8_t x, y
-    while True:
-        if a[i] != b[i]:
-            return False
-        if a[i] == 0:
-            return True
-        for i in range(i + 1, i + 1 + a[i]):
-            x = a[i] | 0x20 if 65 <= a[i] <= 90 else a[i]
-            y = b[i] | 0x20 if 65 <= b[i] <= 90 else b[i]
-            if x != y:
-                return False
-        i += 1
 
 
 cdef class RecordList(Sink):
@@ -480,6 +443,7 @@ cdef class Parser:
         self.sink = sink
         memcpy(self.origin, <const char *>origin, len(origin))
         self.origin_len = len(origin)
+        self.apex_wire = origin
         self.zone_lklen = name_to_lk(origin, len(origin), self.zone_lk)
         self.prev_len = -1
         self.default_ttl = DEFAULT_TTL
@@ -619,7 +583,7 @@ cdef class Parser:
             return 0                              # empty, or a comment
         if line.p[0] == 36:                       # $
             return self.directive(line, file, lineno)
-        if blank(line.p[0]):
+        if is_space(line.p[0]):
             if self.prev_len < 0:
                 return self.broken(file, lineno, "no owner name (the line starts with a "
                                    "blank, and no record comes before it)")
@@ -689,7 +653,7 @@ cdef class Parser:
             self.prev_inside = inside             # the owner is the previous one now
         if self.zone_only and not inside:
             return self.broken(file, lineno, f"'{name_text(owner[:olen])}' is outside the "
-                               f"zone '{name_text(self.zone_apex())}'")
+                               f"zone '{name_text(self.apex_wire)}'")
         r = self.sink.record(owner, olen, rdtype, ttl, data.p, data.n, file, lineno, comment,
                              &why)
         if r < 0:
@@ -716,13 +680,13 @@ cdef class Parser:
             add_name_text(&self.content, self.origin)
         if group and buf_elide(&self.content, 40) and not buf_elide(&self.content, 41):
             while self.next_line(&more, &more_file, &more_line):
-                while more.n > 0 and blank(more.p[more.n - 1]):
+                while more.n > 0 and is_space(more.p[more.n - 1]):
                     more.n -= 1
                 more.n = comment_at(more.p, more.n, &group)
-                while more.n > 0 and blank(more.p[0]):
+                while more.n > 0 and is_space(more.p[0]):
                     more.p += 1
                     more.n -= 1
-                while more.n > 0 and blank(more.p[more.n - 1]):
+                while more.n > 0 and is_space(more.p[more.n - 1]):
                     more.n -= 1
                 buf_byte(&self.content, 32)
                 at = self.content.n
@@ -743,11 +707,6 @@ cdef class Parser:
         self.origin_text.n = 0
         add_name_text(&self.origin_text, self.origin, False)
         return 0
-
-    cdef bytes zone_apex(self):
-        cdef uint8_t name[256]
-        cdef int n = _lk_to_name(self.zone_lk, self.zone_lklen, name)
-        return name[:n]
 
     cdef int _owner(self, Text t, uint8_t *out, const char **why) except -2:
         """An owner (or a name in the data) made absolute against the origin; -1 when it is
@@ -780,31 +739,31 @@ cdef class Parser:
         cdef uint32_t v
         cdef int n
         cdef char digits[16]
-        if rdtype not in (T_NS, T_CNAME, T_DNAME, T_PTR, T_MX, T_SRV, T_RP, T_AFSDB, T_SOA):
+        if rdtype not in (TYPE_NS, TYPE_CNAME, TYPE_DNAME, TYPE_PTR, TYPE_MX, TYPE_SRV, TYPE_RP, TYPE_AFSDB, TYPE_SOA):
             return None
         whole.p = self.content.p
         whole.n = self.content.n
-        if rdtype in (T_NS, T_CNAME, T_DNAME, T_PTR):
+        if rdtype in (TYPE_NS, TYPE_CNAME, TYPE_DNAME, TYPE_PTR):
             parts[0] = whole
             count = 1
         else:
             while count < 8 and next_part(whole, &pos, &parts[count]):
                 count += 1
         self.gen.n = 0        # built here, then swapped in (gen is free between generated lines)
-        if rdtype in (T_NS, T_CNAME, T_DNAME, T_PTR):
+        if rdtype in (TYPE_NS, TYPE_CNAME, TYPE_DNAME, TYPE_PTR):
             if whole.n == 0:
                 return None
             return self._canon(parts[0], why) or self._swap()
-        if rdtype == T_MX or rdtype == T_SRV or rdtype == T_RP or rdtype == T_AFSDB:
-            if rdtype == T_AFSDB and count != 2:
+        if rdtype == TYPE_MX or rdtype == TYPE_SRV or rdtype == TYPE_RP or rdtype == TYPE_AFSDB:
+            if rdtype == TYPE_AFSDB and count != 2:
                 return "AFSDB data must be a subtype and a hostname"
-            if count != (4 if rdtype == T_SRV else 2):
+            if count != (4 if rdtype == TYPE_SRV else 2):
                 return None                       # left as written, for the data reader
             for i in range(count):
                 if i:
                     buf_byte(&self.gen, 32)
-                if i == count - 1 or rdtype == T_RP:
-                    if parts[i].n == 1 and parts[i].p[0] == 46 and rdtype != T_RP:
+                if i == count - 1 or rdtype == TYPE_RP:
+                    if parts[i].n == 1 and parts[i].p[0] == 46 and rdtype != TYPE_RP:
                         buf_byte(&self.gen, 46)
                         continue
                     problem = self._canon(parts[i], why)
@@ -1021,7 +980,7 @@ cdef bint _scan_u32(Text t, Py_ssize_t *i, uint32_t *out) noexcept nogil:
     cdef Py_ssize_t p = i[0]
     cdef uint32_t v = 0
     cdef bint digits = False
-    while p < t.n and blank(t.p[p]):
+    while p < t.n and is_space(t.p[p]):
         p += 1
     if p < t.n and t.p[p] == 43:
         p += 1
@@ -1055,7 +1014,7 @@ cdef bint _scan_int(const uint8_t *s, Py_ssize_t n, Py_ssize_t *at, int *out) no
     cdef int64_t v = 0
     cdef int sign = 1
     cdef bint digits = False
-    while p < n and blank(s[p]):
+    while p < n and is_space(s[p]):
         p += 1
     if p < n and (s[p] == 43 or s[p] == 45):
         sign = -1 if s[p] == 45 else 1
@@ -1070,21 +1029,3 @@ cdef bint _scan_int(const uint8_t *s, Py_ssize_t n, Py_ssize_t *at, int *out) no
     at[0] = p
     out[0] = <int>(sign * v)
     return True
-
-
-cdef int _lk_to_name(const uint8_t *lk, int lklen, uint8_t *name) noexcept nogil:
-    """The wire name of a lookup key (labels in their stored case)."""
-    cdef int starts[128]
-    cdef int count = 0
-    cdef int p = 0
-    cdef int o = 0
-    cdef int i
-    while p < lklen and count < 128:
-        starts[count] = p
-        count += 1
-        p += lk[p] + 1
-    for i in range(count - 1, -1, -1):
-        memcpy(name + o, lk + starts[i], lk[starts[i]] + 1)
-        o += lk[starts[i]] + 1
-    name[o] = 0
-    return o + 1

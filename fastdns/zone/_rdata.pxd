@@ -10,6 +10,23 @@ cdef enum:
     RDATA_ROOM = 65535 + 512  # what ``out`` of rdata_from_text must hold
     TYPE_ALIAS = 65401        # PowerDNS's own types (their numbers in PowerDNS's QType)
     TYPE_LUA = 65402
+    SVC_MANDATORY = 0         # SVCB/HTTPS parameter keys (RFC 9460 §14.3.2)
+    SVC_ALPN = 1
+    SVC_NO_DEFAULT_ALPN = 2
+    SVC_PORT = 3
+    SVC_IPV4HINT = 4
+    SVC_ECH = 5
+    SVC_IPV6HINT = 6
+
+
+cdef inline bint is_space(uint8_t c) noexcept nogil:
+    """PowerDNS's dns_isspace."""
+    return c == 32 or c == 9 or c == 10 or c == 13 or c == 11 or c == 12
+
+
+cdef inline bint is_digit(uint8_t c) noexcept nogil:
+    return 48 <= c <= 57
+
 
 # The rdata of type ``rdtype`` written as ``text`` (``n`` octets) in ``out`` (RDATA_ROOM
 # octets): its length, or -1 with ``why`` pointing at a static message. Names are absolute

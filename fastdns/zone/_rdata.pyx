@@ -64,13 +64,6 @@ cdef uint64_t U32_MAX = 0xFFFFFFFFU
 cdef int64_t LAT_ZERO = (<int64_t>1) << 31     # RFC 1876: the equator, the prime meridian
 
 cdef enum:
-    SVC_MANDATORY = 0
-    SVC_ALPN = 1
-    SVC_NO_DEFAULT_ALPN = 2
-    SVC_PORT = 3
-    SVC_IPV4HINT = 4
-    SVC_ECH = 5
-    SVC_IPV6HINT = 6
     SVC_PARAMS_MAX = 64
 
 ctypedef struct TypeInfo:
@@ -200,15 +193,6 @@ cdef const char *E_NODE = b"bad 64-bit node or locator ID"
 
 # ---------------------------------------------------------------------------------------
 # characters
-
-cdef inline bint is_space(uint8_t c) noexcept nogil:
-    """PowerDNS's dns_isspace."""
-    return c == 32 or c == 9 or c == 10 or c == 13 or c == 11 or c == 12
-
-
-cdef inline bint is_digit(uint8_t c) noexcept nogil:
-    return 48 <= c <= 57
-
 
 cdef inline bint is_alnum(uint8_t c) noexcept nogil:
     return is_digit(c) or 65 <= c <= 90 or 97 <= c <= 122

@@ -21,15 +21,11 @@ from libc.stdint cimport UINT32_MAX, int64_t, uint8_t, uint16_t, uint32_t, uint6
 from libc.stdio cimport snprintf
 from libc.string cimport memcmp, memcpy
 
+from fastdns.consts cimport TYPE_MX, TYPE_SOA, TYPE_SRV
 from fastdns._wire cimport name_to_lk
 from fastdns.zone._masterfile cimport WARNINGS_LISTED, StoreSink
-from fastdns.zone._rdata cimport (RDATA_ROOM, name_from_text, rdata_from_text,
+from fastdns.zone._rdata cimport (RDATA_ROOM, is_space, name_from_text, rdata_from_text,
                                   type_from_text)
-
-cdef enum:
-    T_SOA = 6
-    T_MX = 15
-    T_SRV = 33
 
 cdef const char *E_OUTSIDE = b"owner outside the zone"
 cdef const char *E_TYPE = b"unknown record type"
@@ -42,10 +38,6 @@ SOA_DEFAULTS[1] = b"10800"
 SOA_DEFAULTS[2] = b"3600"
 SOA_DEFAULTS[3] = b"604800"
 SOA_DEFAULTS[4] = b"3600"
-
-
-cdef inline bint blank(uint8_t c) noexcept nogil:
-    return c == 32 or c == 9 or c == 10 or c == 13 or c == 11 or c == 12
 
 
 cdef int add_row(StoreSink sink, const uint8_t *name, Py_ssize_t nlen, const uint8_t *rtype,
@@ -82,7 +74,7 @@ cdef int add_row(StoreSink sink, const uint8_t *name, Py_ssize_t nlen, const uin
     if ttl < 0 or ttl > UINT32_MAX:
         why[0] = E_TTL
         return ROW_BROKEN
-    if (rdtype == T_MX or rdtype == T_SRV) and has_prio:
+    if (rdtype == TYPE_MX or rdtype == TYPE_SRV) and has_prio:
         if clen > RDATA_ROOM - 32:
             why[0] = E_CONTENT
             return -1
@@ -90,15 +82,15 @@ cdef int add_row(StoreSink sink, const uint8_t *name, Py_ssize_t nlen, const uin
         memcpy(scratch + k, content, clen)
         content = scratch
         clen += k
-    elif rdtype == T_SOA:
+    elif rdtype == TYPE_SOA:
         fields = 0
         i = 0
         while i < clen:
-            while i < clen and blank(content[i]):
+            while i < clen and is_space(content[i]):
                 i += 1
             if i < clen:
                 fields += 1
-            while i < clen and not blank(content[i]):
+            while i < clen and not is_space(content[i]):
                 i += 1
         if 2 <= fields < 7:
             if clen > RDATA_ROOM - 64:
