@@ -35,6 +35,7 @@ from tests.conformance.normalise import Response, compare, differences, parse
 from tests.conformance.report import TALLY
 from tests.conformance.test_conformance import VERSION_STRING, Pair, show
 from tests.conformance.test_conformance import judge as judge_query
+from tests.conformance.test_zone_conformance import axfr_names
 from tests.conformance.wire import Client, Query
 
 REALWORLD = Path(__file__).with_name("realworld")
@@ -136,18 +137,6 @@ ARGUED_QUERIES = {
 
 def named_conf_zones() -> list[str]:
     return re.findall(r'^zone "([^"]+)"', NAMED_CONF.read_text(), re.M)
-
-
-def axfr_names(port: int, zone: str) -> dict[str, set[str]]:
-    """name -> types, from an AXFR of PowerDNS, record by record (dnspython's zone would
-    drop the data beside a CNAME)."""
-    out: dict[str, set[str]] = {}
-    for message in dns.query.xfr("127.0.0.1", zone + ".", port=port, timeout=10,
-                                 relativize=False):
-        for rrset in message.answer:
-            out.setdefault(rrset.name.to_text().lower(), set()).add(
-                dns.rdatatype.to_text(rrset.rdtype))
-    return out
 
 
 def _uncommented(line: str) -> str:

@@ -39,7 +39,7 @@ SETTINGS = {"bind-ignore-broken-records": "yes", "dname-processing": "yes",
             "version-string": "zone conformance"}
 
 
-def _pdns_names(port: int, zone: str) -> dict[str, set[str]]:
+def axfr_names(port: int, zone: str) -> dict[str, set[str]]:
     """name -> types, from an AXFR of PowerDNS (what it serves of the zone), record by
     record (dnspython's zone would drop the data beside a CNAME)."""
     out: dict[str, set[str]] = {}
@@ -59,7 +59,7 @@ LENIENT = {f"{name}lenient.example.": set() for name in
 def queries(port: int, zones: tuple[str, ...]) -> Iterator[Query]:
     """The query set (see the module docstring)."""
     for zone in zones:
-        names = dict(LENIENT) if zone == "lenient.example" else _pdns_names(port, zone)
+        names = dict(LENIENT) if zone == "lenient.example" else axfr_names(port, zone)
         names.setdefault(f"nonexistent-name.{zone}.", set())
         for name, types in sorted(names.items()):
             for rtype in sorted(types | set(COMMON_TYPES)):
