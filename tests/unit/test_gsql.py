@@ -138,6 +138,32 @@ def test_bad_rows_are_left_out_with_a_warning() -> None:
 
 # -- serving: what PowerDNS serves ------------------------------------------------------------
 
+def test_large_zones_read_by_two_threads_are_read_whole(db: Path) -> None:
+    """A zone of more than one batch (8192 rows) is read by a thread while another compiles
+    it, through the index when it is a small share of the table, else by a scan of the
+    table: every way, the same zone, warnings and fingerprint as the drivers' path."""
+    small = add_zone(db, "small.example", "NATIVE")
+    big = add_zone(db, "big.example", "NATIVE")
+    conn = sqlite3.connect(db)
+    with conn:
+        for domain_id, zone, count in ((small, "small.example", 20_000),
+                                       (big, "big.example", 90_000)):
+            conn.executemany(
+                "INSERT INTO records (domain_id, name, type, content, ttl, prio, disabled) "
+                "VALUES (?, ?, ?, ?, 60, 0, ?)",
+                ((domain_id, f"h{i}.{zone}", "A",
+                  "192.0.2.999" if i % 7001 == 0 else f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}",
+                  1 if i % 5003 == 0 else 0) for i in range(count)))
+    conn.close()
+    dialect = SQLite3({"database": str(db)})
+    for domain_id, zone in ((small, "small.example."), (big, "big.example.")):
+        ours, fingerprint = load_rows(dialect, domain_id, zone)
+        assert ours == load_rows(dialect, domain_id, zone, drivers=True)[0]
+        assert ours[3] > 1 and len(ours[0]) > 10_000, zone
+        assert fingerprint == dialect.record_prints(None)[domain_id], zone
+    dialect.close()
+
+
 def test_broken_rows_are_listed_up_to_a_hundred() -> None:
     rows = [(1, "example.org", "SOA", SOA, 3600, None),
             (2, "example.org", "NS", "ns1.example.org", 3600, None)]
@@ -175,6 +201,30 @@ def test_served_rows_follow_powerdns_column_meanings(db: Path, backend: GSQLBack
     assert backend.load_image("example.net.").records == 2      # the ENT row is no record
 
 
+def load_rows(dialect: SQLite3, domain_id: int, zone: str,
+              drivers: bool = False) -> tuple[tuple, object]:
+    """(the zone, warnings, rows read, rows left out) as SQLite's C reader (or, with
+    ``drivers``, Dialect.read_records, the other databases' path) reads them; and the
+    fingerprint taken on the way."""
+    taken: list = []
+
+    def fill(sink, warnings):
+        cur = conn.cursor()
+        if drivers:
+            count, skipped, fingerprint = Dialect.read_records(dialect, cur, domain_id, sink,
+                                                               warnings)
+        else:
+            count, skipped, fingerprint = dialect.read_records(cur, domain_id, sink,
+                                                               warnings)
+        taken.append(fingerprint)
+        return count, skipped
+
+    with dialect.connection() as conn:
+        compiled = compile_rows(zone, fill, "test")
+    return (image_rrsets(compiled.image), compiled.warnings, compiled.records,
+            compiled.skipped), taken[0]
+
+
 def test_sqlites_c_reader_serves_what_the_drivers_path_serves(db: Path) -> None:
     """The SQLite rows are read through SQLite's C API (fastdns.backends._sqlite3rows); the
     other databases' through their drivers (Dialect.read_records): the same rows make the
@@ -193,19 +243,9 @@ def test_sqlites_c_reader_serves_what_the_drivers_path_serves(db: Path) -> None:
     sql(db, "INSERT INTO records (domain_id, name, type, disabled) "
             "VALUES (?, 'ent.example.org', NULL, 0)", (domain_id,))
     dialect = SQLite3({"database": str(db)})
-
-    def load(read) -> tuple[dict, list[str], int, int]:
-        with dialect.connection() as conn:
-            compiled = compile_rows(
-                "example.org.", lambda sink, warnings: read(conn.cursor(), domain_id, sink,
-                                                            warnings)[:2], "test")
-        return image_rrsets(compiled.image), compiled.warnings, compiled.records, \
-            compiled.skipped
-
-    ours = load(dialect.read_records)
-    drivers = load(lambda *args: Dialect.read_records(dialect, *args))
+    ours = load_rows(dialect, domain_id, "example.org.")[0]
+    assert ours == load_rows(dialect, domain_id, "example.org.", drivers=True)[0]
     dialect.close()
-    assert ours == drivers
     got, warnings, records, skipped = ours
     assert (wire_name("null.example.org."), dns.rdatatype.A) not in got
     assert (records, skipped) == (9, 3), (records, skipped)
