@@ -156,6 +156,18 @@ def pdnsutil(db: TempDatabase, *args: str, check: bool = True) -> str:
     return result.stdout
 
 
+def pdns_sqlite(work: Path) -> tuple[Path, Path]:
+    """An SQLite database made with the schema Debian's PowerDNS ships, and a configuration
+    directory for pdnsutil and pdns_server that launches it: (database, configuration)."""
+    database = work / "pdns.sqlite3"
+    subprocess.run(["sqlite3", str(database)],
+                   input=Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
+                   .read_text(), text=True, check=True)
+    (work / "conf").mkdir()
+    (work / "conf" / "pdns.conf").write_text(f"launch=gsqlite3\ngsqlite3-database={database}\n")
+    return database, work / "conf"
+
+
 class ThrowawayPostgres:
     """A PostgreSQL cluster of its own (initdb in a temporary directory, run as the
     ``postgres`` user), on 127.0.0.1:``port``, that a test may stop and start again."""

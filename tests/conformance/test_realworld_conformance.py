@@ -30,6 +30,7 @@ import dns.rdatatype
 import pytest
 
 from tests._support.servers import Fastdns, Pdns, ServerProcess, require
+from tests._support.sqldb import pdns_sqlite
 from tests.conformance.argued import ROWS, documented_rows
 from tests.conformance.normalise import Response, compare, differences, parse
 from tests.conformance.report import TALLY
@@ -360,13 +361,8 @@ def sql_servers(tmp_path_factory):
     """PowerDNS and fastdns on one SQLite database that pdnsutil filled and rectified
     (docs/differences.md S8: unrectified, PowerDNS answers NXDOMAIN at empty non-terminals)."""
     work = tmp_path_factory.mktemp("realworld-sql")
-    database = work / "pdns.sqlite3"
-    subprocess.run(["sqlite3", str(database)],
-                   input=Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
-                   .read_text(), text=True, check=True)
-    (work / "conf").mkdir()
-    (work / "conf" / "pdns.conf").write_text(f"launch=gsqlite3\ngsqlite3-database={database}\n")
-    pdnsutil = [require("pdnsutil"), f"--config-dir={work / 'conf'}"]
+    database, conf = pdns_sqlite(work)
+    pdnsutil = [require("pdnsutil"), f"--config-dir={conf}"]
     for zone in sql_zones():    # $INCLUDE is relative to pdnsutil's working directory
         done = subprocess.run([*pdnsutil, "load-zone", zone, f"{zone}.zone"], cwd=REALWORLD,
                               capture_output=True, text=True)

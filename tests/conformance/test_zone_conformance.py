@@ -22,6 +22,7 @@ import dns.zone
 import pytest
 
 from tests._support.servers import Fastdns, Pdns, require
+from tests._support.sqldb import pdns_sqlite
 from tests.conformance.argued import a2_any_at_cname
 from tests.conformance.normalise import Response, compare, differences, parse
 from tests.conformance.wire import Client, Query
@@ -115,14 +116,9 @@ def bind_servers(tmp_path_factory):
 def sql_servers(tmp_path_factory):
     """PowerDNS and fastdns on one SQLite database that pdnsutil filled."""
     work = tmp_path_factory.mktemp("zone-conformance-sql")
-    database = work / "pdns.sqlite3"
-    subprocess.run(["sqlite3", str(database)],
-                   input=Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
-                   .read_text(), text=True, check=True)
-    (work / "conf").mkdir()
-    (work / "conf" / "pdns.conf").write_text(f"launch=gsqlite3\ngsqlite3-database={database}\n")
+    database, conf = pdns_sqlite(work)
     for zone in SQL_ZONES:
-        subprocess.run([require("pdnsutil"), f"--config-dir={work / 'conf'}", "load-zone",
+        subprocess.run([require("pdnsutil"), f"--config-dir={conf}", "load-zone",
                         zone, f"{zone}.zone"], cwd=ZONES, check=True, capture_output=True)
     sql = {"launch": "gsqlite3", "gsqlite3-database": str(database), **SETTINGS}
     pdns = Pdns(work / "pdns", NAMED_CONF, {k: v for k, v in sql.items()
