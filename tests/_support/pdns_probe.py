@@ -22,13 +22,11 @@ from pathlib import Path
 
 from fastdns.backends.sqlbase import schema_sql
 from tests._support.servers import Fastdns, Pdns, require
-from tests.conformance.normalise import _read_name
+from tests.conformance.normalise import rdata_uncompressed, read_name
 
 ZONE = "probe.test"
 SOA = "ns.probe.test. hostmaster.probe.test. 1 3600 600 86400 300"
 #: types whose rdata names PowerDNS compresses: (octets before the first name, names)
-_COMPRESSED = {2: (0, 1), 5: (0, 1), 6: (0, 2), 7: (0, 1), 8: (0, 1), 9: (0, 1), 12: (0, 1),
-               14: (0, 2), 15: (2, 1)}
 _REFUSED_RECORD = re.compile(r"Error in record 'r(\d+)\.probe\.test")
 
 
@@ -99,30 +97,19 @@ def _rdatas(wire: bytes, qname: str, qtype: int) -> list[bytes]:
     _, _, qd, an, ns, _ = struct.unpack_from("!HHHHHH", wire)
     off = 12
     for _ in range(qd):
-        _, off = _read_name(wire, off)
+        _, off = read_name(wire, off)
         off += 4
     want = b"".join(bytes([len(p)]) + p.encode() for p in qname.rstrip(".").split(".")) + b"\0"
     out = []
     for _ in range(an + ns):
-        name, off = _read_name(wire, off)
+        name, off = read_name(wire, off)
         rdtype, _, _, rdlen = struct.unpack_from("!HHIH", wire, off)
         off += 10
         if rdtype == qtype and name.lower() == want:
-            out.append(_uncompressed(wire, rdtype, off, off + rdlen))
+            out.append(rdata_uncompressed(wire, rdtype, off, off + rdlen))
         off += rdlen
     return sorted(out)
 
-
-def _uncompressed(wire: bytes, rdtype: int, start: int, end: int) -> bytes:
-    if rdtype not in _COMPRESSED:
-        return wire[start:end]
-    skip, count = _COMPRESSED[rdtype]
-    out, off = [wire[start:start + skip]], start + skip
-    for _ in range(count):
-        name, off = _read_name(wire, off)
-        out.append(name)
-    out.append(wire[off:end])
-    return b"".join(out)
 
 
 def probe(kind: str, records: list[tuple[str, int, str]], workdir: Path,

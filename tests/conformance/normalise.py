@@ -184,7 +184,7 @@ _RDATA_NAMES = {2: (0, 1), 3: (0, 1), 4: (0, 1), 5: (0, 1), 6: (0, 2), 7: (0, 1)
                 21: (2, 1), 26: (2, 2), 33: (6, 1), 36: (2, 1), 39: (0, 1)}
 
 
-def _read_name(wire: bytes, off: int) -> tuple[bytes, int]:
+def read_name(wire: bytes, off: int) -> tuple[bytes, int]:
     """The uncompressed name at ``off`` (case kept) and the offset after it."""
     labels, end, hops = [], None, 0
     while True:
@@ -205,14 +205,17 @@ def _read_name(wire: bytes, off: int) -> tuple[bytes, int]:
             return b"".join(labels), end if end is not None else off
 
 
-def _rdata_key(wire: bytes, rdtype: int, start: int, end: int) -> bytes:
+def rdata_uncompressed(wire: bytes, rdtype: int, start: int, end: int,
+                       lower: bool = False) -> bytes:
+    """The rdata at ``wire[start:end]`` with its names uncompressed (and, with ``lower``,
+    lowercased)."""
     if rdtype not in _RDATA_NAMES:
         return wire[start:end]
     skip, count = _RDATA_NAMES[rdtype]
     out, off = [wire[start:start + skip]], start + skip
     for _ in range(count):
-        name, off = _read_name(wire, off)
-        out.append(name.lower())
+        name, off = read_name(wire, off)
+        out.append(name.lower() if lower else name)
     out.append(wire[off:end])
     if off > end:
         raise ValueError("rdata overrun")
@@ -226,7 +229,7 @@ def wire_key(wire: bytes) -> tuple | None:
         _, flags, qd, an, ns, ar = struct.unpack_from("!HHHHHH", wire)
         off, question = 12, []
         for _ in range(qd):
-            name, off = _read_name(wire, off)
+            name, off = read_name(wire, off)
             question.append((name, *struct.unpack_from("!HH", wire, off)))
             off += 4
         qname = question[0][0].lower() if question else None
@@ -234,7 +237,7 @@ def wire_key(wire: bytes) -> tuple | None:
         opts = []
         for index, count in enumerate((an, ns, ar)):
             for _ in range(count):
-                owner, off = _read_name(wire, off)
+                owner, off = read_name(wire, off)
                 rdtype, rdclass, ttl, rdlen = struct.unpack_from("!HHIH", wire, off)
                 off += 10
                 if off + rdlen > len(wire):
@@ -243,9 +246,9 @@ def wire_key(wire: bytes) -> tuple | None:
                     opts.append((owner, rdclass, ttl, wire[off:off + rdlen]))
                 else:
                     lower = owner.lower()
+                    rdata = rdata_uncompressed(wire, rdtype, off, off + rdlen, lower=True)
                     sections[index].append((owner if lower == qname else lower, rdtype,
-                                            rdclass, ttl,
-                                            _rdata_key(wire, rdtype, off, off + rdlen)))
+                                            rdclass, ttl, rdata))
                 off += rdlen
         if off != len(wire):
             return None
