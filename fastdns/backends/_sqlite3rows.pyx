@@ -17,7 +17,7 @@ from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
 from fastdns.zone._masterfile cimport WARNINGS_LISTED, StoreSink
-from fastdns.zone._rdata cimport RDATA_ROOM
+from fastdns.zone._rdfields cimport RDATA_ROOM
 from fastdns.zone._rows cimport ROW_BROKEN, add_row
 
 import queue

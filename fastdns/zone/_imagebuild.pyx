@@ -26,7 +26,7 @@ from fastdns._snapshot cimport (
 )
 from fastdns.consts cimport *
 from fastdns._wire cimport lk_cmp, lk_to_name, name_to_lk, wire_name_ok
-from fastdns.zone._rdata cimport SVC_IPV4HINT, SVC_IPV6HINT
+from fastdns.zone._rdsvcb cimport SVC_IPV4HINT, SVC_IPV6HINT
 
 cdef extern from "stdlib.h" nogil:
     void qsort_r(void *base, size_t nmemb, size_t size,

@@ -41,9 +41,12 @@ from libc.string cimport memchr, memcmp, memcpy, memmove
 from fastdns.consts cimport *
 from fastdns._wire cimport name_eq, name_to_lk, wire_name_ok
 from fastdns.zone._imagebuild cimport RecordStore
-from fastdns.zone._rdata cimport (RDATA_ROOM, TYPE_LUA, is_digit, is_space, name_from_text, rdata_from_text,
-                                  type_from_text)
-from fastdns.zone._rdata import type_name
+from fastdns.zone._chars cimport is_digit, is_space
+from fastdns.zone._rdata cimport rdata_from_text
+from fastdns.zone._rdfields cimport RDATA_ROOM, name_from_text
+from fastdns.zone._rdtypes cimport TYPE_LUA, type_from_text
+
+from fastdns.zone._rdtypes import type_name
 
 cdef enum:
     INCLUDE_DEPTH = 20            # PowerDNS's max-include-depth

@@ -24,8 +24,10 @@ from libc.string cimport memcmp, memcpy
 from fastdns.consts cimport TYPE_MX, TYPE_SOA, TYPE_SRV
 from fastdns._wire cimport name_to_lk
 from fastdns.zone._masterfile cimport WARNINGS_LISTED, StoreSink
-from fastdns.zone._rdata cimport (RDATA_ROOM, is_space, name_from_text, rdata_from_text,
-                                  type_from_text)
+from fastdns.zone._chars cimport is_space
+from fastdns.zone._rdata cimport rdata_from_text
+from fastdns.zone._rdfields cimport RDATA_ROOM, name_from_text
+from fastdns.zone._rdtypes cimport type_from_text
 
 cdef const char *E_OUTSIDE = b"owner outside the zone"
 cdef const char *E_TYPE = b"unknown record type"

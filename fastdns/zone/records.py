@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fastdns.zone._masterfile import Parser, RecordList, ZoneFileError, name_text
-from fastdns.zone._rdata import RdataError, name_from_str, type_code, type_name
+from fastdns.zone._rdata import RdataError, name_from_str
+from fastdns.zone._rdtypes import type_code, type_name
 
 __all__ = ["BATCH", "ZoneFileError", "ZoneReader", "check_name", "labels_text", "pdns_type",
            "type_code", "type_name"]

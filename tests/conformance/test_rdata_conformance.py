@@ -12,7 +12,7 @@ docs/differences.md.
 
 import pytest
 
-from fastdns.zone._rdata import RdataError, type_code
+from fastdns.zone._rdtypes import RdataError, type_code
 from tests._support.pdns_probe import Probe, probe
 from tests.conformance.argued import documented_rows
 from tests.conformance.rdata_corpus import CORPUS
@@ -89,7 +89,7 @@ def _hex(rdatas: list[bytes] | None) -> str:
 
 
 def test_the_corpus_names_every_type_powerdns_knows():
-    from fastdns.zone._rdata import type_names
+    from fastdns.zone._rdtypes import type_names
 
     written = set()
     for rtype, _ in CORPUS:

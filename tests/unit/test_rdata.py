@@ -15,15 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastdns.zone._rdata import (
-    RdataError,
-    name_from_str,
-    rdata_from_str,
-    type_code,
-    type_name,
-    type_names,
-    zone_data_type,
-)
+from fastdns.zone._rdata import RdataError, name_from_str, rdata_from_str
+from fastdns.zone._rdtypes import type_code, type_name, type_names, zone_data_type
 
 
 def ours(rtype: str, content: str) -> bytes:

@@ -1,0 +1,27 @@
+# fastdns.zone._rdtypes: the record types PowerDNS 4.7 knows, by number and by name, each
+# with the program of fields its data is read by (see the .pyx docstring).
+
+from libc.stdint cimport uint8_t, uint16_t
+
+cdef enum:
+    TYPE_ALIAS = 65401        # PowerDNS's own types (their numbers in PowerDNS's QType)
+    TYPE_LUA = 65402
+
+ctypedef struct TypeInfo:
+    uint16_t code
+    const char *name
+    # the fields, one letter each (fastdns.zone._rdfields.rd_fields); NULL: read by a
+    # function of its own; "": a meta type, never zone data
+    const char *fields
+
+# The number of the type named ``text`` (PowerDNS's names, any case, or TYPEnnn); -1 if
+# PowerDNS does not know the name.
+cdef int type_from_text(const uint8_t *text, Py_ssize_t n) noexcept nogil
+
+# The entry of type ``code`` in the table, or NULL if PowerDNS does not know it.
+cdef const TypeInfo *type_info(uint16_t code) noexcept nogil
+
+
+cdef inline bint zone_data(uint16_t code) noexcept nogil:
+    """Can records of this type be zone data (RFC 6895 §3.1: not a meta or query type)?"""
+    return not (code == 0 or code == 41 or 249 <= code <= 255)
