@@ -21,8 +21,13 @@ def setup(loglevel: int = 4, timestamps: bool = True, stream=None) -> None:
     fmt = "%(asctime)s %(message)s" if timestamps else "%(message)s"
     handler.setFormatter(logging.Formatter(fmt, datefmt="%b %d %H:%M:%S"))
     log.handlers[:] = [handler]
-    log.setLevel(_LEVELS.get(max(0, min(7, loglevel)), logging.WARNING))
+    set_level(loglevel)
     log.propagate = False
+
+
+def set_level(loglevel: int) -> None:
+    """Change the level (``loglevel``, reloadable) of a running process."""
+    log.setLevel(_LEVELS.get(max(0, min(7, loglevel)), logging.WARNING))
 
 
 def zone_event(level: int, zone: str, message: str) -> None:
@@ -54,3 +59,47 @@ def _stream_path(stream) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return path if path.startswith("/") and os.path.isfile(path) else None
+
+
+class Throttled:
+    """One kind of event that may come in floods (a refused connection, a malformed packet,
+    a refused NOTIFY): counted every time, logged at most once per ``interval`` seconds.
+
+    The first event is logged at once, ``WHAT: DETAIL``; later ones within the interval are
+    only counted, and the next line logged says how many there were (``WHAT: DETAIL, and
+    1233 more in 10 s``), so a flood costs a line per interval, not a line per packet, and
+    nothing is hidden. ``flush`` logs what is still held (at stop).
+    """
+
+    __slots__ = ("_clock", "_held", "_last", "count", "interval", "level", "what")
+
+    def __init__(self, level: int, what: str, interval: float = 10.0, clock=None) -> None:
+        import time
+
+        self.level = level
+        self.what = what
+        self.interval = interval
+        self.count = 0                  # every event, since the start
+        self._clock = clock or time.monotonic
+        self._last: float | None = None
+        self._held = 0                  # events counted and not logged yet
+
+    def __call__(self, detail: str) -> None:
+        """One event; ``detail`` says which (a client address, a zone)."""
+        self.count += 1
+        now = self._clock()
+        if self._last is not None and now - self._last < self.interval:
+            self._held += 1
+            return
+        if self._held:
+            log.log(self.level, "%s: %s, and %d more in %.0f s", self.what, detail,
+                    self._held, now - (self._last or now))
+        else:
+            log.log(self.level, "%s: %s", self.what, detail)
+        self._last = now
+        self._held = 0
+
+    def flush(self) -> None:
+        if self._held:
+            log.log(self.level, "%s: %d more", self.what, self._held)
+            self._held = 0

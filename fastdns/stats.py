@@ -23,11 +23,11 @@ def allocate(nrows: int) -> SharedRows:
 
 
 def record_usage(rows: SharedRows, slot: int) -> None:
-    """Write this process's CPU time and a heartbeat into its row."""
+    """Write this process's CPU time and a heartbeat (monotonic milliseconds) into its row."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     rows.set(slot, "user-msec", int(usage.ru_utime * 1000))
     rows.set(slot, "sys-msec", int(usage.ru_stime * 1000))
-    rows.set(slot, "heartbeat", int(time.monotonic()))
+    rows.set(slot, "heartbeat", int(time.monotonic() * 1000))
     rows.set(slot, "pid", os.getpid())
 
 

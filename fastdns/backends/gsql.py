@@ -40,9 +40,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastdns.backends.bind import BindBackend
-from fastdns.backends.gmysql import MySQL
-from fastdns.backends.gpgsql import PostgreSQL
-from fastdns.backends.gsqlite3 import SQLite3
 from fastdns.backends.sqlbase import (
     BATCH,
     CHANGE_TABLE,
@@ -81,6 +78,9 @@ TABLES = {
 }
 def open_backend(config: Any, instance: Any) -> GSQLBackend:
     """The GSQLBackend of one ``launch=`` instance (``gsqlite3``, ``gpgsql:second``...)."""
+    # each driver is imported only where its backend is launched
+    from fastdns.backends.gsqlite3 import SQLite3
+
     settings = config.backend(instance)
     dialect: Dialect
     seed = ""
@@ -88,8 +88,12 @@ def open_backend(config: Any, instance: Any) -> GSQLBackend:
         dialect = SQLite3(settings)
         seed = str(settings.get("seed-bind-config") or "")
     elif instance.backend == "gpgsql":
+        from fastdns.backends.gpgsql import PostgreSQL
+
         dialect = PostgreSQL(settings)
     elif instance.backend == "gmysql":
+        from fastdns.backends.gmysql import MySQL
+
         dialect = MySQL(settings)
     else:
         raise BackendError(f"'{instance.backend}' is not an SQL backend")

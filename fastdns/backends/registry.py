@@ -47,3 +47,23 @@ def make_backends(config: Any) -> list[ZoneSource]:
                                f"of fastdns (available: {', '.join(sorted(FACTORIES))})")
         backends.append(factory(config, instance))
     return backends
+
+
+def check_intervals(config: Any) -> list[int]:
+    """The change-check interval each launched backend is configured with, in launch order
+    (``bind-check-interval`` for a bind backend, ``zone-check-interval`` for SQL ones)."""
+    out = []
+    for instance in config.instances:
+        if instance.backend == "bind":
+            out.append(int(config.backend(instance).get("check-interval") or 0))
+        else:
+            out.append(int(config.zone_check_interval))
+    return out
+
+
+def set_check_interval(backend: ZoneSource, seconds: int) -> None:
+    """Change a running backend's check interval (the reloadable settings above)."""
+    if hasattr(backend, "interval"):         # SQL: the interval while the database answers
+        backend.interval = seconds
+    else:
+        backend.check_interval = seconds     # type: ignore[misc]

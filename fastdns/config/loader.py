@@ -485,7 +485,9 @@ def load_config(
                 f"{builder.sources.get('launch', 'default')}: backend '{instance.backend}' "
                 "is not implemented by fastdns yet; ignored"
             )
-    return Config(builder, tuple(files))
+    config = Config(builder, tuple(files))
+    config.command_line = cmdline
+    return config
 
 
 # --------------------------------------------------------------------------------------------
@@ -501,8 +503,8 @@ class Config:
     ``cfg.source(name)`` where it was set.
     """
 
-    __slots__ = ("_ignored", "_rows", "_shown", "_sources", "_texts", "_values", "files",
-                 "instances", "warnings")  # fmt: skip
+    __slots__ = ("_ignored", "_rows", "_shown", "_sources", "_texts", "_values", "command_line",
+                 "files", "instances", "warnings")  # fmt: skip
 
     def __init__(self, builder: _Builder, files: tuple[str, ...]) -> None:
         self._rows = builder.table.rows
@@ -519,6 +521,21 @@ class Config:
         self.files: tuple[str, ...] = files
         #: ``launch=``, parsed, in order.
         self.instances: tuple[BackendInstance, ...] = builder.table.instances
+        #: what the configuration was loaded from, to load it again (HUP)
+        self.command_line: CommandLine | None = None
+
+    def with_value(self, name: str, text: str, source: str) -> Config:
+        """A copy of this configuration with ``name`` set to ``text`` (``set``); raises
+        KeyError for an unknown name, ValueError for a bad value."""
+        name = self._name(name)
+        value = parse_value(self._rows[name], text)
+        copy = object.__new__(Config)
+        for slot in Config.__slots__:
+            setattr(copy, slot, getattr(self, slot))
+        copy._texts = {**self._texts, name: text}
+        copy._values = {**self._values, name: value}
+        copy._sources = {**self._sources, name: source}
+        return copy
 
     def _name(self, name: str) -> str:
         name = ALIASES.get(name, name)
@@ -539,6 +556,10 @@ class Config:
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and ALIASES.get(name, name) in self._rows
+
+    def names(self) -> list[str]:
+        """Every setting's canonical name (general and launched backends' ones)."""
+        return list(self._rows)
 
     def setting(self, name: str) -> Setting:
         """The table row of ``name``."""

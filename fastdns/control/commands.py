@@ -41,8 +41,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import dns.rdatatype
-
 from fastdns.control.protocol import Handler, Reply
 
 __all__ = [
@@ -72,6 +70,10 @@ class ControlContext(Protocol):
 
     def uptime(self) -> float:
         """Seconds since the server started."""
+        ...
+
+    async def ping(self) -> None:
+        """Return once the processes behind the control socket answer (``rping``)."""
         ...
 
     def version(self) -> str:
@@ -170,22 +172,24 @@ def respsize_bucket(size: int) -> int:
     return RESPSIZE_BOUNDS[min(index, len(RESPSIZE_BOUNDS) - 1)]
 
 
-#: Qtype numbers ``qtypes`` shows by name in PowerDNS 4.7.3 (its record types); any other
-#: number is ``TYPEn`` there, even where dnspython has a name (TSIG, MAILA, SIG...).
-_PDNS_NAMED_QTYPES = frozenset((
-    0, 1, 2, 5, 6, 7, 8, 9, 12, 13, 14, 15, 16, 17, 18, 25, 28, 29, 33, 35, 36, 37, 39, 41, 42,
-    43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 57, 59, 60, 61, 62, 63, 64, 65, 99, 104, 105,
-    106, 107, 108, 109, 251, 252, 255, 256, 257, 32769, 65401, 65402,
-))
-#: Names PowerDNS uses that dnspython does not have.
-_PDNS_QTYPE_NAMES = {0: "ENT", 57: "RKEY", 65401: "ALIAS", 65402: "LUA"}
+#: Qtype numbers ``qtypes`` shows by name in PowerDNS 4.7.3 (its record types), with those
+#: names; any other number is ``TYPEn`` there, even where dnspython has a name (TSIG, SIG...).
+_PDNS_QTYPE_NAMES = {
+    0: "ENT", 1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG", 9: "MR", 12: "PTR",
+    13: "HINFO", 14: "MINFO", 15: "MX", 16: "TXT", 17: "RP", 18: "AFSDB", 25: "KEY",
+    28: "AAAA", 29: "LOC", 33: "SRV", 35: "NAPTR", 36: "KX", 37: "CERT", 39: "DNAME",
+    41: "OPT", 42: "APL", 43: "DS", 44: "SSHFP", 45: "IPSECKEY", 46: "RRSIG", 47: "NSEC",
+    48: "DNSKEY", 49: "DHCID", 50: "NSEC3", 51: "NSEC3PARAM", 52: "TLSA", 53: "SMIMEA",
+    57: "RKEY", 59: "CDS", 60: "CDNSKEY", 61: "OPENPGPKEY", 62: "CSYNC", 63: "ZONEMD",
+    64: "SVCB", 65: "HTTPS", 99: "SPF", 104: "NID", 105: "L32", 106: "L64", 107: "LP",
+    108: "EUI48", 109: "EUI64", 251: "IXFR", 252: "AXFR", 255: "ANY", 256: "URI", 257: "CAA",
+    32769: "DLV", 65401: "ALIAS", 65402: "LUA",
+}
 
 
 def qtype_text(qtype: int) -> str:
     """A qtype's mnemonic as PowerDNS 4.7.3's ``qtypes`` shows it."""
-    if qtype not in _PDNS_NAMED_QTYPES:
-        return f"TYPE{qtype}"
-    return _PDNS_QTYPE_NAMES.get(qtype) or dns.rdatatype.to_text(dns.rdatatype.RdataType(qtype))
+    return _PDNS_QTYPE_NAMES.get(qtype) or f"TYPE{qtype}"
 
 
 def _lines(rows: Sequence[tuple[object, int]]) -> str:
@@ -210,6 +214,7 @@ _NATIVE = ("native", "Native")  # PowerDNS reads any other word as native, "all"
 
 
 async def _rping(ctx: ControlContext, args: list[str]) -> str:
+    await ctx.ping()
     return "PONG"
 
 

@@ -233,6 +233,10 @@ class ControlServer:
         name = self._tcp.sockets[0].getsockname()
         return str(name[0]), int(name[1])
 
+    def fds(self) -> list[int]:
+        """The listening descriptors (a forked child closes its copies of them)."""
+        return [sock.fileno() for server in self._servers for sock in server.sockets]
+
     async def _start(self, unix_group: int | None, tcp_address: str, tcp_port: int) -> None:
         sock, self._identity = _bind_unix(self.unix_path, unix_group)
         unix = await asyncio.start_unix_server(

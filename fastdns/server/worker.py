@@ -15,11 +15,9 @@ bundle descriptor on its channel.
 """
 
 import asyncio
-import ctypes
-import grp
+import dataclasses
 import logging
 import os
-import pwd
 import signal
 import socket
 import struct
@@ -27,141 +25,22 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from fastdns import ipc
-from fastdns._engine import Engine
-from fastdns._pcache import PacketCache
 from fastdns._shm import SharedRows
-from fastdns._snapshot import Snapshot
 from fastdns._udp import Responder, UdpReader
 from fastdns._wire import to_lk
-from fastdns.log import log
+from fastdns.log import Throttled, log, reopen, set_level
+from fastdns.server import child, messages
+from fastdns.server.messages import Channel
+from fastdns.server.options import WorkerOptions
 from fastdns.server.sockets import Listener
-from fastdns.stats import record_usage
-from fastdns.zone.bundle import BundledZone, read_bundle
+from fastdns.server.zoneset import ZoneSet
 
-#: at most one error log line per this many seconds
-_ERROR_LOG_INTERVAL = 10.0
-#: exit status of a worker that could not start (the master halts instead of respawning)
-BOOT_ERROR = 3
 #: seconds a graceful stop waits for TCP clients to take their answers (a client that does
 #: not read must not hold the stop up)
 GRACEFUL_TIMEOUT = 1.0
 #: seconds a UDP reader thread waits in recvmmsg before it looks whether it is to stop
 UDP_WAIT = 0.1
-_PR_SET_PDEATHSIG = 1
-
-
-@dataclass(frozen=True, slots=True)
-class TcpLimits:
-    max_connections: int = 20
-    idle_timeout: float = 5.0
-    max_duration: float = 0.0          # 0: no limit
-    max_transactions: int = 0          # 0: no limit
-    max_per_client: int = 0            # 0: no limit
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerOptions:
-    """What a worker needs from the configuration (it never reads the configuration)."""
-
-    udp_truncation_threshold: int = 1232
-    version: str | None = None
-    server_id: str | None = None
-    dname_processing: bool = True
-    any_to_tcp: bool = True
-    cache_ttl: int = 20
-    negquery_cache_ttl: int = 60
-    max_packet_cache_entries: int = 1000000
-    tcp: TcpLimits = field(default_factory=TcpLimits)
-    user: str = ""                     # setuid
-    group: str = ""                    # setgid
-
-    def engine(self, snapshots=(), broken=()) -> Engine:
-        return Engine(snapshots, broken=broken,
-                      udp_truncation_threshold=self.udp_truncation_threshold,
-                      version=self.version, server_id=self.server_id,
-                      dname_processing=self.dname_processing, any_to_tcp=self.any_to_tcp)
-
-    def cache(self) -> PacketCache | None:
-        if self.cache_ttl <= 0 or self.max_packet_cache_entries <= 0:
-            return None
-        return PacketCache(self.max_packet_cache_entries, self.cache_ttl,
-                           self.negquery_cache_ttl)
-
-
-def drop_privileges(user: str, group: str) -> None:
-    """setgid/setuid to ``group``/``user`` (names or numbers; empty: stay)."""
-    if group:
-        gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
-        os.setgroups([])
-        os.setgid(gid)
-    if user:
-        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
-        if not group:
-            os.setgroups([])
-            os.setgid(entry.pw_gid)
-        os.setuid(entry.pw_uid)
-
-
-def die_with_parent() -> None:
-    """Ask the kernel for SIGTERM when the master dies (the ppid check backs it up)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-class ZoneSet:
-    """The zones a worker serves: a snapshot per zone over the mapped bundles."""
-
-    def __init__(self) -> None:
-        self.snapshots: dict[str, Snapshot] = {}
-        self.broken: dict[str, bytes] = {}
-        self.kinds: dict[str, str] = {}
-        self._tags: dict[str, int] = {}
-
-    def tag(self, name: str) -> int:
-        if name not in self._tags:
-            self._tags[name] = len(self._tags) + 1
-        return self._tags[name]
-
-    def take(self, mapping, zone: BundledZone) -> None:
-        view = memoryview(mapping)[zone.offset:zone.offset + zone.size]
-        snapshot = Snapshot(view, zone.generation)
-        snapshot.tag = self.tag(zone.name)
-        self.snapshots[zone.name] = snapshot
-        self.kinds[zone.name] = zone.kind
-        self.broken.pop(zone.name, None)
-
-    def apply(self, fd: int) -> list[tuple[str, bytes]]:
-        """Apply the bundle ``fd`` (which is closed); the zones whose answers changed, as
-        (name, apex wire name)."""
-        try:
-            mapping, manifest = read_bundle(fd)
-        finally:
-            os.close(fd)
-        changed: dict[str, bytes] = {}
-        if manifest.full:
-            keep = {z.name for z in manifest.zones}
-            for name in list(self.snapshots):
-                if name not in keep:
-                    changed[name] = self.snapshots.pop(name).origin
-        for name in manifest.removed:
-            if name in self.snapshots:
-                changed[name] = self.snapshots.pop(name).origin
-        for zone in manifest.zones:
-            self.take(mapping, zone)
-            changed[zone.name] = zone.wire
-        # the manifest's broken list is the whole set: zones in it and not loaded get
-        # SERVFAIL, zones no longer in it stop getting it
-        broken = {name: wire for name, wire in manifest.broken if name not in self.snapshots}
-        for name in set(self.broken) ^ set(broken):
-            changed[name] = broken.get(name) or self.broken[name]
-        self.broken = broken
-        return list(changed.items())
 
 
 class Worker:
@@ -185,7 +64,25 @@ class Worker:
         self.tcp_per_client: Counter[str] = Counter()
         self._servers: list[asyncio.AbstractServer] = []
         self._readers: list[UdpThread] = []
-        self._last_error_log = 0.0
+        self.engine_errors = Throttled(logging.ERROR, "internal error while answering a "
+                                       "query; sent SERVFAIL")
+        self.tcp_refused = Throttled(logging.WARNING, "tcp connection refused at the "
+                                     "connection limit")
+
+    def configure(self, settings: dict) -> None:
+        """Take reloadable settings that changed (``Configure``: WorkerOptions fields)."""
+        if "loglevel" in settings:
+            set_level(settings["loglevel"])
+        fields = {k: v for k, v in settings.items() if k in WorkerOptions.__dataclass_fields__}
+        if not fields:
+            return
+        self.options = dataclasses.replace(self.options, **fields)
+        if fields.keys() & {"cache_ttl", "negquery_cache_ttl", "max_packet_cache_entries"}:
+            # a new cache with the new bounds (the answers cached so far are dropped)
+            self.cache = self.options.cache()
+            self.responder.set_cache(self.cache)
+            if self.rows is not None:
+                self.rows.set(self.slot, "packetcache-size", 0)
 
     # -- zones -----------------------------------------------------------------------------
 
@@ -213,10 +110,7 @@ class Worker:
     # -- answering -------------------------------------------------------------------------
 
     def _engine_error(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        if now - self._last_error_log > _ERROR_LOG_INTERVAL:
-            self._last_error_log = now
-            log.error("internal error while answering a query; sent SERVFAIL: %r", exc)
+        self.engine_errors(repr(exc))
 
     def answer(self, packet: bytes, tcp: bool, v6: bool = False,
                remote: bytes | None = None) -> bytes | None:
@@ -269,6 +163,8 @@ class Worker:
                 await asyncio.sleep(0.05)
         for conn in list(self.tcp_connections):
             conn.close(abort=True)
+        self.tcp_refused.flush()
+        self.engine_errors.flush()
 
 
 class UdpThread:
@@ -341,8 +237,7 @@ class TcpConnection(asyncio.Protocol):
         if len(worker.tcp_connections) >= limits.max_connections or (
                 limits.max_per_client and
                 worker.tcp_per_client[self.client] >= limits.max_per_client):
-            log.log(logging.INFO, "tcp connection from %s refused: connection limit reached",
-                    self.client)
+            worker.tcp_refused(self.client)
             transport.abort()
             return
         worker.tcp_connections.add(self)
@@ -447,92 +342,67 @@ def _remote_key(address: str) -> bytes | None:
 
 # -- the process ---------------------------------------------------------------------------
 
-def main(slot: int, listeners: list[Listener], channel: socket.socket, rows: SharedRows,
-         options: WorkerOptions, zones: ZoneSet, master_pid: int) -> int:
+def main(birth, listeners: list[Listener], options: WorkerOptions, zones: ZoneSet) -> int:
     """A forked worker's life; its exit status (BOOT_ERROR when it could not start)."""
     import uvloop
-    from setproctitle import setproctitle
 
     try:
-        setproctitle(f"fastdns: worker {slot}")
-        die_with_parent()
-        drop_privileges(options.user, options.group)
-        worker = Worker(options, listeners, zones, rows, slot)
+        child.start(f"worker {birth.slot}", options.user, options.group)
+        worker = Worker(options, listeners, zones, birth.rows, birth.row)
     except Exception as exc:
-        log.error("worker %d cannot start: %s", slot, exc)
-        return BOOT_ERROR
-    return uvloop.run(_serve(worker, channel, master_pid))
+        log.error("worker %d cannot start: %s", birth.slot, exc)
+        return child.BOOT_ERROR
+    return uvloop.run(_serve(worker, birth))
 
 
-async def _serve(worker: Worker, channel: socket.socket, master_pid: int) -> int:
+async def _serve(worker: Worker, birth) -> int:
     loop = asyncio.get_running_loop()
     stopping: asyncio.Future[bool] = loop.create_future()
+    channel: Channel = birth.channel
 
     def stop(graceful: bool) -> None:
         if not stopping.done():
             stopping.set_result(graceful)
 
-    def on_message() -> None:
-        try:
-            received = ipc.recv(channel)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            received = None
-        if received is None:          # the master is gone
-            loop.remove_reader(channel.fileno())
-            stop(False)
-            return
-        message, fds = received
-        op = message.get("op")
-        if op == "zones" and fds:
-            started = time.monotonic()
-            changed = worker.apply_bundle(fds[0])
-            log.debug("worker %d: %d zones changed in %.3fs", worker.slot, changed,
-                      time.monotonic() - started)
-            ipc.send(channel, {"op": "applied", "bundle": message.get("bundle")})
-            for extra in fds[1:]:
-                os.close(extra)
-        elif op == "purge":
-            wire = message.get("wire")
-            count = worker.purge(None if wire is None else bytes.fromhex(wire),
-                                 bool(message.get("below")))
-            ipc.send(channel, {"op": "purged", "id": message.get("id"), "count": count})
-        else:
-            for fd in fds:
-                os.close(fd)
+    def on_bundle(message: messages.ZoneBundle, fds: list[int]) -> None:
+        started = time.monotonic()
+        changed = worker.apply_bundle(fds[0])
+        log.debug("worker %d: %d zones changed in %.3fs", birth.slot, changed,
+                  time.monotonic() - started)
+        _reply(messages.Applied(message.bundle))
 
-    def beat() -> None:
-        if worker.rows is not None:
-            record_usage(worker.rows, worker.slot)
-        if os.getppid() != master_pid:
+    def on_purge(message: messages.Purge, fds: list[int]) -> None:
+        wire = None if message.wire is None else bytes.fromhex(message.wire)
+        _reply(messages.Replied(message.request, worker.purge(wire, message.below)))
+
+    def on_ping(message: messages.Ping, fds: list[int]) -> None:
+        _reply(messages.Replied(message.request))
+
+    def on_configure(message: messages.Configure, fds: list[int]) -> None:
+        worker.configure(message.settings)
+
+    def _reply(message: messages.Message) -> None:
+        try:
+            channel.send(message)
+        except OSError:
             stop(False)
-            return
-        loop.call_later(1.0, beat)
 
     loop.add_signal_handler(signal.SIGTERM, stop, True)
     loop.add_signal_handler(signal.SIGINT, stop, True)
     loop.add_signal_handler(signal.SIGQUIT, os._exit, 0)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)      # the master's business
-    loop.add_signal_handler(signal.SIGUSR1, reopen_log)
-    channel.setblocking(False)
-    loop.add_reader(channel.fileno(), on_message)
-    if worker.rows is not None:
-        # the row is this worker's (its pid in it) before the first answer it counts: the
-        # master sums the rows that have a pid, so nothing counted is ever missing
-        record_usage(worker.rows, worker.slot)
+    loop.add_signal_handler(signal.SIGUSR1, reopen)
+    channel.attach(loop, {messages.ZoneBundle: on_bundle, messages.Purge: on_purge,
+                          messages.Ping: on_ping, messages.Configure: on_configure},
+                   on_closed=lambda: stop(False))
+    # the row is this worker's (its pid in it) before the first answer it counts: the
+    # master sums the rows that have a pid, so nothing counted is ever missing
+    heartbeat = child.Heartbeat(birth.rows, birth.row, birth.master_pid, birth.tick,
+                                orphaned=lambda: stop(False))
+    heartbeat.start()
     await worker.start()
-    beat()
-    try:
-        ipc.send(channel, {"op": "booted", "slot": worker.slot})
-    except OSError:               # the master died while this worker was starting
-        stop(False)
+    _reply(messages.Booted())
     graceful = await stopping
+    heartbeat.stop()
     await worker.stop(graceful)
     return 0
-
-
-def reopen_log() -> None:
-    from fastdns.log import reopen
-
-    reopen()

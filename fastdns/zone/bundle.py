@@ -18,8 +18,6 @@ import os
 import struct
 from dataclasses import dataclass
 
-import dns.name
-
 MAGIC = b"FDZBNDL1"
 _HEAD = struct.Struct("!8sI")
 _ALIGN = 8
@@ -47,8 +45,12 @@ class Manifest:
     full: bool
 
 
-def _wire(name: str) -> bytes:
-    return dns.name.from_text(name).to_wire() or b""
+def _wire(name: str) -> str:
+    """``name`` in wire form, as hex for the manifest (the writer's side: the manager reads
+    text; a worker, which must not import dnspython, reads the wire form)."""
+    import dns.name
+
+    return (dns.name.from_text(name).to_wire() or b"").hex()
 
 
 def _images_start(manifest_len: int) -> int:
@@ -63,11 +65,12 @@ def write_bundle(images: list[tuple[str, str, int, bytes]], removed=(), broken=(
     offsets: list[int] = []
     offset = 0
     for name, kind, generation, image in images:
-        entries.append([name, kind, generation, offset, len(image)])
+        entries.append([name, _wire(name), kind, generation, offset, len(image)])
         offsets.append(offset)
         offset += -(-len(image) // _ALIGN) * _ALIGN
     manifest = json.dumps({"zones": entries, "removed": list(removed),
-                           "broken": list(broken), "full": full}).encode()
+                           "broken": [[name, _wire(name)] for name in broken],
+                           "full": full}).encode()
     start = _images_start(len(manifest))
     size = start + offset
     fd = os.memfd_create("fastdns-zones", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
@@ -98,12 +101,13 @@ def read_bundle(fd: int) -> tuple[mmap.mmap, Manifest]:
     data = json.loads(mm[_HEAD.size:_HEAD.size + length])
     start = _images_start(length)
     zones = []
-    for name, kind, generation, offset, zsize in data["zones"]:
+    for name, wire, kind, generation, offset, zsize in data["zones"]:
         offset += start
         if offset % _ALIGN or offset + zsize > size:
             mm.close()
             raise ValueError(f"zone '{name}' lies outside the bundle")
-        zones.append(BundledZone(name, _wire(name), kind, generation, offset, zsize))
+        zones.append(BundledZone(name, bytes.fromhex(wire), kind, generation, offset, zsize))
     manifest = Manifest(tuple(zones), tuple(data["removed"]),
-                        tuple((name, _wire(name)) for name in data["broken"]), data["full"])
+                        tuple((name, bytes.fromhex(wire)) for name, wire in data["broken"]),
+                        data["full"])
     return mm, manifest

@@ -269,9 +269,17 @@ def test_qtypes_respsizes_remotes(server, client):
 
 
 @pytest.mark.parametrize("client", CLIENTS)
-def test_set_is_refused(server, client):
+def test_set_changes_reloadable_settings_only(server, client):
+    """``set`` takes a setting marked reloadable (PowerDNS's reply, ``done``), shows it in
+    ``current-config``, and refuses the others and bad values, changing nothing."""
     assert ok(server, client, "set", "query-logging", "yes") == SET_REFUSED
-    assert ok(server, client, "set", "cache-ttl", "5") == SET_REFUSED
+    assert ok(server, client, "set", "local-port", "53") == SET_REFUSED
+    assert ok(server, client, "set", "no-such-setting", "1") == SET_REFUSED
+    assert ok(server, client, "set", "cache-ttl", "seven").startswith("Bad value for 'cache-ttl'")
+    value = str(5 + CLIENTS.index(client))      # the server is shared by both clients
+    assert f"cache-ttl={value}\n" not in ok(server, client, "current-config", "diff")
+    assert ok(server, client, "set", "cache-ttl", value) == "done"
+    assert f"cache-ttl={value}\n" in ok(server, client, "current-config", "diff")
 
 
 @pytest.mark.parametrize("client", CLIENTS)

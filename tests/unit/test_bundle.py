@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from fastdns.server.worker import ZoneSet
+from fastdns.server.zoneset import ZoneSet
 from fastdns.stats import allocate, totals
 from fastdns.zone.bundle import read_bundle, write_bundle
 from fastdns.zone.loader import load_image_text

@@ -17,13 +17,19 @@ LAYERS = {
     "fastdns._snapshot": 1, "fastdns._pcache": 1, "fastdns._shm": 1,
     "fastdns._engine": 2, "fastdns._udp": 2,
     "fastdns.config": 3, "fastdns.zone": 3, "fastdns.dnssec": 3, "fastdns.backends": 3,
-    "fastdns.xfr": 3, "fastdns.ipc": 3, "fastdns.stats": 3, "fastdns.log": 3,
+    "fastdns.xfr": 3, "fastdns.stats": 3, "fastdns.log": 3,
     "fastdns.api": 4, "fastdns.control": 4,
     "fastdns.server": 5, "fastdns.server.master": 6,
     "fastdns.cli": 7, "fastdns.tools": 7, "fastdns.__main__": 8, "fastdns": 0,
 }
 #: what the compiled hot path (L0-L2) may import at all
 CYTHON_ALLOWED = re.compile(r"^(fastdns\.|cpython|libc|posix)")
+#: third-party packages and fastdns modules that must not be in a worker process at all (the
+#: master forks the workers: what it has imported, they have too)
+WORKER_PROCESS_BANNED = ("dns", "psycopg", "pymysql", "sqlite3", "_sqlite3", "cryptography",
+                         "fastdns.backends", "fastdns.zone.loader", "fastdns.zone.records",
+                         "fastdns.zone._masterfile", "fastdns.zone._rdata",
+                         "fastdns.zone._imagebuild", "fastdns.zone.zonedb")
 #: what a worker must never import (STYLE §2 bans)
 WORKER_BANNED = ("fastdns.backends", "fastdns.api", "fastdns.xfr", "psycopg", "sqlite3",
                  "cryptography", "fastdns.zone.loader", "fastdns.zone.records", "fastdns.config")
@@ -53,7 +59,12 @@ def imports_of(path: Path) -> set[str]:
     if path.suffix in (".pyx", ".pxd"):
         return {a or b for a, b in _IMPORT_LINE.findall(text)}
     found = set()
-    for node in ast.walk(ast.parse(text)):
+    tree = ast.parse(text)
+    # imports for the type checker only (``if TYPE_CHECKING:``) are no dependency at run time
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            node.body = []
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -138,3 +149,57 @@ def test_no_import_cycles():
     for node in edges:
         if node not in state:
             visit(node, [])
+
+
+_PROCESS_PROBE = """
+import sys
+from fastdns.config.loader import load_config, parse_command_line
+config = load_config(parse_command_line(["--config-dir=" + sys.argv[1]]))
+from fastdns.server import kinds
+from fastdns.server.master import Master
+master = Master(config)
+if sys.argv[2] == "worker":
+    # what the worker kind's start imports, then a worker built as in a real one
+    from fastdns.server import worker
+    from fastdns.server.zoneset import ZoneSet
+    worker.Worker(master.options, [], ZoneSet())
+else:
+    from fastdns.backends.registry import make_backends
+    from fastdns.server import manager
+    make_backends(config)
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def _process_modules(tmp_path, kind: str, launch: str) -> set[str]:
+    """The modules a ``kind`` process of a server with ``launch`` has, in a fresh
+    interpreter that imports what the master and that child import."""
+    import subprocess
+    import sys
+
+    (tmp_path / "fastdns.conf").write_text(
+        f"launch={launch}\ngsqlite3-database={tmp_path}/z.sqlite3\n"
+        f"bind-config={tmp_path}/named.conf\nlocal-address=127.0.0.1\n")
+    (tmp_path / "named.conf").write_text("")
+    done = subprocess.run([sys.executable, "-c", _PROCESS_PROBE, str(tmp_path), kind],
+                          capture_output=True, text=True, cwd=PACKAGE.parent, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize("launch", ["gsqlite3", "bind", "gpgsql"])
+def test_a_worker_process_holds_no_banned_module(tmp_path, launch):
+    """Transitively, not only the import lines of worker.py: nothing the master or a worker
+    imports brings in dnspython, a database driver or the zone compiler."""
+    modules = _process_modules(tmp_path, "worker", launch)
+    banned = sorted(m for m in modules if m.startswith(WORKER_PROCESS_BANNED)
+                    and (m in WORKER_PROCESS_BANNED or "." in m))
+    assert not banned, f"a worker holds {banned}"
+    assert "fastdns._engine" in modules and "fastdns.server.worker" in modules
+
+
+def test_a_gsqlite3_manager_imports_no_other_driver(tmp_path):
+    modules = _process_modules(tmp_path, "manager", "gsqlite3")
+    assert "fastdns.backends.gsqlite3" in modules or "sqlite3" in modules \
+        or "fastdns.backends._sqlite3rows" in modules
+    assert not {m for m in modules if m.split(".")[0] in ("psycopg", "pymysql", "MySQLdb")}
