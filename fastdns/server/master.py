@@ -33,7 +33,7 @@ from fastdns.server.context import MasterControl
 from fastdns.server.kinds import Birth, ChildKind
 from fastdns.server.messages import Channel
 from fastdns.server.options import worker_options
-from fastdns.server.sockets import Listener, bind_listeners
+from fastdns.server.sockets import SlotSockets
 from fastdns.server.zonebook import ZoneBook
 
 #: seconds a graceful stop waits for children before SIGKILL
@@ -68,8 +68,8 @@ class Master:
         self.rows = stats.allocate(kinds.ROWS)
         self.row_of = kinds.first_rows()
         self.master_row = kinds.ROWS - 1
-        self.addresses = [(a.host, a.port or config.local_port) for a in config.local_address]
-        self.listeners: dict[int, list[Listener]] = {}
+        self.listeners = SlotSockets([(a.host, a.port or config.local_port)
+                                      for a in config.local_address])
         self.children: dict[int, Child] = {}
         self.book = ZoneBook()
         self.control = MasterControl(self)
@@ -97,13 +97,8 @@ class Master:
         from setproctitle import setproctitle
 
         try:
-            self.bind(0)
-            if self.addresses and not self.addresses[0][1]:
-                # a port of 0: the kernel chose one for slot 0, the other slots share it
-                self.addresses = [(x.address, x.port) for x in self.listeners[0]
-                                  if x.kind == "udp"]
-            for slot in range(1, self.num_workers):
-                self.bind(slot)
+            for slot in range(self.num_workers):
+                self.listeners.bind(slot)
             os.makedirs(self.config.socket_dir, exist_ok=True)
         except OSError as exc:
             log.error("%s%s", f"{exc.filename}: " if exc.filename else "", exc.strerror or exc)
@@ -111,17 +106,10 @@ class Master:
         setproctitle("fastdns: master")
         return uvloop.run(self.main())
 
-    def bind(self, slot: int) -> None:
-        self.listeners[slot] = bind_listeners(self.addresses, check_free=slot == 0)
-
     async def main(self) -> int:
         loop = self.loop = asyncio.get_running_loop()
         self.stopped = loop.create_future()
-        for signum, handler in ((signal.SIGHUP, self.on_hup), (signal.SIGTERM, self.on_term),
-                                (signal.SIGINT, self.on_term), (signal.SIGQUIT, self.on_quit),
-                                (signal.SIGTTIN, self.on_ttin), (signal.SIGTTOU, self.on_ttou),
-                                (signal.SIGUSR1, self.on_usr1)):
-            loop.add_signal_handler(signum, handler)
+        Signals(self).install(loop)
         control_path = self.control.socket_path
         try:
             self.server = await start_control_server(
@@ -169,9 +157,7 @@ class Master:
         while self.children and time.monotonic() < deadline + 2.0:
             await asyncio.sleep(0.02)
             self.reap()
-        for listeners in self.listeners.values():
-            for listener in listeners:
-                listener.sock.close()
+        self.listeners.close()
         self.book.close()
         self.control.remove_files()
 
@@ -220,9 +206,7 @@ class Master:
         fds = []
         for other in self.children.values():
             fds += [other.channel.fileno(), other.pidfd]
-        for number, listeners in self.listeners.items():
-            if not (kind.keeps_listeners and number == slot):
-                fds += [listener.sock.fileno() for listener in listeners]
+        fds += self.listeners.fds(but=slot if kind.keeps_listeners else None)
         # the control sockets: closed, not close()d (that would remove the socket file)
         fds += self.server.fds() if self.server is not None else []
         return fds
@@ -269,7 +253,7 @@ class Master:
             return
         if c.kind.keeps_listeners and c.slot >= self.counts[c.kind.name]:
             log.info("%s (pid %d) %s (one %s fewer)", c.name, c.pid, cause, c.kind.name)
-            self.release(c.slot)
+            self.listeners.release(c.slot)
             return
         boot_error = os.WIFEXITED(status) and os.WEXITSTATUS(status) == child.BOOT_ERROR
         if not c.booted and c.slot in self.added_slots:
@@ -278,7 +262,7 @@ class Master:
             log.error("%s (pid %d) %s; going on with %d", c.name, c.pid, cause,
                       self.counts[c.kind.name])
             self.added_slots.discard(c.slot)
-            self.release(c.slot)
+            self.listeners.release(c.slot)
             return
         if boot_error:
             self.halt(f"{c.name} {cause}")
@@ -302,17 +286,12 @@ class Master:
         def now() -> None:
             self._respawning.discard((kind.name, slot))
             if slot >= self.counts[kind.name] and kind.keeps_listeners:
-                self.release(slot)
+                self.listeners.release(slot)
             elif not self.stopping and not self.child_of(kind, slot):
                 self.spawn(kind, slot)
 
         assert self.loop is not None
         self.loop.call_later(max(0.0, wait), now)
-
-    def release(self, slot: int) -> None:
-        """Close the sockets of a slot no worker will have again."""
-        for listener in self.listeners.pop(slot, []):
-            listener.sock.close()
 
     def send(self, c: Child, message: messages.Message, fds: tuple[int, ...] = ()) -> bool:
         try:
@@ -350,54 +329,66 @@ class Master:
         assert self.loop is not None
         self.loop.call_later(self.tick_interval(), self.tick)
 
-    # -- signals ---------------------------------------------------------------------------
+class Signals:
+    """What the master does on each signal (handlers run on its event loop)."""
+
+    def __init__(self, master: Master) -> None:
+        self.master = master
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        for signum, handler in ((signal.SIGHUP, self.on_hup), (signal.SIGTERM, self.on_term),
+                                (signal.SIGINT, self.on_term), (signal.SIGQUIT, self.on_quit),
+                                (signal.SIGTTIN, self.on_ttin), (signal.SIGTTOU, self.on_ttou),
+                                (signal.SIGUSR1, self.on_usr1)):
+            loop.add_signal_handler(signum, handler)
 
     def on_hup(self) -> None:
         log.info("SIGHUP: reading the configuration again and reloading zones")
-        self.control.reconfigure()
+        self.master.control.reconfigure()
 
     def on_term(self) -> None:
-        self.stop(True)
+        self.master.stop(True)
 
     def on_quit(self) -> None:
-        self.stop(False)
+        self.master.stop(False)
 
     def on_ttin(self) -> None:
-        slot = self.num_workers
+        m = self.master
+        slot = m.num_workers
         if slot >= kinds.WORKER.rows:
             log.error("SIGTTIN: no room for worker %d", slot)
             return
-        if slot not in self.listeners:
-            try:
-                self.bind(slot)
-            except OSError as exc:
-                log.error("SIGTTIN: cannot bind the sockets of worker %d: %s", slot,
-                          exc.strerror or exc)
-                return
-        self.counts["worker"] += 1
-        self.added_slots.add(slot)
-        log.warning("SIGTTIN: %d workers", self.num_workers)
-        self.spawn(kinds.WORKER, slot)
+        try:
+            m.listeners.bind(slot)
+        except OSError as exc:
+            log.error("SIGTTIN: cannot bind the sockets of worker %d: %s", slot,
+                      exc.strerror or exc)
+            return
+        m.counts["worker"] += 1
+        m.added_slots.add(slot)
+        log.warning("SIGTTIN: %d workers", m.num_workers)
+        m.spawn(kinds.WORKER, slot)
 
     def on_ttou(self) -> None:
-        if self.num_workers <= 1:
+        m = self.master
+        if m.num_workers <= 1:
             return
-        self.counts["worker"] -= 1
-        self.added_slots.discard(self.num_workers)
-        log.warning("SIGTTOU: %d workers", self.num_workers)
-        for c in self.of_kind(kinds.WORKER):
-            if c.slot >= self.num_workers:
+        m.counts["worker"] -= 1
+        m.added_slots.discard(m.num_workers)
+        log.warning("SIGTTOU: %d workers", m.num_workers)
+        for c in m.of_kind(kinds.WORKER):
+            if c.slot >= m.num_workers:
                 # the worker alone holds the slot's sockets now: they leave the SO_REUSEPORT
                 # group when it closes them, not when the master notices that it exited
-                self.release(c.slot)
-                self.kill(c, signal.SIGTERM)
+                m.listeners.release(c.slot)
+                m.kill(c, signal.SIGTERM)
 
     def on_usr1(self) -> None:
         from fastdns.log import reopen
 
         reopen()
-        for c in list(self.children.values()):
-            self.kill(c, signal.SIGUSR1)
+        for c in list(self.master.children.values()):
+            self.master.kill(c, signal.SIGUSR1)
 
 
 def exit_cause(status: int, stopping: bool, killed_for: str = "") -> str:

@@ -84,3 +84,39 @@ def bind_listeners(addresses: list[tuple[str, int]], reuseport: bool = True,
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from None
     return listeners
+
+
+class SlotSockets:
+    """The listening sockets of every worker slot, held by the master: bound before the
+    first fork (slot 0 first, checking that nobody else holds the addresses; with port 0
+    the kernel's choice for slot 0 is every slot's), kept while the slot is in use so that
+    a respawned worker takes over the queries queued in them, released when it is not."""
+
+    def __init__(self, addresses: list[tuple[str, int]]) -> None:
+        self.addresses = addresses
+        self.slots: dict[int, list[Listener]] = {}
+
+    def bind(self, slot: int) -> None:
+        """Raises OSError naming the address."""
+        if slot in self.slots:
+            return
+        self.slots[slot] = bind_listeners(self.addresses, check_free=slot == 0)
+        if slot == 0 and self.addresses and not self.addresses[0][1]:
+            self.addresses = [(x.address, x.port) for x in self.slots[0] if x.kind == "udp"]
+
+    def __getitem__(self, slot: int) -> list[Listener]:
+        return self.slots[slot]
+
+    def release(self, slot: int) -> None:
+        """Close the sockets of a slot no worker will have again."""
+        for listener in self.slots.pop(slot, []):
+            listener.sock.close()
+
+    def fds(self, but: int | None = None) -> list[int]:
+        """Every slot's descriptors, except those of slot ``but``."""
+        return [x.sock.fileno() for slot, listeners in self.slots.items() if slot != but
+                for x in listeners]
+
+    def close(self) -> None:
+        for slot in list(self.slots):
+            self.release(slot)
