@@ -1,13 +1,16 @@
 """``launch=`` -> backend objects, in launch order (the first backend that has a zone wins)."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastdns.backends.bind import BindBackend
 from fastdns.backends.gsql import open_backend
 from fastdns.config.settings import BackendInstance
 from fastdns.zone.loader import ZoneOptions
 from fastdns.zone.source import BackendError, ZoneSource
+
+if TYPE_CHECKING:
+    from fastdns.config.loader import Config
 
 
 def _bind(config: Any, instance: BackendInstance) -> ZoneSource:
@@ -37,7 +40,7 @@ def refresh_interval(backends: list[ZoneSource]) -> int:
     return min(intervals) if intervals else 0
 
 
-def make_backends(config: Any) -> list[ZoneSource]:
+def make_backends(config: Config) -> list[ZoneSource]:
     """The backends of ``config.instances``; raises BackendError for one we cannot start."""
     backends = []
     for instance in config.instances:
@@ -49,7 +52,7 @@ def make_backends(config: Any) -> list[ZoneSource]:
     return backends
 
 
-def check_intervals(config: Any) -> list[int]:
+def check_intervals(config: Config) -> list[int]:
     """The change-check interval each launched backend is configured with, in launch order
     (``bind-check-interval`` for a bind backend, ``zone-check-interval`` for SQL ones)."""
     out = []

@@ -40,8 +40,9 @@ import re
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from fastdns.config.attributes import SettingAttributes
 from fastdns.config.settings import (
     ALIASES,
     BACKEND_SETTINGS,
@@ -494,7 +495,7 @@ def load_config(
 # The result
 
 
-class Config:
+class Config(SettingAttributes):
     """The loaded configuration: values by PowerDNS name or by attribute.
 
     ``cfg["local-port"]`` and ``cfg.local_port`` give the parsed value (see
@@ -546,13 +547,15 @@ class Config:
     def __getitem__(self, name: str) -> Any:
         return self._values[self._name(name)]
 
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("_"):
-            raise AttributeError(attr)
-        try:
-            return self[setting_name(attr)]
-        except KeyError:
-            raise AttributeError(f"no setting '{setting_name(attr)}'") from None
+    if not TYPE_CHECKING:
+        # the type checker sees SettingAttributes instead: a misspelt setting is its error
+        def __getattr__(self, attr: str) -> Any:
+            if attr.startswith("_"):
+                raise AttributeError(attr)
+            try:
+                return self[setting_name(attr)]
+            except KeyError:
+                raise AttributeError(f"no setting '{setting_name(attr)}'") from None
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and ALIASES.get(name, name) in self._rows

@@ -17,13 +17,14 @@ from fastdns.log import log, set_level
 from fastdns.server import kinds, messages, reconfig, sdnotify
 
 if TYPE_CHECKING:
+    from fastdns.config.loader import Config
     from fastdns.server.master import Child, Master
 
 #: seconds a reply from every worker (purge, ping) may take
 REPLY_TIMEOUT = 3.0
 
 
-def runtime_name(config) -> str:
+def runtime_name(config: Config) -> str:
     """``pdns`` or ``pdns-NAME``: the stem of the control socket and pid file, as PowerDNS
     names them, so that its own ``pdns_control`` finds us."""
     return f"pdns-{config.config_name}" if config.config_name else "pdns"

@@ -20,7 +20,7 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastdns.backends.registry import make_backends, refresh_interval, set_check_interval
 from fastdns.log import log, reopen, set_level
@@ -28,6 +28,9 @@ from fastdns.server import child, messages
 from fastdns.zone.bundle import write_bundle
 from fastdns.zone.source import BackendError, ZoneSource
 from fastdns.zone.zonedb import RefreshResult, ZoneDB
+
+if TYPE_CHECKING:
+    from fastdns.config.loader import Config
 
 
 class Service(Protocol):
@@ -38,7 +41,7 @@ class Service(Protocol):
     async def run(self) -> None: ...
 
 
-def main(birth: child.Birth, config: Any) -> int:
+def main(birth: child.Birth, config: Config) -> int:
     """A forked manager's life; its exit status (BOOT_ERROR when it could not start)."""
     import uvloop
 

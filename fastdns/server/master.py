@@ -24,6 +24,7 @@ import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastdns import stats
 from fastdns.control.protocol import ControlServer, ControlServerError, start_control_server
@@ -35,6 +36,9 @@ from fastdns.server.messages import Channel
 from fastdns.server.options import worker_options
 from fastdns.server.sockets import SlotSockets
 from fastdns.server.zonebook import ZoneBook
+
+if TYPE_CHECKING:
+    from fastdns.config.loader import Config
 
 #: seconds a graceful stop waits for children before SIGKILL
 STOP_TIMEOUT = 4.0
@@ -61,7 +65,7 @@ class Child:
 
 
 class Master:
-    def __init__(self, config) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
         self.counts = {kind.name: kind.count(self) for kind in kinds.KINDS}
         self.options = worker_options(config, self.counts["worker"])
@@ -407,6 +411,6 @@ def exit_cause(status: int, stopping: bool, killed_for: str = "") -> str:
     return f"exited with status {code}"
 
 
-def serve(config) -> int:
+def serve(config: Config) -> int:
     """Run the server of ``config`` until it is told to stop; the exit status."""
     return Master(config).run()

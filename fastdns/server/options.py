@@ -3,10 +3,14 @@ reads the configuration): :class:`WorkerOptions`, and the settings among them th
 running worker takes on HUP or ``set`` (:data:`RELOADABLE`)."""
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastdns import __version__
 from fastdns._engine import Engine
 from fastdns._pcache import PacketCache
+
+if TYPE_CHECKING:
+    from fastdns.config.loader import Config
 
 #: setting -> the WorkerOptions field a running worker changes when it changes
 RELOADABLE = {"cache-ttl": "cache_ttl", "negquery-cache-ttl": "negquery_cache_ttl",
@@ -62,7 +66,7 @@ def version_text(setting: str) -> str | None:
     return setting
 
 
-def worker_options(config, workers: int = 1) -> WorkerOptions:
+def worker_options(config: Config, workers: int = 1) -> WorkerOptions:
     """The settings a worker acts on. ``max-packet-cache-entries`` bounds the caches of all
     ``workers`` together, as it bounds PowerDNS's one cache: each worker gets its share."""
     server_id = None if config.server_id == "disabled" else config.server_id

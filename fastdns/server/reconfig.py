@@ -16,6 +16,7 @@ from fastdns.log import log
 from fastdns.server.options import RELOADABLE, worker_options
 
 if TYPE_CHECKING:
+    from fastdns.config.loader import Config
     from fastdns.server.master import Master
 
 
@@ -25,7 +26,7 @@ class Changes:
     restart: tuple[str, ...]        # take effect at the next start
 
 
-def reread(config):
+def reread(config: Config) -> Config | None:
     """The configuration read again as the server first read it; None (and a log line
     naming file:line and what is wrong) when it cannot be read, and the old one stays."""
     from fastdns.config.loader import ConfigError, load_config
@@ -39,14 +40,14 @@ def reread(config):
         return None
 
 
-def diff(old, new) -> Changes:
+def diff(old: Config, new: Config) -> Changes:
     names = [n for n in new.names() if n in old and old.text(n) != new.text(n)]
     names += [n for n in old.names() if n not in new]
     reloadable = tuple(n for n in names if n in new and new.setting(n).reloadable)
     return Changes(reloadable, tuple(n for n in names if n not in reloadable))
 
 
-def merge(old, new, names: tuple[str, ...]):
+def merge(old: Config, new: Config, names: tuple[str, ...]) -> Config:
     """``old`` with the values of ``names`` taken from ``new``."""
     for name in names:
         old = old.with_value(name, new.text(name), new.source(name))
@@ -64,7 +65,7 @@ def worker_fields(master: Master, names: tuple[str, ...]) -> dict[str, Any]:
     return fields
 
 
-def manager_fields(config, names: tuple[str, ...]) -> dict[str, Any]:
+def manager_fields(config: Config, names: tuple[str, ...]) -> dict[str, Any]:
     """What the manager is to change: the log level, the backends' check intervals."""
     from fastdns.backends.registry import check_intervals
 

@@ -76,7 +76,7 @@ def test_table_rows_are_well_formed() -> None:
         assert row.help and "\n" not in row.help, name
         assert row.name == row.name.lower() and " " not in row.name
     # fastdns's own names are only those PowerDNS has no equivalent for
-    assert set(SETTINGS) - PDNS_SETTINGS == {"workers", "zone-check-interval",
+    assert set(SETTINGS) - PDNS_SETTINGS == {"workers", "zone-check-interval", "heartbeat-timeout",
                                              "gsqlite3-create-schema",
                                              "gsqlite3-seed-bind-config"}
     for alias, target in ALIASES.items():
@@ -843,3 +843,40 @@ def test_settings_module_has_no_mutable_defaults_leaking() -> None:
     assert SETTINGS["gsqlite3-database"].help == "SQLite file with PowerDNS's schema"
     assert settings.SETTINGS is SETTINGS
     assert os.path.isabs(SETTINGS["socket-dir"].default)
+
+
+def test_every_setting_is_a_typed_attribute_of_config():
+    """fastdns.config.attributes declares each setting of the table, with the type its
+    kind parses to, and nothing else: the type checker's view of Config is the table."""
+    import typing
+
+    from fastdns.config.attributes import SettingAttributes
+    from fastdns.config.settings import SETTINGS, Kind, Netmask, SocketAddress, attr_name
+
+    types = {Kind.BOOL: bool, Kind.INT: int, Kind.STR: str, Kind.PATH: str,
+             Kind.LIST: tuple[str, ...], Kind.ADDRESSES: tuple[SocketAddress, ...],
+             Kind.NETMASKS: tuple[Netmask, ...]}
+    declared = typing.get_type_hints(SettingAttributes)
+    expected = {}
+    for name, row in SETTINGS.items():
+        kind = types[row.kind]
+        expected[attr_name(name)] = kind | None if row.kind is Kind.INT and not row.default \
+            else kind
+    assert declared == expected
+
+
+def test_the_type_checker_reports_a_misspelt_setting(tmp_path):
+    """``config.cache_tll`` is a mypy error; ``config.cache_ttl`` is an int."""
+    import subprocess
+    import sys
+
+    probe = tmp_path / "probe.py"
+    probe.write_text("from fastdns.config.loader import Config\n\n\n"
+                     "def f(config: Config) -> int:\n"
+                     "    reveal_type(config.cache_ttl)\n"
+                     "    return config.cache_tll\n")
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", str(probe)],
+                          capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert 'Revealed type is "int"' in done.stdout or 'is "builtins.int"' in done.stdout, done.stdout
+    assert '"Config" has no attribute "cache_tll"' in done.stdout, done.stdout
