@@ -1,5 +1,7 @@
 """``launch=`` -> backend objects, in launch order (the first backend that has a zone wins)."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 

@@ -2,6 +2,8 @@
 reads the configuration): :class:`WorkerOptions`, and the settings among them that a
 running worker takes on HUP or ``set`` (:data:`RELOADABLE`)."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
