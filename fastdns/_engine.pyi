@@ -1,12 +1,25 @@
 """Python API of fastdns._engine (the C API is in _engine.pxd)."""
 
 from collections.abc import Iterable
+from typing import Any
+
+from typing_extensions import Buffer
 
 from fastdns._snapshot import Snapshot
 
+#: Result.state: answered, waiting for supplied data, dropped
+STATE_ANSWERED: int
+STATE_WAITING: int
+STATE_DROP: int
+
+class Supplied:
+    expires: int
+    ttl: int
+    failed: bool
+    rdatas: tuple[bytes, ...]
+
 class Engine:
-    last_tag: int
-    last_multi: bool
+    udp_limit: int
     def __init__(
         self,
         zones: Iterable[Snapshot] = (),
@@ -21,4 +34,11 @@ class Engine:
     def set_zones(self, zones: Iterable[Snapshot], broken: Iterable[bytes] = ()) -> None: ...
     @property
     def zones(self) -> dict[bytes, Snapshot | None]: ...
-    def answer(self, packet: bytes, tcp: bool = False) -> bytes | None: ...
+    def supply(self, name: bytes, qtype: int, rdatas: Iterable[Buffer] | None,
+               ttl: int = 0, *, now: int) -> None: ...
+    def supplied(self, name: bytes, qtype: int, now: int) -> Supplied | None: ...
+    def expire(self, now: int) -> int: ...
+    def forget(self) -> int: ...
+    def alias_hook(self, name: bytes, target: bytes | None) -> None: ...
+    def answer(self, packet: Buffer, tcp: bool = False, now: int = 0) -> bytes | None: ...
+    def result(self, packet: Buffer, tcp: bool = False, now: int = 0) -> dict[str, Any]: ...

@@ -34,11 +34,18 @@ cdef class PacketCache:
     cdef readonly Py_ssize_t max_entries
     cdef readonly uint32_t ttl          # cache-ttl: longest life of an answer
     cdef readonly uint32_t neg_ttl      # negquery-cache-ttl: longest life of a negative one
+    cdef uint32_t *door                 # the doorkeeper: fingerprints of keys seen once
+    cdef uint64_t door_mask             # its slots - 1 (a power of two); door NULL: off
+    cdef readonly uint64_t not_admitted # answers offered but not kept (first sight)
 
     cdef int get(self, const uint8_t *key, int key_len, uint64_t h, uint32_t now,
                  uint8_t *out) noexcept nogil
     cdef void put(self, const uint8_t *key, int key_len, uint64_t h, const uint8_t *answer,
                   int answer_len, uint32_t now, uint32_t tag, bint multi) noexcept nogil
+    cdef bint offer(self, const uint8_t *key, int key_len, uint64_t h, const uint8_t *answer,
+                    int answer_len, uint32_t now, uint32_t tag, bint multi) noexcept nogil
+    cdef bint admit(self, uint64_t h) noexcept nogil
+    cdef void remember(self, uint64_t h) noexcept nogil
     cdef Entry *find(self, const uint8_t *key, int key_len, uint64_t h) noexcept nogil
     cdef void unlink(self, Entry *e) noexcept nogil
     cdef void lru_unlink(self, Entry *e) noexcept nogil

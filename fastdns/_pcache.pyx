@@ -10,8 +10,17 @@ the query's own qname case into the copy (``_udp``).
 An entry lives min(record TTLs, ``cache-ttl``), a negative answer (NXDOMAIN, NODATA)
 min(record TTLs, ``negquery-cache-ttl``); at most ``max-packet-cache-entries`` are kept, the
 least recently used going first. Each entry carries the tag of the zone it came from, so a
-reload drops exactly that zone's answers (``invalidate``). Memory is C memory: a hit creates
+reload drops exactly that zone's answers (``purge``). Memory is C memory: a hit creates
 no Python object.
+
+Admission: an answer is kept the second time its key is asked for, not the first, so that a
+flood of random names (each asked once) neither fills the cache nor evicts what is asked for
+again (docs/performance.md has the figures). A doorkeeper remembers a 32-bit fingerprint of
+each key asked for once, in a table of fixed size indexed by the key's hash: a later miss for
+the same key finds its fingerprint there and is kept. The window is the table: a fingerprint
+stays until another key lands on its slot, so under a flood of R misses a second a key must
+come back within about slots / R seconds. An entry that expires leaves its fingerprint
+behind, so an answer asked for again after its lifetime is kept again at once.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
@@ -24,6 +33,8 @@ from fastdns.consts cimport *
 from fastdns._wire cimport Query, WireReader, wr_check, wr_u16, wr_u32, wr_skip_name, put_u16
 
 cdef enum:
+    DOOR_MIN = 4096               # doorkeeper slots, at least and at most (auto size)
+    DOOR_MAX = 1 << 18
     RCODE_MASK = 0x000F
     KEYBIT_EDNS = 1
     KEYBIT_DO = 2
@@ -90,8 +101,14 @@ cdef int answer_ttl(const uint8_t *answer, int length, uint32_t *ttl) noexcept n
 
 
 cdef class PacketCache:
+    """``max_entries``, ``ttl`` and ``neg_ttl`` are PowerDNS's max-packet-cache-entries,
+    cache-ttl and negquery-cache-ttl. ``doorkeeper`` is the number of slots of the admission
+    table (rounded up to a power of two): None sizes it from max_entries (a quarter, within
+    4,096..262,144: 16 KiB..1 MiB), 0 turns admission off (every answer is kept)."""
+
     def __cinit__(self, Py_ssize_t max_entries=1000000, uint32_t ttl=20,
-                  uint32_t neg_ttl=60):
+                  uint32_t neg_ttl=60, doorkeeper=None):
+        cdef uint64_t slots = 0
         self.max_entries = max_entries
         self.ttl = ttl
         self.neg_ttl = neg_ttl
@@ -99,13 +116,34 @@ cdef class PacketCache:
         self.buckets = <Entry **>calloc(self.nbuckets, sizeof(Entry *))
         if self.buckets == NULL:
             raise MemoryError()
+        if doorkeeper is None:
+            slots = DOOR_MIN
+            while slots < DOOR_MAX and slots * 4 < <uint64_t>max(max_entries, 0):
+                slots *= 2
+        elif doorkeeper > 0:
+            slots = 1
+            while slots < <uint64_t>doorkeeper:
+                slots *= 2
+        elif doorkeeper < 0:
+            raise ValueError("doorkeeper must be None, 0 or a number of slots")
+        if slots:
+            self.door = <uint32_t *>calloc(slots, sizeof(uint32_t))
+            if self.door == NULL:
+                raise MemoryError()
+            self.door_mask = slots - 1
 
     def __dealloc__(self):
         self.clear()
         free(self.buckets)
+        free(self.door)
 
     def __len__(self):
         return self.count
+
+    @property
+    def doorkeeper(self):
+        """Slots of the admission table (0: admission off)."""
+        return self.door_mask + 1 if self.door != NULL else 0
 
     # -- the C side ----------------------------------------------------------------------
 
@@ -126,6 +164,7 @@ cdef class PacketCache:
         if now >= e.expires:
             self.unlink(e)
             free(e)
+            self.remember(h)              # asked for again: the new answer is kept at once
             return -1
         if e != self.newest:          # most recently used goes to the front
             self.lru_unlink(e)
@@ -179,6 +218,33 @@ cdef class PacketCache:
         self.buckets[h & (self.nbuckets - 1)] = e
         self.link_newest(e)
         self.count += 1
+
+    cdef bint offer(self, const uint8_t *key, int key_len, uint64_t h, const uint8_t *answer,
+                    int answer_len, uint32_t now, uint32_t tag, bint multi) noexcept nogil:
+        """``put``, if the key passes the doorkeeper (asked for before); whether it did."""
+        if not self.admit(h):
+            self.not_admitted += 1
+            return False
+        self.put(key, key_len, h, answer, answer_len, now, tag, multi)
+        return True
+
+    cdef bint admit(self, uint64_t h) noexcept nogil:
+        """Was the key of hash ``h`` asked for before (its fingerprint is in its slot)? If
+        not, it is now: the next miss for it is admitted."""
+        cdef uint32_t fp
+        cdef uint32_t *slot
+        if self.door == NULL:
+            return True
+        fp = <uint32_t>(h >> 32) | 1
+        slot = &self.door[h & self.door_mask]
+        if slot[0] == fp:
+            return True
+        slot[0] = fp
+        return False
+
+    cdef void remember(self, uint64_t h) noexcept nogil:
+        if self.door != NULL:
+            self.door[h & self.door_mask] = <uint32_t>(h >> 32) | 1
 
     cdef void link_newest(self, Entry *e) noexcept nogil:
         e.newer = NULL
@@ -302,8 +368,16 @@ cdef class PacketCache:
 
     def put_key(self, const uint8_t[:] key not None, const uint8_t[:] answer not None,
                 uint32_t now, uint32_t tag=1, bint multi=False):
+        """Keep ``answer`` for ``key``, past the doorkeeper."""
         self.put(&key[0], key.shape[0], key_hash(&key[0], key.shape[0]), &answer[0],
                  answer.shape[0], now, tag, multi)
+
+    def offer_key(self, const uint8_t[:] key not None, const uint8_t[:] answer not None,
+                  uint32_t now, uint32_t tag=1, bint multi=False):
+        """Keep ``answer`` for ``key`` if the doorkeeper admits it, as a computed answer
+        is offered; whether it did."""
+        return self.offer(&key[0], key.shape[0], key_hash(&key[0], key.shape[0]),
+                          &answer[0], answer.shape[0], now, tag, multi)
 
     def keys(self):
         """Every key, least recently used first (for tests and `purge` reporting)."""

@@ -38,6 +38,9 @@ cdef enum:
     C_SYS_MSEC                    # gauge
     C_HEARTBEAT                   # gauge: CLOCK_MONOTONIC seconds of the last beat
     C_PID                         # gauge: who owns the row now
+    C_PARKED_QUERIES              # queries parked to wait for data from outside the zones
+    C_PARKED_TIMEOUTS             # ... answered SERVFAIL: deadline passed, or no room to park
+    C_PACKETCACHE_NOT_ADMITTED    # computed answers not kept: first time asked (doorkeeper)
     NCOUNTERS
 
 cdef enum:

@@ -22,6 +22,8 @@ COUNTER_NAMES = (
     "packetcache-hit", "packetcache-miss", "corrupt-packets", "servfail-packets",
     "rd-queries", "udp-sndbuf-errors", "open-tcp-connections", "packetcache-size",
     "latency", "user-msec", "sys-msec", "heartbeat", "pid",
+    # fastdns's own (PowerDNS has none of these)
+    "parked-queries", "parked-timeouts", "packetcache-not-admitted",
 )
 assert len(COUNTER_NAMES) == NCOUNTERS
 

@@ -1,10 +1,13 @@
-# fastdns._udp: the per-packet path of a worker (L2): cache, engine, counters, batched UDP.
+# fastdns._udp: the per-packet path of a worker (L2): cache, engine, counters, parked
+# queries, batched UDP.
 
-from libc.stdint cimport uint8_t, uint32_t
+from cpython.ref cimport PyObject
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
-from fastdns._engine cimport Engine
+from fastdns._engine cimport Engine, Result
 from fastdns._pcache cimport PacketCache
 from fastdns._shm cimport Row, SharedRows
+from fastdns._wire cimport Query
 
 cdef extern from "<sys/socket.h>" nogil:
     ctypedef unsigned int socklen_t
@@ -29,6 +32,8 @@ cdef extern from "<sys/socket.h>" nogil:
     struct timespec
     int recvmmsg(int fd, mmsghdr *msgs, unsigned int vlen, int flags, timespec *timeout)
     int sendmmsg(int fd, mmsghdr *msgs, unsigned int vlen, int flags)
+    ssize_t sendto(int fd, const void *buf, size_t n, int flags, const sockaddr *addr,
+                   socklen_t addrlen)
     enum:
         MSG_DONTWAIT
         MSG_WAITFORONE
@@ -40,6 +45,26 @@ cdef enum:
     VLEN = 32                 # datagrams per recvmmsg/sendmmsg
     BATCHES = 8               # batches per wake-up, then the event loop runs again
     SLOT = 65536              # room per datagram, in and out
+    RESPOND_PARKED = -2       # respond(): the query waits, parked; nothing to send now
+
+# Where the answer to a query goes when it is not sent at once (a parked query).
+ctypedef struct Dest:
+    int fd                    # UDP: the socket to answer from; -1: call ``reply``
+    const sockaddr *addr      # UDP: the client's address
+    socklen_t addrlen
+    PyObject *reply           # borrowed: called with the response (bytes); NULL: none
+
+cdef class Parked:
+    """A query waiting for data from outside the zones (RS_WAITING), until its deadline."""
+    cdef bytes packet         # the query, copied
+    cdef bytes key            # what it waits for (Engine.supply's key: name and type)
+    cdef bint tcp
+    cdef bint v6
+    cdef uint64_t deadline    # CLOCK_MONOTONIC milliseconds: then it is SERVFAIL
+    cdef int fd               # Dest, kept
+    cdef bytes addr
+    cdef object reply
+    cdef bint done            # answered (by supplied data or at its deadline)
 
 cdef class Responder:
     cdef readonly Engine engine
@@ -48,15 +73,34 @@ cdef class Responder:
     cdef Row *row
     cdef Row _own                           # the row used when there is no shared one
     cdef object _on_error                   # called with the exception, rate limiting is its job
+    cdef object _on_wait                    # called with (name, qtype) a query waits for
+    cdef dict _waiting                      # wait key -> [Parked]
+    cdef list _deadlines                    # heap of Parked by deadline (done ones skipped)
+    cdef readonly Py_ssize_t parked         # queries parked now
+    cdef readonly uint64_t wait_ms          # how long a query may wait
+    cdef readonly Py_ssize_t max_parked
     cdef uint8_t _out[SLOT]
     cdef uint8_t *_tcp                      # framed TCP answers being gathered
     cdef Py_ssize_t _tcp_size
 
     cdef int respond(self, const uint8_t *packet, Py_ssize_t length, bint tcp, bint v6,
-                     uint8_t *out, uint32_t now) noexcept
-    cdef int guarded(self, const uint8_t *packet, Py_ssize_t length, bint tcp, bint v6,
-                     uint8_t *out, uint32_t now) noexcept
+                     uint8_t *out, uint32_t now, const Dest *dest) noexcept
+    cdef int solve(self, const Query *q, const uint8_t *packet, Py_ssize_t length, bint tcp,
+                   bint v6, uint8_t *out, uint32_t now, const Dest *dest,
+                   uint64_t deadline) noexcept
+    cdef int guarded(self, const Query *q, const uint8_t *packet, Py_ssize_t length,
+                     bint tcp, int limit, uint32_t now, uint8_t *out, Result *res) noexcept
+    cdef int wait(self, const Query *q, const uint8_t *packet, Py_ssize_t length, bint tcp,
+                  bint v6, int limit, uint8_t *out, const Result *res, const Dest *dest,
+                  uint64_t deadline) noexcept
+    cdef int park(self, const uint8_t *packet, Py_ssize_t length, bint tcp, bint v6,
+                  const Result *res, const Dest *dest, uint64_t deadline) noexcept
+    cdef int rerun(self, Parked p, uint32_t now, uint8_t *out) noexcept
+    cdef int expire_due(self, uint64_t now_ms, uint8_t *out) noexcept
+    cdef void deliver(self, const Dest *dest, const uint8_t *answer, int n) noexcept
+    cdef void report(self, object exc) noexcept
     cdef void note_remote(self, const sockaddr *addr) noexcept nogil
+    cdef void count_query(self, const Query *q, bint tcp, bint v6) noexcept nogil
     cdef void count_answer(self, int n, int rcode, bint tcp, bint v6) noexcept nogil
     cdef bint tcp_reserve(self, Py_ssize_t size) noexcept
 
@@ -76,3 +120,4 @@ cdef class UdpReader:
     cdef int receive(self, int flags) noexcept nogil
     cdef int answer_batch(self, int n, uint32_t now) noexcept
     cdef int send(self, int nout) noexcept nogil
+    cdef void expire_parked(self) noexcept

@@ -1,20 +1,31 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""A worker's per-packet path: packet cache, answer engine and counters, and the UDP reader
-that drains its socket in batches (recvmmsg/sendmmsg).
+"""A worker's per-packet path: packet cache, answer engine and counters, parked queries,
+and the UDP reader that drains its socket in batches (recvmmsg/sendmmsg).
 
-A cache hit is C all the way: parse, key, copy, patch the ID and the query's qname case,
-count, send. Only a miss calls the engine, and only the engine's own bookkeeping touches
-Python objects.
+A query is parsed once. A cache hit is C all the way: parse, key, copy, patch the ID and the
+query's qname case, count, send. A miss gives the parsed query to the engine, which makes no
+Python object either unless the answer needs data from outside the zones.
+
+Such a query ends in the engine's WAITING state: it is parked (a copy of the packet, and the
+client's address for UDP or a ``reply`` callable for TCP) until what it waits for is
+supplied (``Responder.supply``: the engine is run again and the answer sent), or until its
+deadline (``wait_timeout``), when it is answered SERVFAIL and counted in
+``parked-timeouts``. The first query to wait for a (name, type) calls ``on_wait`` with it:
+that is where the worker asks a resolver, or another process.
 """
 
-from cpython.bytes cimport PyBytes_FromStringAndSize
+cimport cython
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from cpython.ref cimport PyObject
 from libc.errno cimport errno, EAGAIN, EINTR
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memset, strerror
 
 from fastdns.consts cimport *
-from fastdns._wire cimport Query, parse_query, PQ_OK, PQ_DROP, PQ_FORMERR, MSG_MAX
+from fastdns._wire cimport Query, parse_query, PQ_OK, PQ_DROP, PQ_FORMERR
+from fastdns._engine cimport (Engine, Result, RS_ANSWERED, RS_WAITING, RS_DROP,
+                              answer_limit, supply_key)
 from fastdns._pcache cimport make_key, key_hash, KEY_MAX
 from fastdns._shm cimport *
 
@@ -55,37 +66,94 @@ cdef inline uint64_t clock_usec() noexcept nogil:
     return <uint64_t>ts.tv_sec * 1000000 + <uint64_t>(ts.tv_nsec // 1000)
 
 
+cdef inline uint64_t clock_msec() noexcept nogil:
+    cdef timespec_t ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <uint64_t>ts.tv_sec * 1000 + <uint64_t>(ts.tv_nsec // 1000000)
+
+
 def monotonic_seconds():
-    """The clock the packet cache runs on (whole seconds)."""
+    """The clock the packet cache and supplied data run on (whole seconds)."""
     return clock_seconds()
 
 
-cdef int servfail(const uint8_t *packet, Py_ssize_t length, uint8_t *out) noexcept nogil:
-    """A bare SERVFAIL (header only) for a query the engine failed on; -1 to drop."""
-    if length < 12 or packet[2] & 0x80:
-        return -1
-    out[0] = packet[0]
-    out[1] = packet[1]
-    out[2] = 0x80 | (packet[2] & 0x79)
-    out[3] = (packet[3] & 0x10) | RCODE_SERVFAIL
-    memset(out + 4, 0, 8)
-    return 12
+def monotonic_msec():
+    """The clock of parked queries' deadlines (milliseconds)."""
+    return clock_msec()
 
 
+# -- the deadlines of parked queries: a binary heap on a list ------------------------------
+
+cdef void heap_push(list heap, Parked p) except *:
+    cdef Py_ssize_t i = len(heap)
+    cdef Py_ssize_t up
+    heap.append(p)
+    while i > 0:
+        up = (i - 1) >> 1
+        if (<Parked>heap[up]).deadline <= p.deadline:
+            break
+        heap[i] = heap[up]
+        i = up
+    heap[i] = p
+
+
+cdef Parked heap_pop(list heap):
+    cdef Parked top = heap[0]
+    cdef Parked last = heap.pop()
+    cdef Py_ssize_t n = len(heap)
+    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t c
+    if n == 0:
+        return top
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and (<Parked>heap[c + 1]).deadline < (<Parked>heap[c]).deadline:
+            c += 1
+        if last.deadline <= (<Parked>heap[c]).deadline:
+            break
+        heap[i] = heap[c]
+        i = c
+    heap[i] = last
+    return top
+
+
+
+@cython.final
+cdef class Parked:
+    pass
+
+
+@cython.final
 cdef class Responder:
-    """Answers one packet: from the packet cache, or from the engine (then cached).
+    """Answers one packet: from the packet cache, or from the engine (then offered to the
+    cache), or later, when what it waits for is supplied (a parked query).
 
     ``rows``/``slot`` give the shared counters row this process writes; without them the
     counters are private (tests). ``on_error`` is called with an exception the engine
-    raised (the answer is then SERVFAIL).
+    raised (the answer is then SERVFAIL), or one ``on_wait`` or a ``reply`` raised.
+    ``on_wait(name, qtype)`` is called when a query starts to wait for the records of
+    (name, qtype) and none waited for them already: it must not block (the worker hands
+    the request to its event loop). A parked query waits ``wait_timeout`` seconds at most;
+    at most ``max_parked`` wait at once (one more is SERVFAIL at once).
     """
 
     def __init__(self, Engine engine not None, PacketCache cache=None, SharedRows rows=None,
-                 int slot=0, on_error=None):
+                 int slot=0, on_error=None, *, on_wait=None, double wait_timeout=2.0,
+                 Py_ssize_t max_parked=10000):
         self.engine = engine
         self.cache = cache
         self._rows = rows
         self._on_error = on_error
+        self._on_wait = on_wait
+        self._waiting = {}
+        self._deadlines = []
+        self.parked = 0
+        if not 0 < wait_timeout <= 3600:
+            raise ValueError("wait_timeout must be within 0..3600 seconds")
+        self.wait_ms = <uint64_t>(wait_timeout * 1000)
+        self.max_parked = max_parked
         memset(&self._own, 0, sizeof(Row))
         if rows is not None:
             if not 0 <= slot < rows.nrows:
@@ -97,48 +165,44 @@ cdef class Responder:
     def set_engine(self, Engine engine not None):
         self.engine = engine
 
+    def set_cache(self, PacketCache cache):
+        """Answer from ``cache`` from now on (None: no packet cache)."""
+        self.cache = cache
+
+    # -- the per-packet path -----------------------------------------------------------------
+
     cdef int respond(self, const uint8_t *packet, Py_ssize_t length, bint tcp, bint v6,
-                     uint8_t *out, uint32_t now) noexcept:
-        """Write the response to ``packet`` into ``out``: its length, or -1 to drop it."""
-        cdef Row *row = self.row
+                     uint8_t *out, uint32_t now, const Dest *dest) noexcept:
+        """Write the response to ``packet`` into ``out``: its length, -1 to drop it, or
+        RESPOND_PARKED when it waits (to be answered through ``dest``; with ``dest`` NULL
+        a query that would wait is SERVFAIL at once)."""
         cdef Query q
-        cdef int status = parse_query(packet, length, &q)
-        cdef int limit, n, klen = 0, rcode
+        parse_query(packet, length, &q)
+        self.count_query(&q, tcp, v6)
+        if q.status == PQ_DROP:
+            return -1
+        return self.solve(&q, packet, length, tcp, v6, out, now, dest, 0)
+
+    cdef int solve(self, const Query *q, const uint8_t *packet, Py_ssize_t length, bint tcp,
+                   bint v6, uint8_t *out, uint32_t now, const Dest *dest,
+                   uint64_t deadline) noexcept:
+        """respond() after the parse. ``deadline`` is a parked query's, run again (0: a new
+        query)."""
+        cdef Row *row = self.row
+        cdef PacketCache cache = self.cache     # held: set_cache may swap it meanwhile
+        cdef int limit = answer_limit(q, tcp, self.engine.udp_limit)
+        cdef int n, klen = 0
         cdef uint8_t key[KEY_MAX]
-        cdef uint64_t h = 0, t0, us
-        cdef bint cacheable
-        if tcp:
-            row.c[C_TCP_QUERIES] += 1
-            row.c[C_TCP6_QUERIES if v6 else C_TCP4_QUERIES] += 1
-        else:
-            row.c[C_UDP_QUERIES] += 1
-            row.c[C_UDP6_QUERIES if v6 else C_UDP4_QUERIES] += 1
-        if status == PQ_DROP or status == PQ_FORMERR:
-            row.c[C_CORRUPT_PACKETS] += 1
-            if status == PQ_DROP:
-                return -1
-        if q.has_question:
-            row_query(row, q.qtype)
-        if q.flags & FLAG_RD:
-            row.c[C_RD_QUERIES] += 1
-        if not tcp and q.has_edns and q.edns_flags & EDNS_DO:
-            row.c[C_UDP_DO_QUERIES] += 1
-        cacheable = (self.cache is not None and status == PQ_OK and q.opcode == OPCODE_QUERY
-                     and q.tsig_off < 0 and not (q.has_edns and q.edns_version > 0)
-                     and q.ancount == 0 and q.nscount == 0 and q.qclass == CLASS_IN)
-        if cacheable:
-            if tcp:
-                limit = MSG_MAX
-            elif q.has_edns:
-                limit = q.udp_size if q.udp_size < self.engine._udp_limit \
-                    else self.engine._udp_limit
-                if limit < EDNS_MIN_UDP:
-                    limit = EDNS_MIN_UDP
-            else:
-                limit = EDNS_MIN_UDP
-            klen = make_key(&q, tcp, limit, key)
+        cdef uint64_t h = 0, t0
+        cdef Result res
+        cdef bint keyed = (cache is not None and q.status == PQ_OK
+                           and q.opcode == OPCODE_QUERY and q.tsig_off < 0
+                           and not (q.has_edns and q.edns_version > 0)
+                           and q.ancount == 0 and q.nscount == 0 and q.qclass == CLASS_IN)
+        if keyed:
+            klen = make_key(q, tcp, limit, key)
             h = key_hash(key, klen)
-            n = self.cache.get(key, klen, h, now, out)
+            n = cache.get(key, klen, h, now, out)
             if n >= 0:
                 out[0] = packet[0]                      # the query's ID
                 out[1] = packet[1]
@@ -148,19 +212,39 @@ cdef class Responder:
                 return n
             row.c[C_PACKETCACHE_MISS] += 1
         t0 = clock_usec()
-        n = self.guarded(packet, length, tcp, v6, out, now)
-        if n < 0:
+        if self.guarded(q, packet, length, tcp, limit, now, out, &res) != RS_ANSWERED:
+            if res.state == RS_WAITING:
+                return self.wait(q, packet, length, tcp, v6, limit, out, &res, dest,
+                                 deadline)
             return -1
-        us = clock_usec() - t0
         # PowerDNS's latency: a moving average, in microseconds, of the answers computed
-        row.c[C_LATENCY] = (row.c[C_LATENCY] * 127 + us) // 128
-        rcode = out[3] & 0xF
-        if cacheable and self.engine.last_tag != 0:
-            self.cache.put(key, klen, h, out, n, now, self.engine.last_tag,
-                           self.engine.last_multi)
-            row.c[C_PACKETCACHE_SIZE] = self.cache.count
-        self.count_answer(n, rcode, tcp, v6)
-        return n
+        row.c[C_LATENCY] = (row.c[C_LATENCY] * 127 + (clock_usec() - t0)) // 128
+        if keyed and res.cacheable:
+            if cache.offer(key, klen, h, out, res.length, now, res.tag, res.multi):
+                row.c[C_PACKETCACHE_SIZE] = cache.count
+            else:
+                row.c[C_PACKETCACHE_NOT_ADMITTED] += 1
+        self.count_answer(res.length, res.rcode & 0xF, tcp, v6)
+        return res.length
+
+    cdef void count_query(self, const Query *q, bint tcp, bint v6) noexcept nogil:
+        cdef Row *row = self.row
+        if tcp:
+            row.c[C_TCP_QUERIES] += 1
+            row.c[C_TCP6_QUERIES if v6 else C_TCP4_QUERIES] += 1
+        else:
+            row.c[C_UDP_QUERIES] += 1
+            row.c[C_UDP6_QUERIES if v6 else C_UDP4_QUERIES] += 1
+        if q.status == PQ_DROP or q.status == PQ_FORMERR:
+            row.c[C_CORRUPT_PACKETS] += 1
+            if q.status == PQ_DROP:
+                return
+        if q.has_question:
+            row_query(row, q.qtype)
+        if q.flags & FLAG_RD:
+            row.c[C_RD_QUERIES] += 1
+        if not tcp and q.has_edns and q.edns_flags & EDNS_DO:
+            row.c[C_UDP_DO_QUERIES] += 1
 
     cdef void count_answer(self, int n, int rcode, bint tcp, bint v6) noexcept nogil:
         cdef Row *row = self.row
@@ -178,18 +262,197 @@ cdef class Responder:
             row.c[C_SERVFAIL_PACKETS] += 1
         row_answer(row, n, rcode)
 
-    cdef int guarded(self, const uint8_t *packet, Py_ssize_t length, bint tcp, bint v6,
-                     uint8_t *out, uint32_t now) noexcept:
+    cdef int guarded(self, const Query *q, const uint8_t *packet, Py_ssize_t length,
+                     bint tcp, int limit, uint32_t now, uint8_t *out, Result *res) noexcept:
         """The engine's answer; an exception inside it is SERVFAIL and a report."""
         try:
-            return self.engine.c_answer(packet, length, tcp, out)
+            return self.engine.c_answer(q, packet, length, tcp, limit, now, out, res)
         except Exception as exc:      # the I/O edge: nothing may take the worker down
-            if self._on_error is not None:
+            self.report(exc)
+        res.length = self.engine.c_error(q, packet, length, tcp, limit, RCODE_SERVFAIL, out)
+        res.state = RS_ANSWERED if res.length >= 0 else RS_DROP
+        res.rcode = RCODE_SERVFAIL
+        res.cacheable = False
+        return res.state
+
+    cdef void report(self, object exc) noexcept:
+        if self._on_error is not None:
+            try:
+                self._on_error(exc)
+            except Exception:
+                pass
+
+    # -- parked queries ------------------------------------------------------------------------
+
+    cdef int wait(self, const Query *q, const uint8_t *packet, Py_ssize_t length, bint tcp,
+                  bint v6, int limit, uint8_t *out, const Result *res, const Dest *dest,
+                  uint64_t deadline) noexcept:
+        """Park a query the engine left WAITING: RESPOND_PARKED; or, with nowhere to answer
+        it later, no room, or its deadline gone, answer SERVFAIL now (its length)."""
+        cdef int n
+        if dest != NULL and self.park(packet, length, tcp, v6, res, dest, deadline) == 0:
+            return RESPOND_PARKED
+        self.row.c[C_PARKED_TIMEOUTS] += 1
+        n = self.engine.c_error(q, packet, length, tcp, limit, RCODE_SERVFAIL, out)
+        if n >= 0:
+            self.count_answer(n, RCODE_SERVFAIL, tcp, v6)
+        return n
+
+    cdef int park(self, const uint8_t *packet, Py_ssize_t length, bint tcp, bint v6,
+                  const Result *res, const Dest *dest, uint64_t deadline) noexcept:
+        """Keep the query until (res.wait_name, res.wait_type) is supplied or ``deadline``
+        (0: a new query, wait_ms from now); 0, or -1 when it cannot wait."""
+        cdef uint64_t now_ms = clock_msec()
+        cdef bint first = deadline == 0
+        cdef Parked p
+        cdef list waiting
+        if first:
+            deadline = now_ms + self.wait_ms
+        elif deadline <= now_ms:
+            return -1
+        if self.parked >= self.max_parked:
+            return -1
+        try:
+            p = Parked.__new__(Parked)
+            p.packet = PyBytes_FromStringAndSize(<const char *>packet, length)
+            p.key = supply_key(res.wait_name, res.wait_name_len, res.wait_type)
+            p.tcp = tcp
+            p.v6 = v6
+            p.deadline = deadline
+            p.fd = dest.fd
+            p.addr = PyBytes_FromStringAndSize(<const char *>dest.addr, dest.addrlen) \
+                if dest.fd >= 0 else None
+            p.reply = <object>dest.reply if dest.reply != NULL else None
+            p.done = False
+            waiting = self._waiting.get(p.key)
+            if waiting is None:
+                self._waiting[p.key] = [p]
+            else:
+                waiting.append(p)
+            heap_push(self._deadlines, p)
+        except Exception as exc:
+            self.report(exc)
+            return -1
+        self.parked += 1
+        if first:
+            self.row.c[C_PARKED_QUERIES] += 1
+        if waiting is None and self._on_wait is not None:
+            try:
+                self._on_wait(PyBytes_FromStringAndSize(<const char *>res.wait_name,
+                                                        res.wait_name_len), res.wait_type)
+            except Exception as exc:
+                self.report(exc)         # the query stays: its deadline will answer it
+        return 0
+
+    def supply(self, name, int qtype, rdatas, uint32_t ttl=0, now=None):
+        """Keep the records of (``name``, ``qtype``) in the engine (Engine.supply: None for
+        a failed lookup, which is SERVFAIL) and answer the queries parked for them. The
+        number of parked queries answered."""
+        cdef uint32_t t = clock_seconds() if now is None else now
+        self.engine.supply(name, qtype, rdatas, ttl, now=t)
+        return self.resume(name, qtype, t)
+
+    def resume(self, name, int qtype, now=None):
+        """Run the engine again for the queries parked on (``name``, ``qtype``), and send
+        their answers (a query that now waits for something else is parked again, with its
+        deadline); the number answered."""
+        cdef uint32_t t = clock_seconds() if now is None else now
+        cdef bytes wire = bytes(name)
+        cdef list waiting = self._waiting.pop(supply_key(wire, len(wire), qtype), None)
+        cdef Parked p
+        cdef int answered = 0
+        if waiting is None:
+            return 0
+        for p in waiting:
+            if p.done:
+                continue
+            p.done = True
+            self.parked -= 1
+            if self.rerun(p, t, self._out) != RESPOND_PARKED:
+                answered += 1
+        if self.parked == 0:
+            self._deadlines.clear()
+        return answered
+
+    cdef int rerun(self, Parked p, uint32_t now, uint8_t *out) noexcept:
+        """Answer a parked query again through the engine (and send it)."""
+        cdef Query q
+        cdef Dest dest
+        cdef const uint8_t *packet = <const uint8_t *>PyBytes_AS_STRING(p.packet)
+        cdef Py_ssize_t length = len(p.packet)
+        cdef int n
+        dest.fd = p.fd
+        dest.addr = <const sockaddr *>PyBytes_AS_STRING(p.addr) if p.fd >= 0 else NULL
+        dest.addrlen = len(p.addr) if p.fd >= 0 else 0
+        dest.reply = <PyObject *>p.reply if p.reply is not None else NULL
+        parse_query(packet, length, &q)
+        n = self.solve(&q, packet, length, p.tcp, p.v6, out, now, &dest, p.deadline)
+        if n >= 0:
+            self.deliver(&dest, out, n)
+        return n
+
+    def expire(self, now_ms=None):
+        """Answer SERVFAIL to the parked queries whose deadline has passed (at
+        ``now_ms``, CLOCK_MONOTONIC milliseconds); the number answered. The UDP readers do
+        it themselves at every wake-up (at most their socket's receive timeout apart); a
+        worker calls it from a timer for the rest."""
+        return self.expire_due(clock_msec() if now_ms is None else now_ms, self._out)
+
+    cdef int expire_due(self, uint64_t now_ms, uint8_t *out) noexcept:
+        cdef list heap = self._deadlines
+        cdef list waiting
+        cdef Parked p
+        cdef Query q
+        cdef Dest dest
+        cdef const uint8_t *packet
+        cdef Py_ssize_t length
+        cdef int n, count = 0
+        while heap and (<Parked>heap[0]).deadline <= now_ms:
+            p = heap_pop(heap)
+            if p.done:
+                continue
+            p.done = True
+            self.parked -= 1
+            waiting = self._waiting.get(p.key)
+            if waiting is not None:
                 try:
-                    self._on_error(exc)
-                except Exception:
+                    waiting.remove(p)
+                except ValueError:
                     pass
-            return servfail(packet, length, out)
+                if not waiting:
+                    del self._waiting[p.key]       # the next query for it asks again
+            self.row.c[C_PARKED_TIMEOUTS] += 1
+            packet = <const uint8_t *>PyBytes_AS_STRING(p.packet)
+            length = len(p.packet)
+            parse_query(packet, length, &q)
+            n = self.engine.c_error(&q, packet, length, p.tcp,
+                                    answer_limit(&q, p.tcp, self.engine.udp_limit),
+                                    RCODE_SERVFAIL, out)
+            if n < 0:
+                continue
+            self.count_answer(n, RCODE_SERVFAIL, p.tcp, p.v6)
+            dest.fd = p.fd
+            dest.addr = <const sockaddr *>PyBytes_AS_STRING(p.addr) if p.fd >= 0 else NULL
+            dest.addrlen = len(p.addr) if p.fd >= 0 else 0
+            dest.reply = <PyObject *>p.reply if p.reply is not None else NULL
+            self.deliver(&dest, out, n)
+            count += 1
+        if self.parked == 0:
+            heap.clear()
+        return count
+
+    cdef void deliver(self, const Dest *dest, const uint8_t *answer, int n) noexcept:
+        """Send the answer to a parked query: to its UDP client, or through its reply."""
+        if dest.fd >= 0:
+            if sendto(dest.fd, answer, n, MSG_DONTWAIT, dest.addr, dest.addrlen) < 0:
+                self.row.c[C_UDP_SNDBUF_ERRORS] += 1
+            return
+        if dest.reply == NULL:
+            return
+        try:
+            (<object>dest.reply)(PyBytes_FromStringAndSize(<const char *>answer, n))
+        except Exception as exc:
+            self.report(exc)
 
     cdef void note_remote(self, const sockaddr *addr) noexcept nogil:
         cdef Row *row = self.row
@@ -208,12 +471,15 @@ cdef class Responder:
     # -- Python side: TCP, tests -----------------------------------------------------------
 
     def answer(self, const uint8_t[:] packet not None, bint tcp=False, bint v6=False,
-               remote=None, now=None):
-        """The response to ``packet`` (bytes), or None to drop it. ``remote`` is the
-        client's address as 16 octets (IPv4 mapped), for ``remotes``."""
+               remote=None, now=None, reply=None):
+        """The response to ``packet`` (bytes), or None: to drop it, or, given ``reply``,
+        when the query waits (``reply`` is called with its response later). Without
+        ``reply`` a query that would wait is SERVFAIL at once. ``remote`` is the client's
+        address as 16 octets (IPv4 mapped), for ``remotes``."""
         cdef int n
         cdef uint32_t t = clock_seconds() if now is None else now
         cdef const uint8_t[:] r
+        cdef Dest dest
         if packet.shape[0] == 0:
             self.row.c[C_CORRUPT_PACKETS] += 1
             return None
@@ -221,20 +487,27 @@ cdef class Responder:
             r = remote
             memcpy(self.row.remotes[self.row.remote_next % REMOTES], &r[0], 16)
             self.row.remote_next += 1
-        n = self.respond(&packet[0], packet.shape[0], tcp, v6, self._out, t)
+        dest.fd = -1
+        dest.addr = NULL
+        dest.addrlen = 0
+        dest.reply = <PyObject *>reply
+        n = self.respond(&packet[0], packet.shape[0], tcp, v6, self._out, t,
+                         &dest if reply is not None else NULL)
         if n < 0:
             return None
         return PyBytes_FromStringAndSize(<char *>self._out, n)
 
     def answer_stream(self, const uint8_t[:] data not None, bint v6=False, remote=None,
-                      Py_ssize_t max_count=-1):
+                      Py_ssize_t max_count=-1, reply=None):
         """Answer every complete length-prefixed query at the start of ``data`` (a TCP
         stream, RFC 1035 §4.2.2), in order.
 
         Returns (answers, consumed, count, stop): the framed answers as one bytes object,
-        the octets of ``data`` used, the queries answered, and whether the connection must
+        the octets of ``data`` used, the queries taken, and whether the connection must
         be closed once the answers are sent — a zero length or a message that is not a
-        query (no way to go on), or ``max_count`` answers given.
+        query (no way to go on), or ``max_count`` queries taken. A query that waits is
+        left out of ``answers``: ``reply`` is called with its response (unframed) later,
+        out of order as RFC 7766 §6.2.1.1 allows; without ``reply`` it is SERVFAIL at once.
         """
         cdef Py_ssize_t n = data.shape[0]
         cdef Py_ssize_t pos = 0, used = 0, count = 0
@@ -243,6 +516,11 @@ cdef class Responder:
         cdef bint stop = False
         cdef const uint8_t[:] r
         cdef bint note = remote is not None and len(remote) == 16
+        cdef Dest dest
+        dest.fd = -1
+        dest.addr = NULL
+        dest.addrlen = 0
+        dest.reply = <PyObject *>reply
         if note:
             r = remote
         while n - pos >= 2 and not stop:
@@ -260,8 +538,12 @@ cdef class Responder:
             if note:
                 memcpy(self.row.remotes[self.row.remote_next % REMOTES], &r[0], 16)
                 self.row.remote_next += 1
-            m = self.respond(&data[pos + 2], size, True, v6, self._tcp + used + 2, now)
+            m = self.respond(&data[pos + 2], size, True, v6, self._tcp + used + 2, now,
+                             &dest if reply is not None else NULL)
             pos += 2 + size
+            if m == RESPOND_PARKED:
+                count += 1
+                continue
             if m < 0:
                 stop = True           # not a query: the stream is not DNS
                 break
@@ -300,6 +582,7 @@ cdef class Responder:
         self.row.c[COUNTER_NAMES.index(name)] = value
 
 
+@cython.final
 cdef class UdpReader:
     """Drains a UDP socket in batches of VLEN datagrams: recvmmsg, answer each, sendmmsg.
 
@@ -344,19 +627,25 @@ cdef class UdpReader:
 
     cdef int answer_batch(self, int n, uint32_t now) noexcept:
         """Write the answers to the ``n`` datagrams just read into the output slots: how
-        many there are to send."""
+        many there are to send (a query that waits is parked with its client's address,
+        and answered from this socket later)."""
         cdef int i, m
         cdef int nout = 0
         cdef Responder responder = self.responder
         cdef Row *row = responder.row
+        cdef Dest dest
+        dest.fd = self.fd
+        dest.reply = NULL
         for i in range(n):
             responder.note_remote(<const sockaddr *>&self.addrs[i])
             if self.inmsg[i].msg_hdr.msg_flags & MSG_TRUNC:
                 row.c[C_UDP_QUERIES] += 1
                 row.c[C_CORRUPT_PACKETS] += 1
                 continue
+            dest.addr = <const sockaddr *>&self.addrs[i]
+            dest.addrlen = self.inmsg[i].msg_hdr.msg_namelen
             m = responder.respond(self.inbuf + i * SLOT, self.inmsg[i].msg_len, False,
-                                  self.v6, self.outbuf + nout * SLOT, now)
+                                  self.v6, self.outbuf + nout * SLOT, now, &dest)
             if m < 0:
                 continue
             self.iov_out[nout].iov_base = self.outbuf + nout * SLOT
@@ -380,6 +669,11 @@ cdef class UdpReader:
             sent += r
         return nout - sent
 
+    cdef void expire_parked(self) noexcept:
+        """Answer the parked queries whose deadline passed (the output slots are free)."""
+        if self.responder.parked:
+            self.responder.expire_due(clock_msec(), self.outbuf)
+
     def on_readable(self):
         """Answer what the socket holds (up to BATCHES batches); the datagrams read."""
         cdef int batch, n
@@ -393,6 +687,7 @@ cdef class UdpReader:
             self.responder.row.c[C_UDP_SNDBUF_ERRORS] += self.send(self.answer_batch(n, now))
             if n < VLEN:
                 break
+        self.expire_parked()
         return total
 
     def serve(self):
@@ -400,7 +695,7 @@ cdef class UdpReader:
         of its own. The GIL is held only while a batch's answers are computed, exactly as
         on_readable computes them; sending them and waiting for the next batch let go of
         it. The socket must be blocking, with a receive timeout: the longest ``stop()``
-        waits."""
+        waits, and how late a parked query's deadline may be noticed."""
         cdef int n, lost = 0, nout = 0, error = 0
         cdef Row *row = self.responder.row
         while True:
@@ -410,6 +705,7 @@ cdef class UdpReader:
                 error = errno
             row.c[C_UDP_SNDBUF_ERRORS] += lost
             nout = 0
+            self.expire_parked()
             if n < 0:
                 if self.stopping:
                     return

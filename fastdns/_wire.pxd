@@ -40,6 +40,7 @@ ctypedef struct WireReader:
     Py_ssize_t floor          # compression pointers below this are invalid (the header)
 
 ctypedef struct Query:
+    int status                # what parse_query returned (PQ_*)
     uint16_t id
     uint16_t flags            # the whole flags word of the query
     uint8_t opcode

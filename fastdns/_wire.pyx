@@ -267,10 +267,16 @@ cdef int parse_opt(WireReader *r, Query *q) noexcept nogil:
 
 
 cdef int parse_query(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nogil:
-    """Parse a query into ``q``; returns PQ_OK, PQ_DROP, PQ_FORMERR or PQ_NOTIMP.
+    """Parse a query into ``q``; returns PQ_OK, PQ_DROP, PQ_FORMERR or PQ_NOTIMP, also
+    kept in q.status (the engine takes the parsed query, never the packet, to answer it).
 
     q.has_question tells whether the question may be echoed in an error response.
     """
+    q.status = parse_fields(buf, len, q)
+    return q.status
+
+
+cdef int parse_fields(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nogil:
     cdef WireReader r
     cdef int n, i, status, nlabels
     cdef uint16_t rdtype

@@ -1,6 +1,7 @@
 """The packet cache (fastdns._pcache) and the per-packet path around it (fastdns._udp.Responder):
-what the key holds and what it leaves out, lifetimes, LRU eviction, purge and zone
-invalidation, and answers from the cache equal to the engine's apart from the ID."""
+what the key holds and what it leaves out, admission (an answer is kept the second time it is
+asked for), lifetimes, LRU eviction, purge and zone invalidation, and answers from the cache
+equal to the engine's apart from the ID."""
 
 import dns.edns
 import dns.flags
@@ -55,6 +56,12 @@ def with_id(packet: bytes, qid: int) -> bytes:
     return qid.to_bytes(2, "big") + packet[2:]
 
 
+def fill(responder, packet: bytes, tcp: bool = False, now: int = 0) -> bytes:
+    """Ask twice: the first answer is not kept (admission), the second is."""
+    responder.answer(packet, tcp, now=now)
+    return responder.answer(packet, tcp, now=now)
+
+
 QUERIES = [
     ("www.example.com", "A", {}),
     ("WwW.ExAmPlE.cOm", "A", {}),
@@ -76,8 +83,9 @@ QUERIES = [
 def test_hit_equals_miss_apart_from_the_id(name, rdtype, kw, tcp):
     engine, _pc, responder = make(max_entries=100)
     first = wire(name, rdtype, **kw)
-    miss = responder.answer(first, tcp, now=10)
-    assert responder.counter("packetcache-miss") == 1
+    miss = fill(responder, first, tcp, now=10)
+    assert responder.counter("packetcache-miss") == 2
+    assert responder.counter("packetcache-not-admitted") == 1
     for qid in (1, 2, 65535):
         again = with_id(first, qid)
         hit = responder.answer(again, tcp, now=11)
@@ -88,11 +96,13 @@ def test_hit_equals_miss_apart_from_the_id(name, rdtype, kw, tcp):
 
 def test_the_querys_qname_case_is_echoed_on_a_hit():
     engine, _pc, responder = make()
-    responder.answer(wire("www.example.com"), now=1)
+    fill(responder, wire("www.example.com"), now=1)
+    fill(responder, wire("A.WILD.EXAMPLE.COM", "TXT"), now=1)
     for name in ("WWW.EXAMPLE.COM", "wWw.eXaMpLe.CoM", "a.Wild.example.com"):
         query = wire(name, "TXT" if "wild" in name.lower() else "A")
-        responder.answer(query, now=1)               # fills the wildcard's entry
+        hits = responder.counter("packetcache-hit")
         hit = responder.answer(query, now=1)
+        assert responder.counter("packetcache-hit") == hits + 1
         assert hit == engine.answer(query)
         response = dns.message.from_wire(hit)
         assert response.question[0].name.to_text().rstrip(".") == name
@@ -114,8 +124,8 @@ def test_key_separates_what_changes_the_answer():
     no_rd.flags &= ~dns.flags.RD
     variants.append(no_rd.to_wire())
     for packet in variants:
-        responder.answer(packet, now=1)
-    responder.answer(variants[0], True, now=1)       # TCP is its own entry
+        fill(responder, packet, now=1)
+    fill(responder, variants[0], True, now=1)        # TCP is its own entry
     assert len(pc) == len(variants) + 1
     assert responder.counter("packetcache-hit") == 0
 
@@ -123,7 +133,7 @@ def test_key_separates_what_changes_the_answer():
 def test_key_leaves_out_the_id_and_an_edns_cookie():
     _, pc, responder = make()
     cookie = dns.edns.GenericOption(10, b"\x01" * 8)
-    responder.answer(wire("www.example.com", use_edns=0), now=1)
+    fill(responder, wire("www.example.com", use_edns=0), now=1)
     answer = responder.answer(wire("www.example.com", use_edns=0, options=[cookie]), now=1)
     assert responder.counter("packetcache-hit") == 1
     assert len(pc) == 1
@@ -132,45 +142,46 @@ def test_key_leaves_out_the_id_and_an_edns_cookie():
 
 def test_what_is_never_cached():
     _, pc, responder = make()
-    refused = responder.answer(wire("www.example.net"), now=1)        # not our zone
+    refused = fill(responder, wire("www.example.net"), now=1)         # not our zone
     assert dns.message.from_wire(refused).rcode() == dns.rcode.REFUSED
-    responder.answer(wire("version.bind", "TXT", rdclass="CH"), now=1)
-    responder.answer(wire("www.example.com", "ANY"), now=1)           # any-to-tcp: no zone
+    fill(responder, wire("version.bind", "TXT", rdclass="CH"), now=1)
+    fill(responder, wire("www.example.com", "ANY"), now=1)            # any-to-tcp: no zone
     bad = dns.message.make_query("www.example.com", "A", use_edns=1)  # BADVERS
-    responder.answer(bad.to_wire(), now=1)
+    fill(responder, bad.to_wire(), now=1)
     assert len(pc) == 0
+    assert responder.counter("packetcache-not-admitted") == 0         # never offered
 
 
 def test_lifetime_is_the_lowest_ttl_capped_by_cache_ttl():
     _, _pc, responder = make(ttl=20, neg_ttl=60)
-    responder.answer(wire("short.example.com"), now=100)              # TTL 5
-    responder.answer(wire("www.example.com"), now=100)                # TTL 300 -> 20
+    fill(responder, wire("short.example.com"), now=100)               # TTL 5
+    fill(responder, wire("www.example.com"), now=100)                 # TTL 300 -> 20
     responder.answer(wire("short.example.com"), now=104)
     responder.answer(wire("www.example.com"), now=119)
     assert responder.counter("packetcache-hit") == 2
     responder.answer(wire("short.example.com"), now=105)
     responder.answer(wire("www.example.com"), now=120)
     assert responder.counter("packetcache-hit") == 2
-    assert responder.counter("packetcache-miss") == 4
+    assert responder.counter("packetcache-miss") == 6
 
 
 def test_negative_answers_live_negquery_cache_ttl_at_most():
     _, _pc, responder = make(ttl=20, neg_ttl=10)
-    responder.answer(wire("nx.example.org"), now=0)      # SOA TTL 300, minimum 600 -> 300
+    fill(responder, wire("nx.example.org"), now=0)       # SOA TTL 300, minimum 600 -> 300
     responder.answer(wire("nx.example.org"), now=9)
     assert responder.counter("packetcache-hit") == 1
     responder.answer(wire("nx.example.org"), now=10)
     assert responder.counter("packetcache-hit") == 1
     # the negative TTL of example.com is min(300, 30) = 30, then capped at 10
-    responder.answer(wire("www.example.com", "MX"), now=0)
+    fill(responder, wire("www.example.com", "MX"), now=0)
     responder.answer(wire("www.example.com", "MX"), now=10)
     assert responder.counter("packetcache-hit") == 1
 
 
 def test_cache_ttl_0_means_no_entry():
     _, pc, responder = make(ttl=0, neg_ttl=0)
-    responder.answer(wire("www.example.com"), now=0)
-    responder.answer(wire("www.example.com"), now=0)
+    for _ in range(3):
+        responder.answer(wire("www.example.com"), now=0)
     assert len(pc) == 0 and responder.counter("packetcache-hit") == 0
 
 
@@ -178,9 +189,9 @@ def test_least_recently_used_goes_first():
     _, pc, responder = make(max_entries=3)
     names = ["www.example.com", "ns1.example.com", "alias.example.com", "www.example.org"]
     for name in names[:3]:
-        responder.answer(wire(name), now=0)
+        fill(responder, wire(name), now=0)
     responder.answer(wire(names[0]), now=0)             # now the most recent
-    responder.answer(wire(names[3]), now=0)             # evicts ns1, the least recent
+    fill(responder, wire(names[3]), now=0)              # evicts ns1, the least recent
     assert len(pc) == 3
     hits = responder.counter("packetcache-hit")
     responder.answer(wire(names[0]), now=0)
@@ -204,8 +215,8 @@ def test_table_grows_and_keeps_every_entry():
 def test_purge_by_name_and_below():
     _, pc, responder = make()
     for name in ("www.example.com", "ns1.example.com", "www.example.org"):
-        responder.answer(wire(name), now=0)
-        responder.answer(wire(name, "AAAA"), now=0)
+        fill(responder, wire(name), now=0)
+        fill(responder, wire(name, "AAAA"), now=0)
     www = dns.name.from_text("WWW.example.com").canonicalize().to_wire()
     assert pc.purge(to_lk(www)) == 2
     assert pc.purge(to_lk(dns.name.from_text("example.com").to_wire()), below=True) == 2
@@ -215,9 +226,9 @@ def test_purge_by_name_and_below():
 
 def test_invalidating_a_zone_keeps_the_others():
     _, pc, responder = make()
-    responder.answer(wire("www.example.com"), now=0)
-    responder.answer(wire("alias.example.com"), now=0)
-    responder.answer(wire("www.example.org"), now=0)
+    fill(responder, wire("www.example.com"), now=0)
+    fill(responder, wire("alias.example.com"), now=0)
+    fill(responder, wire("www.example.org"), now=0)
     assert pc.purge(tag=1) == 2
     responder.answer(wire("www.example.org"), now=0)
     assert responder.counter("packetcache-hit") == 1
@@ -231,10 +242,73 @@ def test_an_answer_from_two_zones_goes_with_either():
     b.tag = 2
     pc = PacketCache()
     responder = Responder(Engine([a, b]), pc)
-    responder.answer(wire("cross.example.org"), now=0)
-    responder.answer(wire("www.example.org"), now=0)
+    fill(responder, wire("cross.example.org"), now=0)
+    fill(responder, wire("www.example.org"), now=0)
     assert pc.purge(tag=1) == 1                # the CNAME chain drew on example.com too
     assert len(pc) == 1
+
+
+# -- admission ----------------------------------------------------------------------------
+
+def test_an_answer_is_kept_the_second_time_it_is_asked_for():
+    _, pc, responder = make()
+    query = wire("www.example.com")
+    responder.answer(query, now=0)
+    assert len(pc) == 0 and responder.counter("packetcache-not-admitted") == 1
+    responder.answer(query, now=0)
+    assert len(pc) == 1 and responder.counter("packetcache-size") == 1
+    responder.answer(query, now=0)
+    assert [responder.counter(c) for c in ("packetcache-miss", "packetcache-hit")] == [2, 1]
+
+
+def test_random_names_neither_fill_the_cache_nor_evict_what_is_asked_again():
+    """A random-subdomain flood: every name asked once. Nothing of it is kept, and a name
+    asked again every few hundred flood queries stays a hit throughout."""
+    engine, pc, responder = make(max_entries=1000)
+    assert pc.doorkeeper == 4096
+    hot = wire("www.example.com")
+    fill(responder, hot, now=0)
+    for i in range(20000):
+        responder.answer(wire(f"r{i:05d}x.example.com"), now=0)
+        if i % 200 == 0:
+            assert responder.answer(hot, now=0) == engine.answer(hot)
+    assert len(pc) == 1
+    assert responder.counter("packetcache-hit") == 100
+    assert responder.counter("packetcache-not-admitted") == 20000 + 1     # + hot's first
+
+
+def test_an_expired_entry_is_kept_again_at_once():
+    _, pc, responder = make(ttl=20)
+    fill(responder, wire("www.example.com"), now=0)
+    responder.answer(wire("www.example.com"), now=20)          # stale: a miss, kept again
+    assert len(pc) == 1
+    responder.answer(wire("www.example.com"), now=21)
+    assert responder.counter("packetcache-hit") == 1
+
+
+def test_doorkeeper_sizes_and_off():
+    assert PacketCache(1000000).doorkeeper == 1 << 18
+    assert PacketCache(100000).doorkeeper == 32768
+    assert PacketCache(10).doorkeeper == 4096
+    assert PacketCache(10, doorkeeper=5000).doorkeeper == 8192
+    _, pc, responder = make(doorkeeper=0)
+    assert pc.doorkeeper == 0
+    responder.answer(wire("www.example.com"), now=0)
+    assert len(pc) == 1 and responder.counter("packetcache-not-admitted") == 0
+    with pytest.raises(ValueError):
+        PacketCache(10, doorkeeper=-1)
+
+
+def test_offer_key_is_the_admission_put_key_is_not():
+    cache = PacketCache(100, 20, 20)
+    answer = dns.message.make_response(dns.message.make_query("x.", "A")).to_wire()
+    answer = answer[:2] + b"\x84\x00" + answer[4:]
+    assert not cache.offer_key(b"k1", answer, now=0)
+    assert cache.get_key(b"k1", 0) is None
+    assert cache.offer_key(b"k1", answer, now=0)
+    assert cache.get_key(b"k1", 0) == answer
+    cache.put_key(b"k2", answer, now=0)
+    assert cache.get_key(b"k2", 0) == answer and cache.not_admitted == 1
 
 
 def test_counters_of_the_per_packet_path():
