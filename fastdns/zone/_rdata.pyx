@@ -32,7 +32,7 @@ from fastdns.zone._rdfields cimport (
 )
 from fastdns.zone._rdspecial cimport rd_apl, rd_eui, rd_ipseckey, rd_loc, rd_nsec3
 from fastdns.zone._rdsvcb cimport rd_svcb
-from fastdns.zone._rdtypes cimport TypeInfo, type_info, zone_data
+from fastdns.zone._rdtypes cimport TypeInfo, TypeTable, type_in, type_table, zone_data
 
 from fastdns.zone._rdtypes import RdataError
 
@@ -43,6 +43,8 @@ cdef const char *E_GENERIC_FORM = b"generic rdata not well formed for its type"
 cdef const char *E_NEED_GENERIC = b"type known only by number: its data must be \\# length hex"
 cdef const char *E_META = b"not a type of zone data"
 cdef const char *E_CERT = b"CERT type 0 is reserved"
+
+cdef TypeTable TYPES = type_table()             # searched inline, once per record
 
 
 cdef int rdata_from_text(uint16_t rdtype, const uint8_t *text, Py_ssize_t n, uint8_t *out,
@@ -71,7 +73,7 @@ cdef int rdata_from_text(uint16_t rdtype, const uint8_t *text, Py_ssize_t n, uin
         r = rd_generic(&s, &d, rdtype)
         why[0] = s.why
         return r
-    info = type_info(rdtype)
+    info = type_in(TYPES, rdtype)
     if info == NULL:
         why[0] = E_NEED_GENERIC
         return -1
@@ -154,7 +156,7 @@ cdef int rd_generic(Src *s, Dst *d, uint16_t rdtype) noexcept nogil:
         if put8(s, d, (hi << 4) | lo) < 0:
             return -1
         s.pos += 2
-    info = type_info(rdtype)
+    info = type_in(TYPES, rdtype)
     if info != NULL:
         if info.fields != NULL and info.fields[0] == 0:
             return fail(s, E_META)

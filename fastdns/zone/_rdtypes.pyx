@@ -130,12 +130,11 @@ cdef int type_from_text(const uint8_t *text, Py_ssize_t n) noexcept nogil:
     return -1
 
 
-cdef const TypeInfo *type_info(uint16_t code) noexcept nogil:
-    cdef int i
-    for i in range(NTYPES):
-        if TYPES[i].code == code:
-            return &TYPES[i]
-    return NULL
+cdef TypeTable type_table() noexcept nogil:
+    cdef TypeTable table
+    table.types = TYPES
+    table.n = NTYPES
+    return table
 
 
 # ---------------------------------------------------------------------------------------
@@ -157,7 +156,7 @@ def type_code(text) -> int:
 
 def type_name(int code) -> str:
     """PowerDNS's name of type ``code``, or ``TYPEnnn``."""
-    cdef const TypeInfo *info = type_info(code) if 0 <= code <= 65535 else NULL
+    cdef const TypeInfo *info = type_in(type_table(), code) if 0 <= code <= 65535 else NULL
     if info == NULL:
         return f"TYPE{code}"
     return info.name.decode()
