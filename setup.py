@@ -14,7 +14,11 @@ EXTENSIONS = ["_wire", "_snapshot", "_engine", "_shm", "_pcache", "_udp",
               # the reader of record data: types, fields, own readers, the entry
               "zone._rdtypes", "zone._rdfields", "zone._rdspecial", "zone._rdsvcb",
               "zone._rdata",
-              "zone._imagebuild", "zone._masterfile", "zone._rows",
+              "zone._imagebuild",
+              # the master-file reader: text, sinks, $GENERATE, directives, the records
+              "zone._zonetext", "zone._sinks", "zone._generate", "zone._directives",
+              "zone._masterfile",
+              "zone._rows",
               "backends._sqlite3rows"]
 #: C libraries an extension links with (SQLite's C API: libsqlite3-dev to build)
 LIBRARIES = {"backends._sqlite3rows": ["sqlite3"]}

@@ -1,6 +1,6 @@
 """Python API of fastdns.backends._sqlite3rows."""
 
-from fastdns.zone._masterfile import StoreSink
+from fastdns.zone._sinks import StoreSink
 
 class SQLiteError(Exception): ...
 

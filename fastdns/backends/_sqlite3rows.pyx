@@ -16,7 +16,7 @@ from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
-from fastdns.zone._masterfile cimport WARNINGS_LISTED, StoreSink
+from fastdns.zone._sinks cimport WARNINGS_LISTED, StoreSink
 from fastdns.zone._rdfields cimport RDATA_ROOM
 from fastdns.zone._rows cimport ROW_BROKEN, add_row
 

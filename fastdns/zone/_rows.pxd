@@ -2,7 +2,7 @@
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t
 
-from fastdns.zone._masterfile cimport StoreSink
+from fastdns.zone._sinks cimport StoreSink
 
 cdef enum:
     ROW_BROKEN = -3             # add_row: the row's name, type or TTL cannot be read

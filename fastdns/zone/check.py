@@ -24,7 +24,7 @@ from collections import defaultdict
 
 from fastdns._wire import to_lk
 from fastdns.consts import RdType
-from fastdns.zone._masterfile import name_text
+from fastdns.zone._zonetext import name_text
 from fastdns.zone.model import RRset, ZoneData
 
 #: types that may sit beside a CNAME (RFC 2181 §10.1, RFC 4035 §2.5), and are answered from

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastdns.zone._imagebuild import RecordStore
-from fastdns.zone._masterfile import Parser, StoreSink, ZoneFileError
+from fastdns.zone._masterfile import Parser, ZoneFileError
 from fastdns.zone._rdata import RdataError, name_from_str
+from fastdns.zone._sinks import StoreSink
 from fastdns.zone.check import CNAME_NEIGHBOURS, FIRST_ONLY, ZoneError, check_zone
 from fastdns.zone.model import RRset, ZoneData
 

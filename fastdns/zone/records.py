@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastdns.zone._masterfile import Parser, RecordList, ZoneFileError, name_text
+from fastdns.zone._masterfile import Parser, ZoneFileError
 from fastdns.zone._rdata import RdataError, name_from_str
 from fastdns.zone._rdtypes import type_code, type_name
+from fastdns.zone._sinks import RecordList
+from fastdns.zone._zonetext import name_text
 
 __all__ = ["BATCH", "ZoneFileError", "ZoneReader", "check_name", "labels_text", "pdns_type",
            "type_code", "type_name"]

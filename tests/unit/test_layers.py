@@ -28,7 +28,11 @@ CYTHON_ALLOWED = re.compile(r"^(fastdns\.|cpython|libc|posix)")
 #: master forks the workers: what it has imported, they have too)
 WORKER_PROCESS_BANNED = ("dns", "psycopg", "pymysql", "sqlite3", "_sqlite3", "cryptography",
                          "fastdns.backends", "fastdns.zone.loader", "fastdns.zone.records",
-                         "fastdns.zone._masterfile", "fastdns.zone._rdata",
+                         "fastdns.zone._masterfile", "fastdns.zone._directives",
+                         "fastdns.zone._generate", "fastdns.zone._sinks",
+                         "fastdns.zone._zonetext", "fastdns.zone._rdata",
+                         "fastdns.zone._rdtypes", "fastdns.zone._rdfields",
+                         "fastdns.zone._rdspecial", "fastdns.zone._rdsvcb",
                          "fastdns.zone._imagebuild", "fastdns.zone.zonedb")
 #: what a worker must never import (STYLE §2 bans)
 WORKER_BANNED = ("fastdns.backends", "fastdns.api", "fastdns.xfr", "psycopg", "sqlite3",

@@ -1,0 +1,3 @@
+"""Python API of fastdns.zone._generate: none (the C API is in _generate.pxd)."""
+
+class Generate: ...

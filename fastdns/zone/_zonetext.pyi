@@ -1,0 +1,3 @@
+"""Python API of fastdns.zone._zonetext (the C API is in _zonetext.pxd)."""
+
+def name_text(wire: bytes) -> str: ...
