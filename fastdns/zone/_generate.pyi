@@ -1,3 +1,3 @@
-"""Python API of fastdns.zone._generate: none (the C API is in _generate.pxd)."""
+"""Python API of fastdns.zone._generate: none (its C API is in _generate.pxd)."""
 
 class Generate: ...

@@ -1,0 +1,1 @@
+"""Python API of fastdns.zone._rdspecial: none (its C API is in _rdspecial.pxd)."""
