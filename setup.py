@@ -14,7 +14,9 @@ EXTENSIONS = ["_wire", "_snapshot", "_engine", "_shm", "_pcache", "_udp",
               # the reader of record data: types, fields, own readers, the entry
               "zone._rdtypes", "zone._rdfields", "zone._rdspecial", "zone._rdsvcb",
               "zone._rdata",
-              "zone._imagebuild",
+              # the image builder: the store, its tree, hints, targets, the image, the entry
+              "zone._store", "zone._imagetree", "zone._autohints", "zone._imagetargets",
+              "zone._imagewrite", "zone._imagebuild",
               # the master-file reader: text, sinks, $GENERATE, directives, the records
               "zone._zonetext", "zone._sinks", "zone._generate", "zone._directives",
               "zone._masterfile",

@@ -33,7 +33,10 @@ WORKER_PROCESS_BANNED = ("dns", "psycopg", "pymysql", "sqlite3", "_sqlite3", "cr
                          "fastdns.zone._zonetext", "fastdns.zone._rdata",
                          "fastdns.zone._rdtypes", "fastdns.zone._rdfields",
                          "fastdns.zone._rdspecial", "fastdns.zone._rdsvcb",
-                         "fastdns.zone._imagebuild", "fastdns.zone.zonedb")
+                         "fastdns.zone._imagebuild", "fastdns.zone._store",
+                         "fastdns.zone._imagetree", "fastdns.zone._autohints",
+                         "fastdns.zone._imagetargets", "fastdns.zone._imagewrite",
+                         "fastdns.zone.zonedb")
 #: what a worker must never import (STYLE §2 bans)
 WORKER_BANNED = ("fastdns.backends", "fastdns.api", "fastdns.xfr", "psycopg", "sqlite3",
                  "cryptography", "fastdns.zone.loader", "fastdns.zone.records", "fastdns.config")

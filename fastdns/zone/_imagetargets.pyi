@@ -1,0 +1,1 @@
+"""Python API of fastdns.zone._imagetargets: none (its C API is in _imagetargets.pxd)."""

@@ -1,0 +1,1 @@
+"""Python API of fastdns.zone._imagetree: none (its C API is in _imagetree.pxd)."""

@@ -1,0 +1,1 @@
+"""Python API of fastdns.zone._imagewrite: none (its C API is in _imagewrite.pxd)."""
