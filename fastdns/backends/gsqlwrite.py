@@ -1,0 +1,309 @@
+"""What a GSQLBackend (fastdns.backends.gsql) writes: zones, records, metadata,
+autoprimaries, zones copied in from a named.conf, and the schema.
+
+Rows are written as PowerDNS 4.7 writes them: names lowercase without the trailing dot
+(``_checked``), the MX/SRV priority in ``prio``, ``domains.type`` NATIVE, MASTER or SLAVE;
+rectify adds and removes the empty non-terminal rows (NULL type) as PowerDNS's
+rectify-zone does for an unsigned zone. Each write is one transaction, and tells the
+change checks to look again (``_wrote``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from fastdns.backends.bind import BindBackend
+from fastdns.backends.gsqlconn import SQLConnection, message
+from fastdns.backends.sqlbase import Columns, Row, db_name, schema_sql, split_statements
+from fastdns.log import log
+from fastdns.zone.check import ZoneError
+from fastdns.zone.records import ZoneReader
+from fastdns.zone.source import BackendError
+
+#: zone kind (either spelling) → ``domains.type``
+DB_KINDS = {"native": "NATIVE", "primary": "MASTER", "master": "MASTER",
+            "secondary": "SLAVE", "slave": "SLAVE", "producer": "PRODUCER",
+            "consumer": "CONSUMER"}
+#: the PowerDNS tables ``check_schema`` expects, with the columns fastdns uses
+TABLES = {
+    "domains": ("id", "name", "master", "last_check", "type", "notified_serial", "account",
+                "options", "catalog"),
+    "records": ("id", "domain_id", "name", "type", "content", "ttl", "prio", "disabled",
+                "ordername", "auth"),
+    "supermasters": ("ip", "nameserver", "account"),
+    "comments": ("id", "domain_id", "name", "type", "modified_at", "account", "comment"),
+    "domainmetadata": ("id", "domain_id", "kind", "content"),
+    "cryptokeys": ("id", "domain_id", "flags", "active", "published", "content"),
+    "tsigkeys": ("id", "name", "algorithm", "secret"),
+}
+
+
+class ZoneWrites(SQLConnection):
+    """The writes of a GSQLBackend, each in one transaction."""
+
+    # -- zones ---------------------------------------------------------------------------
+
+    def create_zone(self, zone: str, kind: str = "native", primaries: Iterable[str] = (),
+                    account: str = "") -> int:
+        """Add a ``domains`` row; its id.  BackendError if the zone exists."""
+        db_kind = _db_kind(kind)
+        with self._cursor() as cur:
+            cur.execute(self._q("SELECT id FROM domains WHERE name = ?"), (db_name(zone),))
+            if cur.fetchone() is not None:
+                raise BackendError(f"zone '{db_name(zone)}' already exists")
+            cur.execute(self._q("INSERT INTO domains (name, type, master, account) "
+                                "VALUES (?, ?, ?, ?)"),
+                        (db_name(zone), db_kind, ",".join(primaries) or None, account or None))
+            domain_id = self._domain_id(cur, zone)
+        self._wrote()
+        return domain_id
+
+    def delete_zone(self, zone: str) -> None:
+        """Remove the zone with its records, metadata, keys and comments."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            for table in ("records", "comments", "domainmetadata", "cryptokeys"):
+                cur.execute(self._q(f"DELETE FROM {table} WHERE domain_id = ?"), (domain_id,))
+            cur.execute(self._q("DELETE FROM domains WHERE id = ?"), (domain_id,))
+        self._wrote()
+
+    def set_zone(self, zone: str, *, kind: str | None = None, account: str | None = None,
+                 primaries: Iterable[str] | None = None) -> None:
+        """Change the kind, account or primaries of a zone."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            if kind is not None:
+                cur.execute(self._q("UPDATE domains SET type = ? WHERE id = ?"),
+                            (_db_kind(kind), domain_id))
+            if account is not None:
+                cur.execute(self._q("UPDATE domains SET account = ? WHERE id = ?"),
+                            (account or None, domain_id))
+            if primaries is not None:
+                cur.execute(self._q("UPDATE domains SET master = ? WHERE id = ?"),
+                            (",".join(primaries) or None, domain_id))
+        self._wrote()
+
+    # -- records -------------------------------------------------------------------------
+
+    def replace_zone_records(self, zone: str, rows: Iterable[Row],
+                             progress: Callable[[int], None] | None = None) -> int:
+        """Replace every record of ``zone`` by ``rows`` in one transaction; how many."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("DELETE FROM records WHERE domain_id = ?"), (domain_id,))
+            count = self.dialect.bulk_insert(cur, domain_id, _checked(rows), progress)
+        self._wrote()
+        return count
+
+    def replace_zone_columns(self, zone: str, batches: Iterable[Columns],
+                             progress: Callable[[int], None] | None = None) -> int:
+        """:meth:`replace_zone_records` for a bulk load: batches of :data:`Columns`, whose
+        names the caller has already put in stored form (:func:`db_name`)."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("DELETE FROM records WHERE domain_id = ?"), (domain_id,))
+            count = self.dialect.bulk_insert_columns(cur, domain_id, batches, progress)
+        self._wrote()
+        return count
+
+    def replace_rrset(self, zone: str, name: str, rtype: str, rows: Iterable[Row]) -> None:
+        """Replace the RRset ``name``/``rtype`` by ``rows``; no rows deletes it."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("DELETE FROM records WHERE domain_id = ? AND name = ? "
+                                "AND type = ?"), (domain_id, db_name(name), rtype.upper()))
+            self._insert(cur, domain_id, rows)
+        self._wrote()
+
+    def add_rows(self, zone: str, rows: Iterable[Row]) -> None:
+        """Add ``rows`` to ``zone``."""
+        with self._cursor() as cur:
+            self._insert(cur, self._domain_id(cur, zone), rows)
+        self._wrote()
+
+    def _insert(self, cur: Any, domain_id: int, rows: Iterable[Row]) -> None:
+        cur.executemany(
+            self._q("INSERT INTO records (domain_id, name, type, content, ttl, prio, disabled, "
+                    "ordername, auth) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            [(domain_id, r.name, r.type, r.content, r.ttl, r.prio, bool(r.disabled),
+              r.ordername, bool(r.auth)) for r in _checked(rows)])
+
+    def rectify_zone(self, zone: str) -> int:
+        """Bring the empty non-terminal rows (NULL type) in line with the records, as
+        PowerDNS 4.7's rectify-zone does for an unsigned zone (it leaves ``auth`` and
+        ``ordername`` alone there); how many rows it added or removed."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            apex = db_name(zone)
+            cur.execute(self._q("SELECT name, type FROM records WHERE domain_id = ?"),
+                        (domain_id,))
+            names: set[str] = set()
+            have_ent: set[str] = set()
+            for name, rtype in cur.fetchall():
+                (names if rtype is not None else have_ent).add((name or "").lower())
+            wanted = _empty_non_terminals(names, apex)
+            stale = sorted(have_ent - wanted)
+            missing = sorted(wanted - have_ent)
+            if stale:
+                cur.executemany(self._q("DELETE FROM records WHERE domain_id = ? AND name = ? "
+                                        "AND type IS NULL"),
+                                [(domain_id, name) for name in stale])
+            if missing:
+                self._insert(cur, domain_id, [Row(name, None, "", 0, 0, False, True, None)
+                                              for name in missing])
+        if stale or missing:
+            self._wrote()
+        return len(stale) + len(missing)
+
+    # -- metadata ------------------------------------------------------------------------
+
+    def set_meta(self, zone: str, kind: str, values: Iterable[str]) -> None:
+        """Replace the values of metadata ``kind`` (no values: remove it)."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            self._delete_meta(cur, domain_id, kind)
+            cur.executemany(self._q("INSERT INTO domainmetadata (domain_id, kind, content) "
+                                    "VALUES (?, ?, ?)"),
+                            [(domain_id, kind, value) for value in values])
+        self._wrote()
+
+    def _delete_meta(self, cur: Any, domain_id: int, kind: str) -> None:
+        cur.execute(self._q("SELECT id, kind FROM domainmetadata WHERE domain_id = ?"),
+                    (domain_id,))
+        ids = [(i,) for i, k in cur.fetchall() if (k or "").upper() == kind.upper()]
+        if ids:
+            cur.executemany(self._q("DELETE FROM domainmetadata WHERE id = ?"), ids)
+
+    def add_meta(self, zone: str, kind: str, value: str) -> None:
+        """Add one value to metadata ``kind``."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("INSERT INTO domainmetadata (domain_id, kind, content) "
+                                "VALUES (?, ?, ?)"), (domain_id, kind, value))
+        self._wrote()
+
+    # -- autoprimaries (``supermasters``) ------------------------------------------------
+
+    def add_autoprimary(self, ip: str, nameserver: str, account: str = "") -> None:
+        with self._cursor() as cur:
+            cur.execute(self._q("INSERT INTO supermasters (ip, nameserver, account) "
+                                "VALUES (?, ?, ?)"), (ip, db_name(nameserver), account))
+
+    def remove_autoprimary(self, ip: str, nameserver: str) -> None:
+        """Remove one autoprimary; BackendError if there is no such row."""
+        with self._cursor() as cur:
+            cur.execute(self._q("DELETE FROM supermasters WHERE ip = ? AND nameserver = ?"),
+                        (ip, db_name(nameserver)))
+            if cur.rowcount == 0:
+                raise BackendError(f"no autoprimary {ip} with nameserver "
+                                   f"'{db_name(nameserver)}'")
+
+    # -- copying zones in ----------------------------------------------------------------
+
+    def import_named_conf(self, path: str) -> list[str]:
+        """Copy every zone of a named.conf (as the bind backend reads it) into the
+        database, in one transaction: zones, records and the ENT rows rectify would add.
+        The zones must not exist yet.  The names of the zones."""
+        with self._cursor() as cur:
+            names = self._import_named_conf(cur, path)
+        self._wrote()
+        return names
+
+    def seed_from_named_conf(self, conn: Any, path: str) -> None:
+        """``on_create`` of a database file being created: fill it from ``path``."""
+        cur = conn.cursor()
+        try:
+            zones = self._import_named_conf(cur, path)
+        except (ZoneError, BackendError, OSError) as exc:
+            # a driver error: the creation fails, is logged, and is tried again later
+            raise self.dialect.down_errors[0](f"cannot fill it from '{path}': {exc}") from None
+        finally:
+            cur.close()
+        log.warning("backend '%s': created %s with the %d zones of %s", self.name,
+                    self.dialect.describe(), len(zones), path)
+
+    def _import_named_conf(self, cur: Any, path: str) -> list[str]:
+        """Each zone of the named.conf ``path``, its records as ``pdnsutil load-zone``
+        stores them (the zone is checked first: a zone the server would refuse is not
+        copied)."""
+        bind = BindBackend(path)
+        names = []
+        for info in bind.list_zones():
+            bind.load_image(info.name)
+            cur.execute(self._q("INSERT INTO domains (name, type) VALUES (?, ?)"),
+                        (db_name(info.name), _db_kind(info.kind)))
+            domain_id = self._domain_id(cur, info.name)
+            file, directory = bind.zone_file(info.name)
+            rows = [Row(db_name(owner), rtype, *_split_prio(rtype, content, ttl))
+                    for owner, rtype, ttl, content, _ in ZoneReader(file, info.name,
+                                                                     reldir=directory)]
+            ents = _empty_non_terminals({r.name for r in rows}, db_name(info.name))
+            rows += [Row(name, None, "", 0, 0) for name in sorted(ents)]
+            self.dialect.bulk_insert(cur, domain_id, rows, None)
+            names.append(info.name)
+        return names
+
+    # -- schema --------------------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create PowerDNS's tables (BackendError if they exist)."""
+        with self._cursor() as cur:
+            for statement in split_statements(schema_sql(self.dialect.schema)):
+                cur.execute(statement)
+
+    def check_schema(self) -> list[str]:
+        """Problems with the schema (missing tables or columns); empty when usable."""
+        problems = []
+        with self._cursor() as cur:
+            for table, columns in TABLES.items():
+                try:
+                    with self._savepoint(cur):
+                        cur.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE 1 = 0")
+                        cur.fetchall()
+                except self.dialect.errors as exc:
+                    problems.append(f"table '{table}': {message(exc)}")
+        return problems
+
+
+def _db_kind(kind: str) -> str:
+    try:
+        return DB_KINDS[kind.lower()]
+    except KeyError:
+        raise BackendError(f"unknown zone kind '{kind}' (native, primary or secondary)") \
+            from None
+
+
+def _checked(rows: Iterable[Row]) -> Iterator[Row]:
+    """Rows as PowerDNS stores them: names lowercase without the trailing dot."""
+    for row in rows:
+        name = db_name(row.name)
+        if name != row.name:
+            row = Row(name, row.type, row.content, row.ttl, row.prio, row.disabled, row.auth,
+                      row.ordername)
+        yield row
+
+
+def _split_prio(rtype: str, content: str, ttl: int) -> tuple[str, int, int]:
+    """(content, ttl, prio) of a record, the MX/SRV priority in ``prio`` (as stored)."""
+    if rtype in ("MX", "SRV"):
+        head, _, rest = content.partition(" ")
+        if head.isdigit():
+            return rest.lstrip(), ttl, int(head)
+    return content, ttl, 0
+
+
+def _empty_non_terminals(names: set[str], apex: str) -> set[str]:
+    """The names between ``apex`` and each of ``names`` that have no records."""
+    suffix = "" if apex == "." else "." + apex
+    out: set[str] = set()
+    for name in names:
+        if not name.endswith(suffix) or name in (apex, "."):
+            continue
+        labels = name[: len(name) - len(suffix)].split(".")
+        for i in range(1, len(labels)):
+            parent = ".".join(labels[i:]) + suffix
+            if parent in names or parent in out:
+                break
+            out.add(parent)
+    return out
