@@ -10,6 +10,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
 from fastdns._wire cimport lk_cmp, name_to_lk, name_len, rdata_ok, wire_name_ok, NAME_MAX
+from fastdns._gil cimport YIELD_EVERY, let_others_run
 
 #: the layout's version and magic (this host's byte order), for tests and tools
 VERSION = IMAGE_VERSION
@@ -80,10 +81,16 @@ cdef class Snapshot:
         if (h.size - h.extra_off) // 4 < 1 or self.extra[0] != 0:
             raise ImageError("extra section malformed")
         cdef uint32_t i
+        # a big zone takes tens of milliseconds: other threads (a worker's UDP thread, the
+        # manager's event loop) take turns meanwhile
         for i in range(self.nnodes):
             self._validate_names(i)
+            if i % (4 * YIELD_EVERY) == 4 * YIELD_EVERY - 1:
+                let_others_run()
         for i in range(self.nnodes):
             self._validate_node(i)
+            if i % (4 * YIELD_EVERY) == 4 * YIELD_EVERY - 1:
+                let_others_run()
         if h.soa_rrset >= h.rrset_count or self.rrsets[h.soa_rrset].rdtype != 6 \
                 or not (self.nodes[0].rrset_start <= h.soa_rrset
                         < self.nodes[0].rrset_start + self.nodes[0].rrset_count):

@@ -31,6 +31,7 @@ from fastdns.zone._imagetargets cimport find_targets
 from fastdns.zone._imagetree cimport bucket_records, link_nodes, make_nodes, suspects
 from fastdns.zone._imagewrite cimport write_image
 from fastdns.zone._store cimport Rec, grow, store_free, store_room
+from fastdns._gil cimport YIELD_EVERY, let_others_run
 
 
 cdef class RecordStore:
@@ -99,6 +100,8 @@ cdef class RecordStore:
         r.dropped = False
         self.s.rdata_len += rdlen
         self.s.nrec += 1
+        if self.s.nrec % YIELD_EVERY == 0:
+            let_others_run()
         return 0
 
     # -- Python API ----------------------------------------------------------------------
@@ -127,13 +130,17 @@ cdef class RecordStore:
             return []
         own_node = make_nodes(&self.s)
         try:
+            let_others_run()
             bucket_records(&self.s, own_node)
         finally:
             free(own_node)
         if self.s.nnodes >= EXTRA_RRSET:
             raise ValueError("zone too large: too many names")
+        let_others_run()
         svc_autohints(&self.s, self.autohints)
+        let_others_run()
         link_nodes(&self.s, first, neighbour)
+        let_others_run()
         return suspects(&self.s)
 
     def pack(self):
@@ -152,6 +159,7 @@ cdef class RecordStore:
             extra[0] = 0
             nextra = 1
             find_targets(&self.s, extra, &nextra, marks, &nmarks)
+            let_others_run()
             return write_image(&self.s, extra, nextra, marks, nmarks)
         finally:
             free(extra)

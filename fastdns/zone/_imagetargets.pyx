@@ -15,6 +15,7 @@ from libc.stdlib cimport free, malloc
 from fastdns._snapshot cimport EXTRA_RRSET, N_ADDRESS
 from fastdns.consts cimport TYPE_HTTPS, TYPE_MX, TYPE_NS, TYPE_SRV, TYPE_SVCB
 from fastdns.zone._store cimport Node, Rec, Store, same_rdata, store_find, svcb_target
+from fastdns._gil cimport YIELD_EVERY, let_others_run
 
 cdef extern from "stdlib.h" nogil:
     void qsort_r(void *base, size_t nmemb, size_t size,
@@ -43,6 +44,8 @@ cdef int find_targets(const Store *s, uint32_t *extra, size_t *nextra, uint32_t 
     if hits == NULL:
         raise MemoryError()
     for i in range(s.nnodes):
+        if i % (4 * YIELD_EVERY) == 4 * YIELD_EVERY - 1:
+            let_others_run()
         nd = &s.nodes[i]
         perm = s.perm + nd.rec_start
         j = 0

@@ -23,6 +23,7 @@ from fastdns.zone._imagetargets cimport SVC_CHASE
 from fastdns.zone._store cimport (
     NO_NODE, Node, Rec, Store, grow, node_lk, order_prefix, rec_cmp, same_rdata, sort_node,
 )
+from fastdns._gil cimport YIELD_EVERY, let_others_run
 
 cdef enum:
     MAX_RRSET = 65535
@@ -143,8 +144,11 @@ cdef uint32_t *make_nodes(Store *s) except NULL:
         ctx.owners = s.owners
         ctx.owner_off = s.owner_off
         ctx.skip = s.origin_lklen
-        sort_keys(keys, tmp, s.nown, &ctx)
+        with nogil:                  # the longest step: other threads run meanwhile
+            sort_keys(keys, tmp, s.nown, &ctx)
         for i in range(s.nown):
+            if i % (4 * YIELD_EVERY) == 0:
+                let_others_run()
             o = keys[i].owner
             entry = s.owners + s.owner_off[o]
             n = entry[0]

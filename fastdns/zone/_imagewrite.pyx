@@ -45,7 +45,8 @@ cdef object write_image(const Store *s, const uint32_t *extra, size_t nextra,
     h.rdata_off = rdata_off
     h.extra_off = extra_off
     h.size = size
-    write_sections(s, h, base, marks, nmarks)
+    with nogil:                      # other threads run while the image is written
+        write_sections(s, h, base, marks, nmarks)
     return out
 
 

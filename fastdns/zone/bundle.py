@@ -76,11 +76,14 @@ def write_bundle(images: list[tuple[str, str, int, bytes]], removed=(), broken=(
     fd = os.memfd_create("fastdns-zones", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
         os.ftruncate(fd, size)
-        with mmap.mmap(fd, size) as mm:
-            mm[:_HEAD.size] = _HEAD.pack(MAGIC, len(manifest))
-            mm[_HEAD.size:_HEAD.size + len(manifest)] = manifest
-            for (_, _, _, image), at in zip(images, offsets, strict=True):
-                mm[start + at:start + at + len(image)] = image
+        os.pwrite(fd, _HEAD.pack(MAGIC, len(manifest)) + manifest, 0)
+        for (_, _, _, image), at in zip(images, offsets, strict=True):
+            # a write, not a copy into a mapping: the GIL is let go while the kernel copies
+            # (a million-record zone is tens of megabytes)
+            view = memoryview(image)
+            done = 0
+            while done < len(view):
+                done += os.pwrite(fd, view[done:], start + at + done)
         # from now on nobody, the manager included, can change what the workers validated
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
                     | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)

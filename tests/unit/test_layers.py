@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "fastdns"
 
 #: module (or package prefix) -> layer; the longest matching prefix decides
 LAYERS = {
-    "fastdns.consts": 0, "fastdns._wire": 0,
+    "fastdns.consts": 0, "fastdns._wire": 0, "fastdns._gil": 0,
     "fastdns._snapshot": 1, "fastdns._pcache": 1, "fastdns._shm": 1,
     "fastdns._engine": 2, "fastdns._udp": 2,
     "fastdns.config": 3, "fastdns.zone": 3, "fastdns.dnssec": 3, "fastdns.backends": 3,
