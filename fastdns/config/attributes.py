@@ -56,6 +56,8 @@ class SettingAttributes:
     default_soa_content: str
     default_ttl: int
     any_to_tcp: bool
+    expand_alias: bool
+    resolver: str
     max_generate_steps: int
     svc_autohints: bool
     webserver: bool

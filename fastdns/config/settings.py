@@ -225,6 +225,10 @@ _GENERAL: tuple[Setting, ...] = (
             minimum=0, maximum=2**31 - 1),
     Setting("any-to-tcp", _T.BOOL, "yes",
             "answer ANY queries over UDP with an empty truncated reply"),
+    Setting("expand-alias", _T.BOOL, "no",
+            "answer A and AAAA at an ALIAS name with the target's addresses, from resolver"),
+    Setting("resolver", _T.STR, "no",
+            "the resolver ALIAS targets are looked up at (address[:port]; no: none)"),
     Setting("max-generate-steps", _T.INT, "0",
             "most lines one $GENERATE of a zone file may make (0: no limit)",
             minimum=0, maximum=_INT_MAX),
@@ -302,7 +306,7 @@ _BIND: tuple[Setting, ...] = (
 NOT_IMPLEMENTED: frozenset[str] = frozenset(
     """
     daemon
-    chroot query-cache-ttl disable-axfr
+    chroot query-cache-ttl disable-axfr expand-alias resolver
     allow-axfr-ips primary secondary autosecondary also-notify only-notify default-soa-content
     default-ttl webserver webserver-address webserver-port webserver-allow-from
     webserver-password api api-key max-signature-cache-entries signing-threads

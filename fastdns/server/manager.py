@@ -125,7 +125,6 @@ class ZoneService:
         # one thread: refreshes run one at a time, in the order asked
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="zones")
         self.requests: asyncio.Queue[int] = asyncio.Queue()
-        self.interval = refresh_interval(self.zonedb.backends)
 
     def request(self, number: int) -> None:
         """The master's ``Reload`` number ``number``: reply ``Reloaded`` when done."""
@@ -134,7 +133,6 @@ class ZoneService:
     def set_intervals(self, intervals: list[int]) -> None:
         for backend, seconds in zip(self.zonedb.backends, intervals, strict=False):
             set_check_interval(backend, seconds)
-        self.interval = refresh_interval(self.zonedb.backends)
         self.requests.put_nowait(0)         # wake the loop up: the next check moved
 
     async def start(self) -> None:
@@ -165,12 +163,13 @@ class ZoneService:
                              "%d failed, %d without SOA; serving %d zones", len(result.loaded),
                              result.skipped, len(result.removed), len(result.failed),
                              len(result.absent), len(self.zonedb.zones))
-                # an SQL backend whose database is down asks to be retried sooner (backoff)
-                self.interval = refresh_interval(self.zonedb.backends) or self.interval
             next_check = self._next_check()
 
     def _next_check(self) -> float | None:
-        return time.monotonic() + self.interval if self.interval else None
+        # asked each time: an SQL backend whose database is down asks to be retried
+        # sooner (1, 2, 4... seconds), and HUP or set may have changed the intervals
+        interval = refresh_interval(self.zonedb.backends)
+        return time.monotonic() + interval if interval else None
 
     async def _refresh(self, retry_failed: bool, full: bool = False) -> RefreshResult:
         """Refresh in the zones thread, and ship what changed (``full``: every zone)."""

@@ -31,6 +31,9 @@ class EmptyServer:
     def uptime(self) -> float:
         return time.time() - self.started
 
+    async def ping(self) -> None:
+        pass
+
     def version(self) -> str:
         return "fastdns"
 

@@ -878,5 +878,6 @@ def test_the_type_checker_reports_a_misspelt_setting(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", str(probe)],
                           capture_output=True, text=True, timeout=300,
                           cwd=Path(__file__).resolve().parents[2])
-    assert 'Revealed type is "int"' in done.stdout or 'is "builtins.int"' in done.stdout, done.stdout
+    assert 'Revealed type is "int"' in done.stdout or 'is "builtins.int"' in done.stdout, \
+        done.stdout
     assert '"Config" has no attribute "cache_tll"' in done.stdout, done.stdout

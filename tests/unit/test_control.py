@@ -74,6 +74,9 @@ class Context:
     def uptime(self) -> float:
         return 5400.7
 
+    async def ping(self) -> None:
+        self.pings = getattr(self, "pings", 0) + 1
+
     def version(self) -> str:
         return "fastdns 0.1.0"
 
