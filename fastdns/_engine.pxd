@@ -82,7 +82,8 @@ ctypedef struct Answer:
     Target targets[ADDITIONAL_MAX]
     uint8_t synth[2][256]     # names made by DNAME substitution (alternating)
     int nsynth
-    uint8_t lk[256]           # lookup key of the name being resolved
+    const uint8_t *lk         # lookup key of the name being resolved: the query's own
+    uint8_t lkbuf[256]        # (parsed once), or this one for a name a CNAME led to
     int lk_len
     PyObject *zone            # borrowed: the first zone the answer came from (NULL: none)
     bint multi                # ... and it drew on another zone too

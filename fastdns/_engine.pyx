@@ -484,18 +484,20 @@ cdef class Engine:
 
     cdef int resolve(self, Answer *a, Snapshot snap) except -1:
         """Follow the query name through CNAMEs and DNAMEs, zone to zone."""
-        cdef const uint8_t *name = a.q.qname
+        cdef const uint8_t *name = &a.q.qname[0]
         cdef int nlen = a.q.qname_len
         cdef int links = 0
+        a.lk = &a.q.lk[0]
+        a.lk_len = a.q.lk_len
         while True:
-            a.lk_len = name_to_lk(name, nlen, a.lk)
             if self.step(a, snap, &name, &nlen) != ST_FOLLOW or a.stop:
                 return 0
             links += 1
             if links > CHAIN_MAX:
                 self.reset(a, RCODE_SERVFAIL, 0)     # a loop, or too long a chain
                 return 0
-            a.lk_len = name_to_lk(name, nlen, a.lk)
+            a.lk_len = name_to_lk(name, nlen, a.lkbuf)
+            a.lk = a.lkbuf
             snap = self.best_zone(a, a.lk, a.lk_len, a.q.qtype == TYPE_DS)
             if snap is None:
                 if a.rcode == RCODE_SERVFAIL:
@@ -519,10 +521,15 @@ cdef class Engine:
             if n.flags & N_CUT and a.q.qtype != TYPE_DS:
                 return self.referral(a, snap, i)
             return self.at_node(a, snap, i, name, nlen)
-        # no such name: find the closest encloser, an ancestor of the predecessor
+        # no such name: find the closest encloser, an ancestor of the predecessor (the
+        # apex, node 0, for most names of a random-subdomain flood: no second search)
         ck = snap.node_lk(i, &cklen)
         lk_common_labels(a.lk, a.lk_len, ck, cklen, &common)
-        ce = i if common == cklen else snap.find(a.lk, common, &exact)
+        if common == cklen:
+            ce = i
+        else:
+            snap.node_lk(0, &cklen)
+            ce = 0 if common == cklen else snap.find(a.lk, common, &exact)
         n = &snap.nodes[ce]
         if n.above:
             return self.redirect(a, snap, n.above - 1, name, nlen)

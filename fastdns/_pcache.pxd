@@ -8,6 +8,7 @@ cdef enum:
     KEY_FIXED = 9             # flags 2, qtype 2, qclass 2, EDNS bits 1, size limit 2
     KEY_MAX = KEY_FIXED + 256 # ... then the lookup key of the qname (lowercased)
     PC_MIN_BUCKETS = 1024
+    DOOR_WAYS = 4             # doorkeeper fingerprints per bucket
 
 ctypedef struct Entry:
     Entry *chain              # next entry of the same bucket
@@ -20,6 +21,9 @@ ctypedef struct Entry:
     uint16_t key_len
     uint16_t answer_len
     uint8_t data[1]           # the key, then the answer (allocated to size)
+
+cdef extern from *:
+    void __builtin_prefetch(const void *addr) noexcept nogil
 
 cdef int make_key(const Query *q, bint tcp, int limit, uint8_t *key) noexcept nogil
 cdef uint64_t key_hash(const uint8_t *key, int key_len) noexcept nogil
@@ -35,7 +39,7 @@ cdef class PacketCache:
     cdef readonly uint32_t ttl          # cache-ttl: longest life of an answer
     cdef readonly uint32_t neg_ttl      # negquery-cache-ttl: longest life of a negative one
     cdef uint32_t *door                 # the doorkeeper: fingerprints of keys seen once
-    cdef uint64_t door_mask             # its slots - 1 (a power of two); door NULL: off
+    cdef uint64_t door_mask             # its buckets - 1 (a power of two); door NULL: off
     cdef readonly uint64_t not_admitted # answers offered but not kept (first sight)
 
     cdef int get(self, const uint8_t *key, int key_len, uint64_t h, uint32_t now,
@@ -51,3 +55,9 @@ cdef class PacketCache:
     cdef void lru_unlink(self, Entry *e) noexcept nogil
     cdef void link_newest(self, Entry *e) noexcept nogil
     cdef void grow(self) noexcept nogil
+
+cdef inline void pc_prefetch(PacketCache cache, uint64_t h) noexcept nogil:
+    """Start loading the doorkeeper's slot for ``h``: a miss is offered to the cache after
+    the engine's work, by when it is there (a random flood touches a new slot each time)."""
+    if cache.door != NULL:
+        __builtin_prefetch(&cache.door[(h & cache.door_mask) * DOOR_WAYS])

@@ -16,11 +16,12 @@ no Python object.
 Admission: an answer is kept the second time its key is asked for, not the first, so that a
 flood of random names (each asked once) neither fills the cache nor evicts what is asked for
 again (docs/performance.md has the figures). A doorkeeper remembers a 32-bit fingerprint of
-each key asked for once, in a table of fixed size indexed by the key's hash: a later miss for
-the same key finds its fingerprint there and is kept. The window is the table: a fingerprint
-stays until another key lands on its slot, so under a flood of R misses a second a key must
-come back within about slots / R seconds. An entry that expires leaves its fingerprint
-behind, so an answer asked for again after its lifetime is kept again at once.
+each key asked for once, in a table of fixed size: buckets of four, indexed by the key's
+hash. A later miss for the same key finds its fingerprint there, and its answer is kept (the
+fingerprint leaves the table). The window is the table: a fingerprint stays until four more
+keys have landed in its bucket, so under a flood of R misses a second a key must come back
+within about slots / R seconds. An entry that expires, or that a purge or a reload drops,
+leaves its fingerprint behind: asked for again, its answer is kept again at once.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
@@ -57,12 +58,36 @@ cdef int make_key(const Query *q, bint tcp, int limit, uint8_t *key) noexcept no
 
 
 cdef uint64_t key_hash(const uint8_t *key, int key_len) noexcept nogil:
-    """FNV-1a, 64 bits."""
-    cdef uint64_t h = 14695981039346656037ULL
-    cdef int i
-    for i in range(key_len):
-        h = (h ^ key[i]) * 1099511628211ULL
+    """A 64-bit hash of the key, eight octets at a time (a multiply and a shift each, then
+    MurmurHash3's finaliser), seeded per process: what a client sends cannot be chosen to
+    collide."""
+    cdef uint64_t h = hash_seed ^ (<uint64_t>key_len * 0x9E3779B97F4A7C15ULL)
+    cdef uint64_t w
+    cdef int i = 0
+    cdef int j
+    while i + 8 <= key_len:
+        memcpy(&w, key + i, 8)
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL
+        h ^= h >> 29
+        i += 8
+    if i < key_len:
+        w = 0
+        for j in range(key_len - i):
+            w |= (<uint64_t>key[i + j]) << (8 * j)
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL
+        h ^= h >> 29
+    h ^= h >> 33
+    h *= 0xC4CEB9FE1A85EC53ULL
+    h ^= h >> 33
     return h
+
+
+cdef extern from "<sys/random.h>" nogil:
+    ssize_t getrandom(void *buf, size_t n, unsigned int flags)
+
+cdef uint64_t hash_seed = 0
+if getrandom(&hash_seed, sizeof(hash_seed), 0) != sizeof(hash_seed):
+    hash_seed = <uint64_t><size_t>&hash_seed      # (ASLR's share of randomness)
 
 
 cdef int answer_ttl(const uint8_t *answer, int length, uint32_t *ttl) noexcept nogil:
@@ -127,10 +152,11 @@ cdef class PacketCache:
         elif doorkeeper < 0:
             raise ValueError("doorkeeper must be None, 0 or a number of slots")
         if slots:
+            slots = slots if slots >= DOOR_WAYS else DOOR_WAYS
             self.door = <uint32_t *>calloc(slots, sizeof(uint32_t))
             if self.door == NULL:
                 raise MemoryError()
-            self.door_mask = slots - 1
+            self.door_mask = slots // DOOR_WAYS - 1       # over buckets of DOOR_WAYS
 
     def __dealloc__(self):
         self.clear()
@@ -143,7 +169,7 @@ cdef class PacketCache:
     @property
     def doorkeeper(self):
         """Slots of the admission table (0: admission off)."""
-        return self.door_mask + 1 if self.door != NULL else 0
+        return (self.door_mask + 1) * DOOR_WAYS if self.door != NULL else 0
 
     # -- the C side ----------------------------------------------------------------------
 
@@ -229,22 +255,37 @@ cdef class PacketCache:
         return True
 
     cdef bint admit(self, uint64_t h) noexcept nogil:
-        """Was the key of hash ``h`` asked for before (its fingerprint is in its slot)? If
-        not, it is now: the next miss for it is admitted."""
+        """Was the key of hash ``h`` asked for before (its fingerprint is in its bucket)?
+        Then it leaves the doorkeeper (its answer goes into the cache). If not, it is
+        remembered now: the next miss for it is admitted."""
         cdef uint32_t fp
-        cdef uint32_t *slot
+        cdef uint32_t *bucket
+        cdef int i
         if self.door == NULL:
             return True
         fp = <uint32_t>(h >> 32) | 1
-        slot = &self.door[h & self.door_mask]
-        if slot[0] == fp:
-            return True
-        slot[0] = fp
+        bucket = &self.door[(h & self.door_mask) * DOOR_WAYS]
+        for i in range(DOOR_WAYS):
+            if bucket[i] == fp:
+                bucket[i] = 0
+                return True
+        self.remember(h)
         return False
 
     cdef void remember(self, uint64_t h) noexcept nogil:
-        if self.door != NULL:
-            self.door[h & self.door_mask] = <uint32_t>(h >> 32) | 1
+        """Put the fingerprint of ``h`` first in its bucket; the oldest of the bucket goes
+        (a bucket of DOOR_WAYS, one cache line's quarter: two keys asked for again and again
+        that share a bucket are both kept, where one slot each would evict each other)."""
+        cdef uint32_t fp
+        cdef uint32_t *bucket
+        cdef int i
+        if self.door == NULL:
+            return
+        fp = <uint32_t>(h >> 32) | 1
+        bucket = &self.door[(h & self.door_mask) * DOOR_WAYS]
+        for i in range(DOOR_WAYS - 1, 0, -1):
+            bucket[i] = bucket[i - 1]
+        bucket[0] = fp
 
     cdef void link_newest(self, Entry *e) noexcept nogil:
         e.newer = NULL
@@ -297,12 +338,15 @@ cdef class PacketCache:
     # -- the Python side (control and tests) ---------------------------------------------
 
     def clear(self):
-        """Drop every entry; the number dropped."""
+        """Drop every entry; the number dropped. Their keys are remembered by the
+        doorkeeper (as every entry a purge drops): asked for again, they are kept again at
+        once, as an entry that expired is."""
         cdef Entry *e = self.oldest
         cdef Entry *nxt
         cdef Py_ssize_t n = self.count
         while e != NULL:
             nxt = e.newer
+            self.remember(e.hash)
             free(e)
             e = nxt
         self.newest = self.oldest = NULL
@@ -340,6 +384,7 @@ cdef class PacketCache:
                     drop = elen == plen and memcmp(e.data + KEY_FIXED, plk, plen) == 0
             if drop:
                 self.unlink(e)
+                self.remember(e.hash)
                 free(e)
                 n += 1
             e = nxt

@@ -46,6 +46,7 @@ cdef enum:
     BATCHES = 8               # batches per wake-up, then the event loop runs again
     SLOT = 65536              # room per datagram, in and out
     RESPOND_PARKED = -2       # respond(): the query waits, parked; nothing to send now
+    LATENCY_SAMPLE = 16       # one computed answer in this many is timed (``latency``)
 
 # Where the answer to a query goes when it is not sent at once (a parked query).
 ctypedef struct Dest:
@@ -79,6 +80,7 @@ cdef class Responder:
     cdef readonly Py_ssize_t parked         # queries parked now
     cdef readonly uint64_t wait_ms          # how long a query may wait
     cdef readonly Py_ssize_t max_parked
+    cdef uint64_t _computed                 # answers computed (the latency sample's clock)
     cdef uint8_t _out[SLOT]
     cdef uint8_t *_tcp                      # framed TCP answers being gathered
     cdef Py_ssize_t _tcp_size

@@ -6,10 +6,25 @@ Everything here is C-level and allocation-free; the ``def`` functions at the end
 wrappers for tests and tools (the engine and the UDP loop cimport the C API in _wire.pxd).
 """
 
-from libc.stdint cimport uint8_t, uint16_t, uint32_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memcmp
 
 from fastdns.consts cimport *
+
+
+cdef extern from *:
+    """
+    /* the index of the first octet (in memory order) where two words loaded by memcpy
+       differ: x is their XOR, not 0 */
+    static inline int fastdns_first_diff(uint64_t x) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        return __builtin_clzll(x) >> 3;
+    #else
+        return __builtin_ctzll(x) >> 3;
+    #endif
+    }
+    """
+    int first_diff "fastdns_first_diff"(uint64_t x) noexcept nogil
 
 
 # ---------------------------------------------------------------------------------------
@@ -109,6 +124,31 @@ cdef bint name_eq(const uint8_t *a, const uint8_t *b) noexcept nogil:
         p += la + 1
 
 
+cdef inline uint64_t lower8(uint64_t w) noexcept nogil:
+    """Eight octets lowercased at once (ASCII letters only; SWAR, no carry between octets)."""
+    cdef uint64_t heptets = w & 0x7F7F7F7F7F7F7F7FULL
+    cdef uint64_t above_z = heptets + 0x2525252525252525ULL     # high bit: > 'Z'
+    cdef uint64_t from_a = heptets + 0x3F3F3F3F3F3F3F3FULL      # high bit: >= 'A'
+    cdef uint64_t upper = from_a & ~above_z & ~w & 0x8080808080808080ULL
+    return w | (upper >> 2)
+
+
+cdef inline void copy_lower(uint8_t *dst, const uint8_t *src, int n, int src_room,
+                            int dst_room) noexcept nogil:
+    """Copy ``n`` octets lowercased. Eight at a time where ``src_room`` octets may be read
+    and ``dst_room`` written (past ``n`` they are garbage the caller writes over later)."""
+    cdef int k = 0
+    cdef uint64_t w
+    while k < n and k + 8 <= src_room and k + 8 <= dst_room:
+        memcpy(&w, src + k, 8)
+        w = lower8(w)
+        memcpy(dst + k, &w, 8)
+        k += 8
+    while k < n:
+        dst[k] = lower(src[k])
+        k += 1
+
+
 cdef int name_to_lk(const uint8_t *name, int nlen, uint8_t *lk) noexcept nogil:
     """Lookup key of a wire name: its labels root-first, each length-prefixed and lowercased.
 
@@ -119,18 +159,24 @@ cdef int name_to_lk(const uint8_t *name, int nlen, uint8_t *lk) noexcept nogil:
     cdef int offs[LABELS_MAX]
     cdef int n = 0
     cdef int p = 0
-    cdef int out = 0
-    cdef int i, j, l
     while name[p] != 0:
         offs[n] = p
         n += 1
         p += name[p] + 1
+    return labels_to_lk(name, nlen, offs, n, lk)
+
+
+cdef int labels_to_lk(const uint8_t *name, int nlen, const int *offs, int n,
+                      uint8_t *lk) noexcept nogil:
+    """name_to_lk, the ``n`` labels of ``name`` at ``offs`` known."""
+    cdef int total = nlen - 1
+    cdef int out = 0
+    cdef int i, p, l
     for i in range(n - 1, -1, -1):
         p = offs[i]
         l = name[p]
         lk[out] = l
-        for j in range(1, l + 1):
-            lk[out + j] = lower(name[p + j])
+        copy_lower(lk + out + 1, name + p + 1, l, nlen - p - 1, total - out - 1)
         out += l + 1
     return out
 
@@ -150,24 +196,53 @@ cdef int lk_to_name(const uint8_t *lk, int lklen, uint8_t *name) noexcept nogil:
 
 
 cdef int lk_cmp(const uint8_t *a, int alen, const uint8_t *b, int blen) noexcept nogil:
-    """Canonical order of two lookup keys: <0, 0, >0."""
-    cdef int pa = 0
-    cdef int pb = 0
-    cdef int la, lb, c
+    """Canonical order of two lookup keys: <0, 0, >0.
+
+    Where two keys agree octet for octet they agree label for label (the length octets
+    included), so the first octet that differs is found eight at a time, and only then are
+    the labels walked, by their lengths, to see whether it is a length or a letter. The
+    keys of one zone share their first labels, the apex's: a binary search over them
+    compared those label by label on every step.
+    """
+    cdef int n = alen if alen < blen else blen
+    cdef int d = 0
+    cdef int label = 0
+    cdef int nxt, la, lb, i
+    cdef uint64_t wa, wb
+    while d + 8 <= n:
+        memcpy(&wa, a + d, 8)
+        memcpy(&wb, b + d, 8)
+        if wa != wb:
+            d += first_diff(wa ^ wb)
+            break
+        d += 8
+    else:
+        if d < n and n >= 8:
+            # the last eight octets, overlapping what is known to be equal
+            memcpy(&wa, a + n - 8, 8)
+            memcpy(&wb, b + n - 8, 8)
+            d = n if wa == wb else n - 8 + first_diff(wa ^ wb)
+        while d < n and a[d] == b[d]:
+            d += 1
+    if d == n:
+        return alen - blen          # one is the other, or its ancestor (which sorts first)
+    # the label the first difference is in: its length octet is at ``label``
     while True:
-        if pa == alen:
-            return 0 if pb == blen else -1
-        if pb == blen:
-            return 1
-        la = a[pa]
-        lb = b[pb]
-        c = memcmp(a + pa + 1, b + pb + 1, la if la < lb else lb)
-        if c != 0:
-            return c
-        if la != lb:
-            return la - lb
-        pa += la + 1
-        pb += lb + 1
+        nxt = label + 1 + a[label]
+        if nxt > d:
+            break
+        label = nxt
+    if label < d:
+        return <int>a[d] - <int>b[d]    # a letter of two labels of one length
+    # the lengths differ: the labels' common part decides, then the shorter goes first
+    la = a[d]
+    lb = b[d]
+    for i in range(1, (la if la < lb else lb) + 1):
+        if d + i >= alen or d + i >= blen:
+            break
+        if a[d + i] != b[d + i]:
+            return <int>a[d + i] - <int>b[d + i]
+    return la - lb
 
 
 cdef int lk_common_labels(const uint8_t *a, int alen, const uint8_t *b, int blen,
@@ -266,6 +341,41 @@ cdef int parse_opt(WireReader *r, Query *q) noexcept nogil:
     return 0
 
 
+cdef int read_qname(WireReader *r, Query *q) noexcept nogil:
+    """The question's name into q.qname, q.nlabels and its key into q.lk, in one pass over
+    the packet: its length, or a WIRE_E* error. The question's name can hold no
+    compression pointer (one must point before the name and after the header, RFC 1035
+    §4.1.4), so it is read as wr_name reads it, with the pointers refused outright."""
+    cdef int offs[LABELS_MAX]
+    cdef int labels = 0
+    cdef Py_ssize_t start = r.pos
+    cdef Py_ssize_t pos = r.pos
+    cdef int n
+    cdef uint8_t c
+    while True:
+        if pos >= r.len:
+            return WIRE_ESHORT
+        c = r.buf[pos]
+        if c == 0:
+            break
+        if c >= 64:
+            return WIRE_EPTR if c >= 0xC0 else WIRE_ELABEL
+        if pos + 1 + c > r.len:
+            return WIRE_ESHORT
+        if pos - start + c + 2 > NAME_MAX:
+            return WIRE_ENAMELEN
+        offs[labels] = <int>(pos - start)
+        labels += 1
+        pos += c + 1
+    n = <int>(pos + 1 - start)
+    memcpy(q.qname, r.buf + start, n)
+    q.qname_len = n
+    q.nlabels = labels
+    q.lk_len = labels_to_lk(q.qname, n, offs, labels, q.lk)
+    r.pos = pos + 1
+    return n
+
+
 cdef int parse_query(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nogil:
     """Parse a query into ``q``; returns PQ_OK, PQ_DROP, PQ_FORMERR or PQ_NOTIMP, also
     kept in q.status (the engine takes the parsed query, never the packet, to answer it).
@@ -320,13 +430,11 @@ cdef int parse_fields(const uint8_t *buf, Py_ssize_t len, Query *q) noexcept nog
         status = PQ_NOTIMP
     if q.qdcount != 1:
         return status if status != PQ_OK else PQ_FORMERR
-    n = wr_name(&r, q.qname, &q.nlabels)
+    n = read_qname(&r, q)
     if n < 0 or not wr_check(&r, 4):
         return status if status != PQ_OK else PQ_FORMERR
-    q.qname_len = n
     q.qtype = wr_u16(&r)
     q.qclass = wr_u16(&r)
-    q.lk_len = name_to_lk(q.qname, n, q.lk)
     q.has_question = True
     if status != PQ_OK:
         return status
@@ -419,7 +527,7 @@ cdef bint b_match(const Builder *b, int off, const uint8_t *name) noexcept nogil
         if c == 0:
             return True
         for i in range(1, c + 1):
-            if lower(m[p + i]) != lower(name[q + i]):
+            if m[p + i] != name[q + i] and lower(m[p + i]) != lower(name[q + i]):
                 return False
         p += c + 1
         q += c + 1

@@ -286,6 +286,29 @@ def test_an_expired_entry_is_kept_again_at_once():
     assert responder.counter("packetcache-hit") == 1
 
 
+def test_a_purged_entry_is_kept_again_at_once():
+    """A reload or a purge drops answers that were asked for again: their next miss is
+    kept, as after an expiry, not a first sight."""
+    _, pc, responder = make()
+    fill(responder, wire("www.example.com"), now=0)
+    fill(responder, wire("www.example.org"), now=0)
+    assert pc.purge(tag=1) == 1 and pc.purge() == 1
+    responder.answer(wire("www.example.com"), now=0)
+    responder.answer(wire("www.example.org"), now=0)
+    assert len(pc) == 2
+
+
+def test_hot_keys_sharing_a_bucket_are_all_kept():
+    """Four-way buckets: keys that land in one bucket do not evict each other."""
+    cache = PacketCache(100, 20, 20, doorkeeper=4)       # one bucket
+    answer = dns.message.make_response(dns.message.make_query("x.", "A")).to_wire()
+    answer = answer[:2] + b"\x84\x00" + answer[4:]
+    keys = [b"k1", b"k2", b"k3", b"k4"]
+    assert not any(cache.offer_key(key, answer, now=0) for key in keys)
+    assert all(cache.offer_key(key, answer, now=0) for key in keys)
+    assert len(cache) == 4
+
+
 def test_doorkeeper_sizes_and_off():
     assert PacketCache(1000000).doorkeeper == 1 << 18
     assert PacketCache(100000).doorkeeper == 32768

@@ -120,6 +120,24 @@ def test_sort_key_is_canonical_order(name_list):
         assert _wire.lk_compare(_wire.to_lk(a.to_wire()), _wire.to_lk(b.to_wire())) == -1
 
 
+#: labels that make keys agree over whole words and differ inside, between and at lengths
+close_label = st.sampled_from([b"a", b"b", b"ab", b"abcdefg", b"abcdefgh", b"abcdefgi",
+                               b"abcdefghijklmno", b"abcdefghijklmnp", b"\x00", b"\xff",
+                               b"A", b"-", b"host1", b"host10", b"host2"])
+
+
+@given(st.lists(st.lists(close_label, max_size=3), min_size=2, max_size=10),
+       st.sampled_from(["", "example.", "bench.example.", "abcdefghijklmno.abcdefg.example."]))
+def test_lk_compare_is_canonical_order_under_a_shared_apex(prefixes, apex):
+    """Keys of one zone share their first labels, and differ after them in one octet or
+    one length: every pair ordered as dnspython orders the names."""
+    suffix = dns.name.from_text(apex) if apex else dns.name.root
+    names_ = [dns.name.Name([*p, *suffix.labels]) for p in prefixes]
+    for a, b in itertools.product(names_, repeat=2):
+        expect = (a > b) - (a < b)
+        assert _wire.lk_compare(_wire.to_lk(a.to_wire()), _wire.to_lk(b.to_wire())) == expect
+
+
 @given(names())
 def test_lookup_key_round_trip(name):
     lk = _wire.to_lk(name.to_wire())
