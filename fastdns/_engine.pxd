@@ -111,6 +111,7 @@ cdef class Engine:
     cdef bytes _nsid          # NSID option payload (RFC 5001); None: not sent
     cdef bint _dname_processing
     cdef bint _any_to_tcp
+    cdef bint _expand_alias   # expand-alias: A/AAAA/ANY at an ALIAS name from the resolver
     cdef dict _supplied       # (lk of a name + qtype, 2 octets) -> Supplied
     cdef dict _external       # test hook: lk of a name -> target wire name (see external)
     cdef uint8_t _out[MSG_MAX + 64]
@@ -137,7 +138,10 @@ cdef class Engine:
     cdef int at_node(self, Answer *a, Snapshot snap, int node, const uint8_t **name,
                      int *nlen) except -1
     cdef int external(self, Answer *a, Snapshot snap, const uint8_t *owner, int owner_len,
-                      bytes target) except -1
+                      bytes target, uint16_t qtype) except -1
+    cdef Supplied needed(self, Answer *a, bytes target, uint16_t qtype)
+    cdef int alias(self, Answer *a, Snapshot snap, int node, const uint8_t *owner,
+                   int owner_len) except -2
     cdef int dname(self, Answer *a, Snapshot snap, int node, const uint8_t **name,
                    int *nlen) except -1
     cdef int referral(self, Answer *a, Snapshot snap, int cut) noexcept

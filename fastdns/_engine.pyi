@@ -30,6 +30,7 @@ class Engine:
         server_id: str | bytes | None = None,
         dname_processing: bool = True,
         any_to_tcp: bool = True,
+        expand_alias: bool = False,
     ) -> None: ...
     def set_zones(self, zones: Iterable[Snapshot], broken: Iterable[bytes] = ()) -> None: ...
     @property

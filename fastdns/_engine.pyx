@@ -107,7 +107,7 @@ cdef class Engine:
 
     def __init__(self, zones=(), *, broken=(), int udp_truncation_threshold=1232,
                  version=None, server_id=None, bint dname_processing=True,
-                 bint any_to_tcp=True):
+                 bint any_to_tcp=True, bint expand_alias=False):
         if not 512 <= udp_truncation_threshold <= 65535:
             raise ValueError("udp_truncation_threshold must be within 512..65535")
         self.udp_limit = udp_truncation_threshold
@@ -120,6 +120,7 @@ cdef class Engine:
                 raise ValueError("server_id is too long for NSID")
         self._dname_processing = dname_processing
         self._any_to_tcp = any_to_tcp
+        self._expand_alias = expand_alias
         self.set_zones(zones, broken)
 
     def set_zones(self, zones, broken=()):
@@ -556,6 +557,7 @@ cdef class Engine:
         cdef const RRsetRec *rs
         cdef uint16_t qtype = a.q.qtype
         cdef uint32_t k
+        cdef int state
         if n.flags & N_CNAME and not beside_cname(qtype, n.flags):
             # the CNAME wins over other data at its name (RFC 1034 §3.6.2), and is followed
             # for ANY too, as PowerDNS does (differences.md, A2)
@@ -565,6 +567,11 @@ cdef class Engine:
             name[0] = snap.rdata + rs.rdata_off + 2
             nlen[0] = rd_u16(snap.rdata + rs.rdata_off)
             return ST_FOLLOW
+        if self._expand_alias and (qtype == TYPE_A or qtype == TYPE_AAAA or qtype == TYPE_ANY
+                                   or qtype == TYPE_ALIAS):
+            state = self.alias(a, snap, node, name[0], nlen[0])
+            if state >= 0:
+                return state
         if qtype == TYPE_ANY:
             if n.rrset_count == 0:
                 self.negative(a, snap)
@@ -583,33 +590,86 @@ cdef class Engine:
             # (expand-alias=yes) names the target instead
             target = self._external.get(_node_lk(snap, node))
             if target is not None:
-                return self.external(a, snap, name[0], nlen[0], target)
+                return self.external(a, snap, name[0], nlen[0], target, qtype)
         self.negative(a, snap)
         return ST_DONE
 
-    cdef int external(self, Answer *a, Snapshot snap, const uint8_t *owner, int owner_len,
-                      bytes target) except -1:
-        """Answer with ``target``'s records of the query's type, supplied from outside
-        (Engine.supply), under ``owner``; when none are kept, end in the WAITING state
-        naming (target, qtype). A failed lookup is SERVFAIL, no records NODATA."""
+    cdef int alias(self, Answer *a, Snapshot snap, int node, const uint8_t *owner,
+                   int owner_len) except -2:
+        """expand-alias, as PowerDNS: at a name that holds an ALIAS (not a wildcard's), A
+        and AAAA without records of their own, and ANY, are the target's addresses found
+        by the resolver (ANY: only those); the ALIAS itself is not shown. -1: not such a
+        name or query, answer as usual."""
+        cdef const RRsetRec *rs = snap.rrset(node, TYPE_ALIAS)
+        cdef const uint8_t *node_name
         cdef uint16_t qtype = a.q.qtype
+        cdef Supplied v4
+        cdef Supplied v6
+        if rs == NULL:
+            return -1
+        node_name = snap.node_name(node)
+        if node_name[0] == 1 and node_name[1] == 42:      # a wildcard's ALIAS: not expanded
+            return -1
+        if qtype == TYPE_ALIAS:
+            self.negative(a, snap)
+            return ST_DONE
+        if qtype != TYPE_ANY and snap.rrset(node, qtype) != NULL:
+            return -1                                     # an address of its own wins
+        target = PyBytes_FromStringAndSize(<const char *>snap.rdata + rs.rdata_off + 2,
+                                           rd_u16(snap.rdata + rs.rdata_off))
+        if qtype != TYPE_ANY:
+            return self.external(a, snap, owner, owner_len, target, qtype)
+        v4 = self.needed(a, target, TYPE_A)
+        if v4 is None:
+            return ST_DONE
+        if not v4.failed:
+            v6 = self.needed(a, target, TYPE_AAAA)
+            if v6 is None:
+                return ST_DONE
+        if v4.failed or v6.failed:           # (no second wait when the first failed)
+            self.reset(a, RCODE_SERVFAIL, 0)
+            return ST_DONE
+        if not v4.rdatas and not v6.rdatas:
+            self.negative(a, snap)
+            return ST_DONE
+        self.external(a, snap, owner, owner_len, target, TYPE_A)
+        if not a.stop:
+            self.external(a, snap, owner, owner_len, target, TYPE_AAAA)
+        return ST_DONE
+
+    cdef Supplied needed(self, Answer *a, bytes target, uint16_t qtype):
+        """What is kept for (``target``, ``qtype``); None, with the answer WAITING for it,
+        when nothing is."""
         cdef Supplied entry = self.fresh(supply_key(target, len(target), qtype), a.now)
-        cdef uint32_t ttl
-        cdef bytes rdata
         if entry is None:
             a.waiting = True
             a.stop = True
             a.res.wait_type = qtype
             a.res.wait_name_len = len(target)
             memcpy(a.res.wait_name, <const uint8_t *>target, len(target))
+        return entry
+
+    cdef int external(self, Answer *a, Snapshot snap, const uint8_t *owner, int owner_len,
+                      bytes target, uint16_t qtype) except -1:
+        """Answer with ``target``'s records of ``qtype``, supplied from outside
+        (Engine.supply), under ``owner``; when none are kept, end in the WAITING state
+        naming (target, qtype). A failed lookup is SERVFAIL, no records NODATA (with the
+        SOA, RFC 2308: PowerDNS sends none, differences.md)."""
+        cdef Supplied entry = self.needed(a, target, qtype)
+        cdef uint32_t ttl
+        cdef bytes rdata
+        if entry is None:
             return ST_DONE
         if entry.failed:
             self.reset(a, RCODE_SERVFAIL, 0)
             return ST_DONE
         if not entry.rdatas:
-            self.negative(a, snap)
+            if a.q.qtype != TYPE_ANY:
+                self.negative(a, snap)
             return ST_DONE
-        ttl = entry.ttl if entry.ttl < entry.expires - a.now else entry.expires - a.now
+        # the resolver's TTL as it gave it, while it is kept (PowerDNS, which asks every
+        # time, shows it unchanged too; a packet-cache entry made of it lives no longer)
+        ttl = entry.ttl
         for rdata in entry.rdatas:
             if b_rr(&a.b, SEC_ANSWER, owner, owner_len, qtype, CLASS_IN, ttl, rdata,
                     len(rdata)) < 0:

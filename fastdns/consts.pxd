@@ -75,6 +75,8 @@ cdef enum:
     TYPE_MAILB = 253
     TYPE_MAILA = 254
     TYPE_ANY = 255
+    TYPE_ALIAS = 65401        # PowerDNS's own types (their numbers in PowerDNS's QType)
+    TYPE_LUA = 65402
 
 cdef enum:
     EDNS_DO = 0x8000

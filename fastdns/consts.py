@@ -104,6 +104,8 @@ class RdType(IntEnum):
     MAILB = 253
     MAILA = 254
     ANY = 255
+    ALIAS = 65401
+    LUA = 65402
 
 
 #: EDNS flag: DNSSEC OK (RFC 3225)

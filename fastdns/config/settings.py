@@ -306,7 +306,7 @@ _BIND: tuple[Setting, ...] = (
 NOT_IMPLEMENTED: frozenset[str] = frozenset(
     """
     daemon
-    chroot query-cache-ttl disable-axfr expand-alias resolver
+    chroot query-cache-ttl disable-axfr
     allow-axfr-ips primary secondary autosecondary also-notify only-notify default-soa-content
     default-ttl webserver webserver-address webserver-port webserver-allow-from
     webserver-password api api-key max-signature-cache-entries signing-threads

@@ -413,4 +413,9 @@ def exit_cause(status: int, stopping: bool, killed_for: str = "") -> str:
 
 def serve(config: Config) -> int:
     """Run the server of ``config`` until it is told to stop; the exit status."""
-    return Master(config).run()
+    try:
+        master = Master(config)
+    except ValueError as exc:       # a setting only the server reads (resolver=)
+        log.error("%s", exc)
+        return 1
+    return master.run()

@@ -43,12 +43,15 @@ class WorkerOptions:
     tcp: TcpLimits = field(default_factory=TcpLimits)
     user: str = ""                     # setuid
     group: str = ""                    # setgid
+    #: expand-alias with a resolver: where ALIAS targets are looked up (None: not expanded)
+    resolver: tuple[str, int] | None = None
 
     def engine(self, snapshots=(), broken=()) -> Engine:
         return Engine(snapshots, broken=broken,
                       udp_truncation_threshold=self.udp_truncation_threshold,
                       version=self.version, server_id=self.server_id,
-                      dname_processing=self.dname_processing, any_to_tcp=self.any_to_tcp)
+                      dname_processing=self.dname_processing, any_to_tcp=self.any_to_tcp,
+                      expand_alias=self.resolver is not None)
 
     def cache(self) -> PacketCache | None:
         if self.cache_ttl <= 0 or self.max_packet_cache_entries <= 0:
@@ -84,4 +87,21 @@ def worker_options(config: Config, workers: int = 1) -> WorkerOptions:
         cache_ttl=config.cache_ttl, negquery_cache_ttl=config.negquery_cache_ttl,
         max_packet_cache_entries=-(-config.max_packet_cache_entries // max(1, workers)),
         tcp=limits,
-        user=config.setuid, group=config.setgid)
+        user=config.setuid, group=config.setgid,
+        resolver=alias_resolver(config))
+
+
+def alias_resolver(config: Config) -> tuple[str, int] | None:
+    """Where ALIAS targets are looked up: ``resolver`` when ``expand-alias`` is on (as
+    PowerDNS, expand-alias without a resolver expands nothing); raises ValueError for a
+    resolver that is no address."""
+    from fastdns.config.settings import parse_address
+
+    text = config.resolver.strip()
+    if not config.expand_alias or text in ("", "no"):
+        return None
+    try:
+        address = parse_address(text.split(",")[0].split()[0])
+    except ValueError as exc:
+        raise ValueError(f"bad value for 'resolver': {exc}") from None
+    return address.host, address.port or 53

@@ -27,12 +27,13 @@ from collections import Counter
 from collections.abc import Iterable
 
 from fastdns._shm import SharedRows
-from fastdns._udp import Responder, UdpReader
+from fastdns._udp import Responder, UdpReader, monotonic_seconds
 from fastdns._wire import to_lk
 from fastdns.log import Throttled, log, reopen, set_level
 from fastdns.server import child, messages
 from fastdns.server.messages import Channel
 from fastdns.server.options import WorkerOptions
+from fastdns.server.resolver import StubResolver
 from fastdns.server.sockets import Listener
 from fastdns.server.zoneset import ZoneSet
 
@@ -58,8 +59,13 @@ class Worker:
         self.engine = options.engine(self.zones.snapshots.values(),
                                      self.zones.broken.values())
         self.cache = options.cache()
+        #: expand-alias: the resolver ALIAS targets are asked of (started with the loop)
+        self.resolver: StubResolver | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+        on_wait = self._on_wait if options.resolver is not None else None
         self.responder = Responder(self.engine, self.cache, rows, slot,
-                                   on_error=self._engine_error)
+                                   on_error=self._engine_error, on_wait=on_wait)
         self.tcp_connections: set[TcpConnection] = set()
         self.tcp_per_client: Counter[str] = Counter()
         self._servers: list[asyncio.AbstractServer] = []
@@ -120,8 +126,36 @@ class Worker:
         if self.rows is not None:
             self.rows.set(self.slot, "open-tcp-connections", len(self.tcp_connections))
 
+    # -- what the engine waits for (ALIAS targets) -----------------------------------------
+
+    def _on_wait(self, name: bytes, qtype: int) -> None:
+        """A query waits for (``name``, ``qtype``): ask the resolver, from the loop (this
+        is called from a UDP thread too)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._lookup, name, qtype)
+
+    def _lookup(self, name: bytes, qtype: int) -> None:
+        if self.resolver is not None:
+            self.resolver.lookup(name, qtype)
+        if self._expiry is None and self._loop is not None:
+            # parked TCP queries are expired from here; the UDP threads expire their own
+            self._expiry = self._loop.call_later(0.1, self._expire)
+
+    def _supply(self, name: bytes, qtype: int, rdatas, ttl: int) -> None:
+        self.responder.supply(name, qtype, rdatas, ttl)
+
+    def _expire(self) -> None:
+        self._expiry = None
+        self.responder.expire()
+        self.engine.expire(monotonic_seconds())
+        if self.responder.parked and self._loop is not None:
+            self._expiry = self._loop.call_later(0.1, self._expire)
+
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
+        if self.options.resolver is not None:
+            self.resolver = StubResolver(self.options.resolver, self._supply)
+            await self.resolver.start()
         for listener in self.listeners:
             v6 = listener.sock.family == socket.AF_INET6
             if listener.kind == "udp":
@@ -165,6 +199,10 @@ class Worker:
             conn.close(abort=True)
         self.tcp_refused.flush()
         self.engine_errors.flush()
+        if self.resolver is not None:
+            self.resolver.close()
+        if self._expiry is not None:
+            self._expiry.cancel()
 
 
 class UdpThread:
@@ -262,7 +300,7 @@ class TcpConnection(asyncio.Protocol):
         left = limits.max_transactions - self.transactions if limits.max_transactions else -1
         # every complete query in one call (Cython): answers framed and joined, in order
         answers, used, count, stop = self.worker.responder.answer_stream(
-            stream, self.v6, self.remote, left)
+            stream, self.v6, self.remote, left, self.late_reply)
         if answers and self.transport is not None:
             self.transport.write(answers)
         self.transactions += count
@@ -274,6 +312,12 @@ class TcpConnection(asyncio.Protocol):
         elif used < len(data):
             buf += data[used:]
         self.last_active = self.loop_time()
+
+    def late_reply(self, answer: bytes) -> None:
+        """The answer to a query that waited (an ALIAS target's lookup): framed, sent if
+        the connection is still open (RFC 7766 allows answers out of order)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(len(answer).to_bytes(2, "big") + answer)
 
     def loop_time(self) -> float:
         return asyncio.get_running_loop().time()

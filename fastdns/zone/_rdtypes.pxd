@@ -3,10 +3,6 @@
 
 from libc.stdint cimport uint8_t, uint16_t
 
-cdef enum:
-    TYPE_ALIAS = 65401        # PowerDNS's own types (their numbers in PowerDNS's QType)
-    TYPE_LUA = 65402
-
 ctypedef struct TypeInfo:
     uint16_t code
     const char *name
