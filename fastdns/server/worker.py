@@ -37,6 +37,11 @@ from fastdns.server.resolver import StubResolver
 from fastdns.server.sockets import Listener
 from fastdns.server.zoneset import ZoneSet
 
+#: seconds between two lines about malformed packets and missed deadlines
+FLOOD_INTERVAL = 10.0
+#: the counters of events that come in floods, reported once per FLOOD_INTERVAL
+FLOODS = (("corrupt-packets", "malformed packets (FORMERR or dropped)"),
+          ("parked-timeouts", "queries that waited too long for the resolver (SERVFAIL)"))
 #: seconds a graceful stop waits for TCP clients to take their answers (a client that does
 #: not read must not hold the stop up)
 GRACEFUL_TIMEOUT = 1.0
@@ -74,6 +79,9 @@ class Worker:
                                        "query; sent SERVFAIL")
         self.tcp_refused = Throttled(logging.WARNING, "tcp connection refused at the "
                                      "connection limit")
+        #: counters already reported by report_floods (a respawned worker's row counts on)
+        self._reported: dict[str, int] = {}
+        self._flood_timer: asyncio.TimerHandle | None = None
 
     def configure(self, settings: dict) -> None:
         """Take reloadable settings that changed (``Configure``: WorkerOptions fields)."""
@@ -151,8 +159,26 @@ class Worker:
         if self.responder.parked and self._loop is not None:
             self._expiry = self._loop.call_later(0.1, self._expire)
 
+    def report_floods(self) -> None:
+        """Every FLOOD_INTERVAL seconds: one line for the malformed packets and the
+        parked queries that missed their deadline since the last one (the UDP thread
+        counts them in C; a line per packet would be a flood of its own)."""
+        if self.rows is not None:
+            for counter, what in FLOODS:
+                count = self.rows.get(self.slot, counter)
+                if count > self._reported.get(counter, count):
+                    log.warning("worker %d: %d %s in the last %.0f s", self.slot,
+                                count - self._reported[counter], what, FLOOD_INTERVAL)
+                self._reported[counter] = count
+        if self._loop is not None:
+            self._flood_timer = self._loop.call_later(FLOOD_INTERVAL, self.report_floods)
+
     async def start(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
+        if self.rows is not None:
+            # the row counts on from a worker this one replaces: report what comes now
+            self._reported = {c: self.rows.get(self.slot, c) for c, _ in FLOODS}
+        self._flood_timer = loop.call_later(FLOOD_INTERVAL, self.report_floods)
         if self.options.resolver is not None:
             self.resolver = StubResolver(self.options.resolver, self._supply)
             await self.resolver.start()
@@ -203,6 +229,8 @@ class Worker:
             self.resolver.close()
         if self._expiry is not None:
             self._expiry.cancel()
+        if self._flood_timer is not None:
+            self._flood_timer.cancel()
 
 
 class UdpThread:

@@ -331,3 +331,24 @@ def test_refused_tcp_connections_are_counted_not_logged_one_by_one(tree, tmp_pat
     counted = len(lines) + sum(int(x.split(" more")[0].rsplit(" ", 1)[1]) for x in lines
                                if " more" in x)
     assert counted >= 250, lines
+
+
+def test_malformed_packets_are_counted_and_reported_once_per_interval(tree, tmp_path):
+    """600 malformed datagrams (short headers, a bad question, a response): answered
+    FORMERR or dropped, counted in corrupt-packets, and logged as one line with their
+    count after the interval (10 s), not one line each; good queries answered meanwhile."""
+    server = start_server(tmp_path, tree)
+    junk = [b"\x00", b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xff",
+            b"\x12\x34\x81\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x01"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for i in range(600):
+            sock.sendto(junk[i % 3], (server.address, server.port))
+            if i % 100 == 0:
+                time.sleep(0.01)
+    assert rrs(server.query(WWW), "A") == ["192.0.2.7"]
+    wait_until(lambda: statistics(server)["corrupt-packets"] >= 600, 5)
+    wait_until(lambda: "malformed packets" in server.log(), 15, what="the malformed report")
+    lines = [x for x in server.log().splitlines() if "malformed packets" in x]
+    assert len(lines) == 1, lines
+    assert "worker 0: 600 malformed packets (FORMERR or dropped) in the last 10 s" in lines[0]
+    assert server.stop() == 0, server.log()
