@@ -134,8 +134,9 @@ def test_rping_uptime_version(server, client):
 @pytest.mark.parametrize("client", CLIENTS)
 def test_show_counts_what_was_served(server, client, pinned):
     """``show *`` lists every PowerDNS 4.7.3 metric in its order, and the counters moved by
-    exactly the queries sent: 15 over UDP (5 names, each a miss then two hits) and 4 over
-    TCP (2 names on one connection, a miss then a hit each)."""
+    exactly the queries sent: 15 over UDP (5 names, each a miss, a miss that the packet
+    cache admits, then a hit) and 4 over TCP (2 names on one connection, two misses each:
+    the second is admitted; docs/performance.md has the admission policy)."""
     before = show_all(server, client)
     assert list(before) == list(PDNS_STATISTICS)
     for i in range(5):
@@ -157,7 +158,7 @@ def test_show_counts_what_was_served(server, client, pinned):
         "noerror-packets", "nxdomain-packets", "servfail-packets", "corrupt-packets")} == {
         "udp-queries": 15, "udp-answers": 15, "udp4-queries": 15, "udp4-answers": 15,
         "udp6-queries": 0, "tcp-queries": 4, "tcp-answers": 4, "tcp4-queries": 4,
-        "packetcache-hit": 12, "packetcache-miss": 7, "noerror-packets": 19,
+        "packetcache-hit": 5, "packetcache-miss": 14, "noerror-packets": 19,
         "nxdomain-packets": 0, "servfail-packets": 0, "corrupt-packets": 0}
     assert delta["udp-answers-bytes"] > 15 * 12 and delta["tcp-answers-bytes"] > 4 * 12
     assert ok(server, client, "show", "udp-queries") == str(after["udp-queries"])
@@ -167,6 +168,18 @@ def test_show_counts_what_was_served(server, client, pinned):
     assert unknown.returncode == 1 and unknown.stdout == "", unknown
 
 
+def cached(server, pinned: Pinned, *questions: str) -> None:
+    """Ask each question until its answer comes from the packet cache: the cache keeps an
+    answer the second time it misses (or at once, for a key it remembers), so what an
+    earlier test asked does not change what follows."""
+    for question in questions:
+        for _ in range(3):
+            if cache_deltas(server, pinned, question) == (1, 0):
+                break
+        else:
+            raise AssertionError(f"{question}: never answered from the packet cache")
+
+
 @pytest.mark.parametrize("client", CLIENTS)
 def test_ccounts_and_purge(server, client, pinned):
     """``purge NAME`` drops exactly that name's answers (any case), ``purge ZONE$`` the
@@ -174,22 +187,22 @@ def test_ccounts_and_purge(server, client, pinned):
     ok(server, client, "purge")
     assert ok(server, client, "ccounts") == "negative queries: 0, queries: 0packets: 0"
 
-    # the second one is a hit
-    assert cache_deltas(server, pinned, "www.example.test", "www.example.test") == (1, 1)
-    assert cache_deltas(server, pinned, "www.example.test AAAA", "mail.example.test",
-                        "www.other.test") == (0, 3)
+    cached(server, pinned, "www.example.test", "www.example.test AAAA", "mail.example.test",
+           "www.other.test")
     assert ok(server, client, "ccounts") == "negative queries: 0, queries: 0packets: 4"
 
     assert ok(server, client, "purge", "WWW.Example.test") == "2"     # www's A and AAAA
+    assert ok(server, client, "ccounts") == "negative queries: 0, queries: 0packets: 2"
     assert cache_deltas(server, pinned, "mail.example.test") == (1, 0)
     assert cache_deltas(server, pinned, "www.example.test") == (0, 1)
-    assert ok(server, client, "ccounts") == "negative queries: 0, queries: 0packets: 3"
 
+    cached(server, pinned, "www.example.test")
     assert ok(server, client, "purge", "example.test$") == "2"        # www A, mail A
     assert cache_deltas(server, pinned, "www.other.test") == (1, 0)
     assert cache_deltas(server, pinned, "mail.example.test") == (0, 1)
     assert ok(server, client, "purge", "nothing.example.test") == "0"
 
+    cached(server, pinned, "mail.example.test")
     assert ok(server, client, "purge") == "2"                         # other's, mail's
     assert ok(server, client, "ccounts") == "negative queries: 0, queries: 0packets: 0"
     assert cache_deltas(server, pinned, "www.other.test") == (0, 1)

@@ -102,11 +102,13 @@ def test_engine_waits_names_what_it_waits_for_and_answers_once_supplied():
     response = dns.message.from_wire(r["response"])
     assert response.rcode() == dns.rcode.NOERROR and response.flags & dns.flags.AA
     assert [rr.to_text() for rr in response.answer] == ["alias.example.com. 60 IN A 198.51.100.7"]
-    # AAAA is its own wait; the TTL is what is left of the supplied one
+    # AAAA is its own wait; while it is kept, the supplied TTL is served as the resolver
+    # gave it (differences.md Z18), and once it is stale the query waits again
     assert engine.result(query(rdtype="AAAA"), now=100)["wait"] == (TARGET, 28)
     engine.supply(TARGET, 28, [AAAA_RDATA], 60, now=100)
     response = dns.message.from_wire(engine.answer(query(rdtype="AAAA"), now=150))
-    assert response.answer[0].ttl == 10
+    assert response.answer[0].ttl == 60
+    assert engine.result(query(rdtype="AAAA"), now=160)["wait"] == (TARGET, 28)
     # stale: wait again
     assert engine.result(query(), now=160)["state"] == STATE_WAITING
     assert engine.expire(160) == 2 and engine.supplied(TARGET, 1, 160) is None
