@@ -32,9 +32,10 @@ The machine is shared (builds, test suites): before each start and run the bench
 run anyway and warns when it passes 5%; ``--repeat N`` runs each case N times and keeps the
 median of the quiet runs (by CPU per answer), or the quietest when none was.
 
-One table goes to stdout, a column per server, with the fastdns/PowerDNS and floor/PowerDNS
-ratios on every row; every figure, with the git sha, CPU model, core count, worker count,
-versions and the command line, goes to bench/results/<date>-<sha>.json.
+One table goes to stdout, a column per server, with the fastdns/PowerDNS, fastdns/Knot,
+fastdns/NSD and floor/PowerDNS ratios on every row (those of the servers that ran); every
+figure, with the git sha, CPU model, core count, worker count, versions and the command
+line, goes to bench/results/<date>-<sha>.json.
 """
 
 import argparse
@@ -80,7 +81,7 @@ RESULTS = ROOT / "bench" / "results"
 SERVERS = ("fastdns", "pdns", "knot", "nsd", "floor")      # in the table's order
 BINARIES = {"pdns": "pdns_server", "knot": "knotd", "nsd": "nsd", "floor": "cc"}
 OPTIONAL = ("knot", "nsd")          # left out of the default --servers when not installed
-RATIOS = (("fastdns", "pdns"), ("floor", "pdns"))
+RATIOS = (("fastdns", "pdns"), ("fastdns", "knot"), ("fastdns", "nsd"), ("floor", "pdns"))
 WORKER_SETTINGS = {"fastdns": "workers", "pdns": "receiver-threads",      # all = --workers
                    "knot": "udp-workers=tcp-workers", "nsd": "server-count"}
 FLOOR_SOURCE = ROOT / "bench" / "floor.c"

@@ -509,14 +509,18 @@ cdef int b_question(Builder *b, const uint8_t *qname, int qname_len,
     return 0
 
 
-cdef bint b_match(const Builder *b, int off, const uint8_t *name) noexcept nogil:
+cdef bint b_match(const Builder *b, int off, const uint8_t *name, int nlen) noexcept nogil:
     """Does the name at ``off`` in the message (ours, so its pointers are sound) equal
-    the uncompressed ``name``, case-insensitively?"""
+    the uncompressed ``name`` (``nlen`` octets), case-insensitively?"""
     cdef const uint8_t *m = b.buf
     cdef int p = off
     cdef int q = 0
     cdef int i
     cdef uint8_t c
+    # most often it is there in full and in the same case (the question's suffix, the
+    # apex a zone's names end in): one comparison
+    if off + nlen <= b.pos and memcmp(m + off, name, nlen) == 0:
+        return True
     while True:
         c = m[p]
         while c >= 0xC0:
@@ -540,7 +544,7 @@ cdef int b_name(Builder *b, const uint8_t *name, int nlen) noexcept nogil:
     cdef int e, j, l
     while name[i] != 0:
         for e in range(b.ncomp):
-            if b.comp_len[e] == nlen - i and b_match(b, b.comp_off[e], name + i):
+            if b.comp_len[e] == nlen - i and b_match(b, b.comp_off[e], name + i, nlen - i):
                 target = b.comp_off[e]
                 break
         if target >= 0:
