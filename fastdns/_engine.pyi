@@ -6,17 +6,12 @@ from typing import Any
 from typing_extensions import Buffer
 
 from fastdns._snapshot import Snapshot
+from fastdns._supply import Supplied
 
 #: Result.state: answered, waiting for supplied data, dropped
 STATE_ANSWERED: int
 STATE_WAITING: int
 STATE_DROP: int
-
-class Supplied:
-    expires: int
-    ttl: int
-    failed: bool
-    rdatas: tuple[bytes, ...]
 
 class Engine:
     udp_limit: int

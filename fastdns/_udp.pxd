@@ -4,7 +4,8 @@
 from cpython.ref cimport PyObject
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
-from fastdns._engine cimport Engine, Result
+from fastdns._answer cimport Result
+from fastdns._engine cimport Engine
 from fastdns._pcache cimport PacketCache
 from fastdns._shm cimport Row, SharedRows
 from fastdns._wire cimport Query

@@ -23,8 +23,9 @@ from libc.string cimport memcpy, memset, strerror
 
 from fastdns.consts cimport *
 from fastdns._wire cimport Query, parse_query, PQ_OK, PQ_DROP, PQ_FORMERR
-from fastdns._engine cimport (Engine, Result, RS_ANSWERED, RS_WAITING, RS_DROP,
-                              answer_limit, supply_key)
+from fastdns._answer cimport Result, RS_ANSWERED, RS_WAITING, RS_DROP, answer_limit
+from fastdns._engine cimport Engine
+from fastdns._supply cimport supply_key
 from fastdns._pcache cimport make_key, key_hash, pc_prefetch, KEY_MAX
 from fastdns._shm cimport *
 
