@@ -10,10 +10,13 @@ import os
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-EXTENSIONS = ["_wire", "_snapshot", "_shm", "_pcache",
+EXTENSIONS = [# the wire format: names, queries, the response encoder, their Python API
+              "_names", "_query", "_encoder", "_wire",
+              "_snapshot", "_shm", "_pcache",
               # the answer engine: its sections, zone table, supplied data, lookup, the entry
               "_sections", "_zonetable", "_supply", "_lookup", "_engine",
-              "_udp",
+              # the worker's per-packet path: parked queries, the responder and UDP reader
+              "_parking", "_udp",
               # the reader of record data: types, fields, own readers, the entry
               "zone._rdtypes", "zone._rdfields", "zone._rdspecial", "zone._rdsvcb",
               "zone._rdata",

@@ -9,7 +9,9 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
 from fastdns.consts cimport EDNS_MIN_UDP
-from fastdns._wire cimport Query, Builder, MSG_MAX, PQ_OK
+from fastdns._reader cimport MSG_MAX
+from fastdns._query cimport Query, PQ_OK
+from fastdns._encoder cimport Builder
 
 cdef enum:
     CHAIN_MAX = 10            # CNAMEs one answer may hold; one more is SERVFAIL (as PowerDNS)

@@ -12,7 +12,8 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
-from fastdns._wire cimport Query, MSG_MAX
+from fastdns._reader cimport MSG_MAX
+from fastdns._query cimport Query
 from fastdns._answer cimport Answer, Result
 from fastdns._lookup cimport Lookup
 from fastdns._supply cimport Supplies

@@ -15,7 +15,8 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
 from fastdns.consts cimport *
-from fastdns._wire cimport *
+from fastdns._query cimport TSIG_BADKEY, PQ_OK, PQ_DROP, PQ_FORMERR, PQ_NOTIMP, Query, parse_query
+from fastdns._encoder cimport b_init, b_header, b_question, b_rr, b_opt, b_tsig_error, b_finish
 from fastdns._answer cimport *
 from fastdns._lookup cimport Lookup
 from fastdns._sections cimport sec_additional

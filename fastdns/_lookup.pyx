@@ -10,7 +10,9 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy
 
 from fastdns.consts cimport *
-from fastdns._wire cimport b_rr, name_len, name_to_lk, lk_common_labels, NAME_MAX
+from fastdns._reader cimport NAME_MAX
+from fastdns._names cimport name_len, name_to_lk, lk_common_labels
+from fastdns._encoder cimport b_rr
 from fastdns._answer cimport (Answer, CHAIN_MAX, SEC_ANSWER, ST_DONE, ST_FOLLOW, ans_reset)
 from fastdns._sections cimport sec_put, sec_negative, sec_referral
 from fastdns._snapshot cimport (Snapshot, NodeRec, RRsetRec, rd_u16, N_APEX, N_CUT, N_DNAME,

@@ -2,7 +2,7 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-from fastdns._wire cimport Query
+from fastdns._query cimport Query
 
 cdef enum:
     KEY_FIXED = 9             # flags 2, qtype 2, qclass 2, EDNS bits 1, size limit 2

@@ -31,7 +31,9 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memcmp
 
 from fastdns.consts cimport *
-from fastdns._wire cimport Query, WireReader, wr_check, wr_u16, wr_u32, wr_skip_name, put_u16
+from fastdns._reader cimport WireReader, wr_check, wr_u16, wr_u32, put_u16
+from fastdns._names cimport wr_skip_name
+from fastdns._query cimport Query
 
 cdef enum:
     DOOR_MIN = 4096               # doorkeeper slots, at least and at most (auto size)

@@ -10,7 +10,8 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
 from fastdns.consts cimport *
-from fastdns._wire cimport b_rr, name_len
+from fastdns._names cimport name_len
+from fastdns._encoder cimport b_rr
 from fastdns._answer cimport (Answer, ADDITIONAL_MAX, SEC_ANSWER, SEC_AUTHORITY,
                               SEC_ADDITIONAL, ST_DONE, ans_reset)
 from fastdns._snapshot cimport Snapshot, RRsetRec, rd_u16, EXTRA_RRSET, N_NONAUTH

@@ -5,6 +5,9 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
+from fastdns.consts cimport FLAG_RD, EDNS_DO, RCODE_SERVFAIL
+from fastdns._query cimport Query, PQ_DROP, PQ_FORMERR
+
 cdef enum:
     C_UDP_QUERIES = 0
     C_UDP_ANSWERS
@@ -64,6 +67,41 @@ cdef inline void row_query(Row *row, uint16_t qtype) noexcept nogil:
 cdef inline void row_answer(Row *row, int size, int rcode) noexcept nogil:
     row.sizes[(size + SIZE_STEP - 1) // SIZE_STEP] += 1
     row.rcodes[rcode & 0xF] += 1
+
+cdef inline void row_count_query(Row *row, const Query *q, bint tcp, bint v6) noexcept nogil:
+    # a query, by transport and family; its qtype, RD and DO; a malformed one
+    if tcp:
+        row.c[C_TCP_QUERIES] += 1
+        row.c[C_TCP6_QUERIES if v6 else C_TCP4_QUERIES] += 1
+    else:
+        row.c[C_UDP_QUERIES] += 1
+        row.c[C_UDP6_QUERIES if v6 else C_UDP4_QUERIES] += 1
+    if q.status == PQ_DROP or q.status == PQ_FORMERR:
+        row.c[C_CORRUPT_PACKETS] += 1
+        if q.status == PQ_DROP:
+            return
+    if q.has_question:
+        row_query(row, q.qtype)
+    if q.flags & FLAG_RD:
+        row.c[C_RD_QUERIES] += 1
+    if not tcp and q.has_edns and q.edns_flags & EDNS_DO:
+        row.c[C_UDP_DO_QUERIES] += 1
+
+cdef inline void row_count_answer(Row *row, int n, int rcode, bint tcp, bint v6) noexcept nogil:
+    # an answer of ``n`` octets, by transport and family; its size and rcode
+    if tcp:
+        row.c[C_TCP_ANSWERS] += 1
+        row.c[C_TCP_ANSWERS_BYTES] += n
+        row.c[C_TCP6_ANSWERS if v6 else C_TCP4_ANSWERS] += 1
+        row.c[C_TCP6_ANSWERS_BYTES if v6 else C_TCP4_ANSWERS_BYTES] += n
+    else:
+        row.c[C_UDP_ANSWERS] += 1
+        row.c[C_UDP_ANSWERS_BYTES] += n
+        row.c[C_UDP6_ANSWERS if v6 else C_UDP4_ANSWERS] += 1
+        row.c[C_UDP6_ANSWERS_BYTES if v6 else C_UDP4_ANSWERS_BYTES] += n
+    if rcode == RCODE_SERVFAIL:
+        row.c[C_SERVFAIL_PACKETS] += 1
+    row_answer(row, n, rcode)
 
 cdef class SharedRows:
     cdef object _buffer

@@ -9,7 +9,9 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
-from fastdns._wire cimport lk_cmp, name_to_lk, name_len, rdata_ok, wire_name_ok, NAME_MAX
+from fastdns._reader cimport NAME_MAX
+from fastdns._names cimport lk_cmp, name_to_lk, name_len, wire_name_ok
+from fastdns._encoder cimport rdata_ok
 from fastdns._gil cimport YIELD_EVERY, let_others_run
 
 #: the layout's version and magic (this host's byte order), for tests and tools

@@ -7,7 +7,9 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy
 
 from fastdns.consts cimport *
-from fastdns._wire cimport b_rr, name_to_lk, put_u16
+from fastdns._reader cimport put_u16
+from fastdns._names cimport name_to_lk
+from fastdns._encoder cimport b_rr
 from fastdns._wire import check_name, to_lk
 from fastdns._answer cimport Answer, SEC_ANSWER, ST_DONE, ans_reset
 from fastdns._sections cimport sec_negative

@@ -1,5 +1,5 @@
 # fastdns._udp: the per-packet path of a worker (L2): cache, engine, counters, parked
-# queries, batched UDP.
+# queries (kept by fastdns._parking), batched UDP.
 
 from cpython.ref cimport PyObject
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
@@ -8,12 +8,10 @@ from fastdns._answer cimport Result
 from fastdns._engine cimport Engine
 from fastdns._pcache cimport PacketCache
 from fastdns._shm cimport Row, SharedRows
-from fastdns._wire cimport Query
+from fastdns._query cimport Query
+from fastdns._parking cimport Dest, ParkingLot, Parked, RESPOND_PARKED, sockaddr, socklen_t
 
 cdef extern from "<sys/socket.h>" nogil:
-    ctypedef unsigned int socklen_t
-    struct sockaddr:
-        unsigned short sa_family
     struct sockaddr_storage:
         unsigned short ss_family
     struct iovec:
@@ -33,8 +31,6 @@ cdef extern from "<sys/socket.h>" nogil:
     struct timespec
     int recvmmsg(int fd, mmsghdr *msgs, unsigned int vlen, int flags, timespec *timeout)
     int sendmmsg(int fd, mmsghdr *msgs, unsigned int vlen, int flags)
-    ssize_t sendto(int fd, const void *buf, size_t n, int flags, const sockaddr *addr,
-                   socklen_t addrlen)
     enum:
         MSG_DONTWAIT
         MSG_WAITFORONE
@@ -46,27 +42,7 @@ cdef enum:
     VLEN = 32                 # datagrams per recvmmsg/sendmmsg
     BATCHES = 8               # batches per wake-up, then the event loop runs again
     SLOT = 65536              # room per datagram, in and out
-    RESPOND_PARKED = -2       # respond(): the query waits, parked; nothing to send now
     LATENCY_SAMPLE = 16       # one computed answer in this many is timed (``latency``)
-
-# Where the answer to a query goes when it is not sent at once (a parked query).
-ctypedef struct Dest:
-    int fd                    # UDP: the socket to answer from; -1: call ``reply``
-    const sockaddr *addr      # UDP: the client's address
-    socklen_t addrlen
-    PyObject *reply           # borrowed: called with the response (bytes); NULL: none
-
-cdef class Parked:
-    """A query waiting for data from outside the zones (RS_WAITING), until its deadline."""
-    cdef bytes packet         # the query, copied
-    cdef bytes key            # what it waits for (Engine.supply's key: name and type)
-    cdef bint tcp
-    cdef bint v6
-    cdef uint64_t deadline    # CLOCK_MONOTONIC milliseconds: then it is SERVFAIL
-    cdef int fd               # Dest, kept
-    cdef bytes addr
-    cdef object reply
-    cdef bint done            # answered (by supplied data or at its deadline)
 
 cdef class Responder:
     cdef readonly Engine engine
@@ -75,12 +51,7 @@ cdef class Responder:
     cdef Row *row
     cdef Row _own                           # the row used when there is no shared one
     cdef object _on_error                   # called with the exception, rate limiting is its job
-    cdef object _on_wait                    # called with (name, qtype) a query waits for
-    cdef dict _waiting                      # wait key -> [Parked]
-    cdef list _deadlines                    # heap of Parked by deadline (done ones skipped)
-    cdef readonly Py_ssize_t parked         # queries parked now
-    cdef readonly uint64_t wait_ms          # how long a query may wait
-    cdef readonly Py_ssize_t max_parked
+    cdef ParkingLot parking                 # queries waiting for data from outside the zones
     cdef uint64_t _computed                 # answers computed (the latency sample's clock)
     cdef uint8_t _out[SLOT]
     cdef uint8_t *_tcp                      # framed TCP answers being gathered
@@ -93,18 +64,9 @@ cdef class Responder:
                    uint64_t deadline) noexcept
     cdef int guarded(self, const Query *q, const uint8_t *packet, Py_ssize_t length,
                      bint tcp, int limit, uint32_t now, uint8_t *out, Result *res) noexcept
-    cdef int wait(self, const Query *q, const uint8_t *packet, Py_ssize_t length, bint tcp,
-                  bint v6, int limit, uint8_t *out, const Result *res, const Dest *dest,
-                  uint64_t deadline) noexcept
-    cdef int park(self, const uint8_t *packet, Py_ssize_t length, bint tcp, bint v6,
-                  const Result *res, const Dest *dest, uint64_t deadline) noexcept
     cdef int rerun(self, Parked p, uint32_t now, uint8_t *out) noexcept
-    cdef int expire_due(self, uint64_t now_ms, uint8_t *out) noexcept
-    cdef void deliver(self, const Dest *dest, const uint8_t *answer, int n) noexcept
     cdef void report(self, object exc) noexcept
     cdef void note_remote(self, const sockaddr *addr) noexcept nogil
-    cdef void count_query(self, const Query *q, bint tcp, bint v6) noexcept nogil
-    cdef void count_answer(self, int n, int rcode, bint tcp, bint v6) noexcept nogil
     cdef bint tcp_reserve(self, Py_ssize_t size) noexcept
 
 cdef class UdpReader:

@@ -22,7 +22,7 @@ from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memset, strerror
 
 from fastdns.consts cimport *
-from fastdns._wire cimport Query, parse_query, PQ_OK, PQ_DROP, PQ_FORMERR
+from fastdns._query cimport Query, parse_query, PQ_OK, PQ_DROP, PQ_FORMERR
 from fastdns._answer cimport Result, RS_ANSWERED, RS_WAITING, RS_DROP, answer_limit
 from fastdns._engine cimport Engine
 from fastdns._supply cimport supply_key
@@ -82,48 +82,6 @@ def monotonic_msec():
     return clock_msec()
 
 
-# -- the deadlines of parked queries: a binary heap on a list ------------------------------
-
-cdef void heap_push(list heap, Parked p) except *:
-    cdef Py_ssize_t i = len(heap)
-    cdef Py_ssize_t up
-    heap.append(p)
-    while i > 0:
-        up = (i - 1) >> 1
-        if (<Parked>heap[up]).deadline <= p.deadline:
-            break
-        heap[i] = heap[up]
-        i = up
-    heap[i] = p
-
-
-cdef Parked heap_pop(list heap):
-    cdef Parked top = heap[0]
-    cdef Parked last = heap.pop()
-    cdef Py_ssize_t n = len(heap)
-    cdef Py_ssize_t i = 0
-    cdef Py_ssize_t c
-    if n == 0:
-        return top
-    while True:
-        c = 2 * i + 1
-        if c >= n:
-            break
-        if c + 1 < n and (<Parked>heap[c + 1]).deadline < (<Parked>heap[c]).deadline:
-            c += 1
-        if last.deadline <= (<Parked>heap[c]).deadline:
-            break
-        heap[i] = heap[c]
-        i = c
-    heap[i] = last
-    return top
-
-
-
-cdef class Parked:
-    pass
-
-
 cdef class Responder:
     """Answers one packet: from the packet cache, or from the engine (then offered to the
     cache), or later, when what it waits for is supplied (a parked query).
@@ -144,14 +102,7 @@ cdef class Responder:
         self.cache = cache
         self._rows = rows
         self._on_error = on_error
-        self._on_wait = on_wait
-        self._waiting = {}
-        self._deadlines = []
-        self.parked = 0
-        if not 0 < wait_timeout <= 3600:
-            raise ValueError("wait_timeout must be within 0..3600 seconds")
-        self.wait_ms = <uint64_t>(wait_timeout * 1000)
-        self.max_parked = max_parked
+        self.parking = ParkingLot(wait_timeout, max_parked, on_wait, on_error)
         memset(&self._own, 0, sizeof(Row))
         if rows is not None:
             if not 0 <= slot < rows.nrows:
@@ -159,6 +110,20 @@ cdef class Responder:
             self.row = rows.row(slot)
         else:
             self.row = &self._own
+        self.parking.row = self.row
+
+    @property
+    def parked(self):
+        """Queries parked now."""
+        return self.parking.parked
+
+    @property
+    def wait_ms(self):
+        return self.parking.wait_ms
+
+    @property
+    def max_parked(self):
+        return self.parking.max_parked
 
     def set_engine(self, Engine engine not None):
         self.engine = engine
@@ -176,7 +141,7 @@ cdef class Responder:
         a query that would wait is SERVFAIL at once)."""
         cdef Query q
         parse_query(packet, length, &q)
-        self.count_query(&q, tcp, v6)
+        row_count_query(self.row, &q, tcp, v6)
         if q.status == PQ_DROP:
             return -1
         return self.solve(&q, packet, length, tcp, v6, out, now, dest, 0)
@@ -208,7 +173,7 @@ cdef class Responder:
                 out[1] = packet[1]
                 memcpy(out + 12, q.qname, q.qname_len)  # and its qname, as it wrote it
                 row.c[C_PACKETCACHE_HIT] += 1
-                self.count_answer(n, out[3] & 0xF, tcp, v6)
+                row_count_answer(self.row, n, out[3] & 0xF, tcp, v6)
                 return n
             row.c[C_PACKETCACHE_MISS] += 1
         # PowerDNS's latency: a moving average, in microseconds, of the answers computed;
@@ -219,8 +184,8 @@ cdef class Responder:
             t0 = clock_usec()
         if self.guarded(q, packet, length, tcp, limit, now, out, &res) != RS_ANSWERED:
             if res.state == RS_WAITING:
-                return self.wait(q, packet, length, tcp, v6, limit, out, &res, dest,
-                                 deadline)
+                return self.parking.wait(self.engine, q, packet, length, tcp, v6, limit, out,
+                                         &res, dest, deadline, clock_msec())
             return -1
         if timed:
             row.c[C_LATENCY] = (row.c[C_LATENCY] * 15 + (clock_usec() - t0)) // 16
@@ -229,43 +194,8 @@ cdef class Responder:
                 row.c[C_PACKETCACHE_SIZE] = cache.count
             else:
                 row.c[C_PACKETCACHE_NOT_ADMITTED] += 1
-        self.count_answer(res.length, res.rcode & 0xF, tcp, v6)
+        row_count_answer(self.row, res.length, res.rcode & 0xF, tcp, v6)
         return res.length
-
-    cdef void count_query(self, const Query *q, bint tcp, bint v6) noexcept nogil:
-        cdef Row *row = self.row
-        if tcp:
-            row.c[C_TCP_QUERIES] += 1
-            row.c[C_TCP6_QUERIES if v6 else C_TCP4_QUERIES] += 1
-        else:
-            row.c[C_UDP_QUERIES] += 1
-            row.c[C_UDP6_QUERIES if v6 else C_UDP4_QUERIES] += 1
-        if q.status == PQ_DROP or q.status == PQ_FORMERR:
-            row.c[C_CORRUPT_PACKETS] += 1
-            if q.status == PQ_DROP:
-                return
-        if q.has_question:
-            row_query(row, q.qtype)
-        if q.flags & FLAG_RD:
-            row.c[C_RD_QUERIES] += 1
-        if not tcp and q.has_edns and q.edns_flags & EDNS_DO:
-            row.c[C_UDP_DO_QUERIES] += 1
-
-    cdef void count_answer(self, int n, int rcode, bint tcp, bint v6) noexcept nogil:
-        cdef Row *row = self.row
-        if tcp:
-            row.c[C_TCP_ANSWERS] += 1
-            row.c[C_TCP_ANSWERS_BYTES] += n
-            row.c[C_TCP6_ANSWERS if v6 else C_TCP4_ANSWERS] += 1
-            row.c[C_TCP6_ANSWERS_BYTES if v6 else C_TCP4_ANSWERS_BYTES] += n
-        else:
-            row.c[C_UDP_ANSWERS] += 1
-            row.c[C_UDP_ANSWERS_BYTES] += n
-            row.c[C_UDP6_ANSWERS if v6 else C_UDP4_ANSWERS] += 1
-            row.c[C_UDP6_ANSWERS_BYTES if v6 else C_UDP4_ANSWERS_BYTES] += n
-        if rcode == RCODE_SERVFAIL:
-            row.c[C_SERVFAIL_PACKETS] += 1
-        row_answer(row, n, rcode)
 
     cdef int guarded(self, const Query *q, const uint8_t *packet, Py_ssize_t length,
                      bint tcp, int limit, uint32_t now, uint8_t *out, Result *res) noexcept:
@@ -289,66 +219,6 @@ cdef class Responder:
 
     # -- parked queries ------------------------------------------------------------------------
 
-    cdef int wait(self, const Query *q, const uint8_t *packet, Py_ssize_t length, bint tcp,
-                  bint v6, int limit, uint8_t *out, const Result *res, const Dest *dest,
-                  uint64_t deadline) noexcept:
-        """Park a query the engine left WAITING: RESPOND_PARKED; or, with nowhere to answer
-        it later, no room, or its deadline gone, answer SERVFAIL now (its length)."""
-        cdef int n
-        if dest != NULL and self.park(packet, length, tcp, v6, res, dest, deadline) == 0:
-            return RESPOND_PARKED
-        self.row.c[C_PARKED_TIMEOUTS] += 1
-        n = self.engine.c_error(q, packet, length, tcp, limit, RCODE_SERVFAIL, out)
-        if n >= 0:
-            self.count_answer(n, RCODE_SERVFAIL, tcp, v6)
-        return n
-
-    cdef int park(self, const uint8_t *packet, Py_ssize_t length, bint tcp, bint v6,
-                  const Result *res, const Dest *dest, uint64_t deadline) noexcept:
-        """Keep the query until (res.wait_name, res.wait_type) is supplied or ``deadline``
-        (0: a new query, wait_ms from now); 0, or -1 when it cannot wait."""
-        cdef uint64_t now_ms = clock_msec()
-        cdef bint first = deadline == 0
-        cdef Parked p
-        cdef list waiting
-        if first:
-            deadline = now_ms + self.wait_ms
-        elif deadline <= now_ms:
-            return -1
-        if self.parked >= self.max_parked:
-            return -1
-        try:
-            p = Parked.__new__(Parked)
-            p.packet = PyBytes_FromStringAndSize(<const char *>packet, length)
-            p.key = supply_key(res.wait_name, res.wait_name_len, res.wait_type)
-            p.tcp = tcp
-            p.v6 = v6
-            p.deadline = deadline
-            p.fd = dest.fd
-            p.addr = PyBytes_FromStringAndSize(<const char *>dest.addr, dest.addrlen) \
-                if dest.fd >= 0 else None
-            p.reply = <object>dest.reply if dest.reply != NULL else None
-            p.done = False
-            waiting = self._waiting.get(p.key)
-            if waiting is None:
-                self._waiting[p.key] = [p]
-            else:
-                waiting.append(p)
-            heap_push(self._deadlines, p)
-        except Exception as exc:
-            self.report(exc)
-            return -1
-        self.parked += 1
-        if first:
-            self.row.c[C_PARKED_QUERIES] += 1
-        if waiting is None and self._on_wait is not None:
-            try:
-                self._on_wait(PyBytes_FromStringAndSize(<const char *>res.wait_name,
-                                                        res.wait_name_len), res.wait_type)
-            except Exception as exc:
-                self.report(exc)         # the query stays: its deadline will answer it
-        return 0
-
     def supply(self, name, int qtype, rdatas, uint32_t ttl=0, now=None):
         """Keep the records of (``name``, ``qtype``) in the engine (Engine.supply: None for
         a failed lookup, which is SERVFAIL) and answer the queries parked for them. The
@@ -363,20 +233,15 @@ cdef class Responder:
         deadline); the number answered."""
         cdef uint32_t t = clock_seconds() if now is None else now
         cdef bytes wire = bytes(name)
-        cdef list waiting = self._waiting.pop(supply_key(wire, len(wire), qtype), None)
+        cdef list waiting = self.parking.take(supply_key(wire, len(wire), qtype))
         cdef Parked p
         cdef int answered = 0
         if waiting is None:
             return 0
         for p in waiting:
-            if p.done:
-                continue
-            p.done = True
-            self.parked -= 1
-            if self.rerun(p, t, self._out) != RESPOND_PARKED:
+            if self.parking.release(p) and self.rerun(p, t, self._out) != RESPOND_PARKED:
                 answered += 1
-        if self.parked == 0:
-            self._deadlines.clear()
+        self.parking.settle()
         return answered
 
     cdef int rerun(self, Parked p, uint32_t now, uint8_t *out) noexcept:
@@ -386,14 +251,11 @@ cdef class Responder:
         cdef const uint8_t *packet = <const uint8_t *>PyBytes_AS_STRING(p.packet)
         cdef Py_ssize_t length = len(p.packet)
         cdef int n
-        dest.fd = p.fd
-        dest.addr = <const sockaddr *>PyBytes_AS_STRING(p.addr) if p.fd >= 0 else NULL
-        dest.addrlen = len(p.addr) if p.fd >= 0 else 0
-        dest.reply = <PyObject *>p.reply if p.reply is not None else NULL
+        p.dest(&dest)
         parse_query(packet, length, &q)
         n = self.solve(&q, packet, length, p.tcp, p.v6, out, now, &dest, p.deadline)
         if n >= 0:
-            self.deliver(&dest, out, n)
+            self.parking.deliver(&dest, out, n)
         return n
 
     def expire(self, now_ms=None):
@@ -401,63 +263,8 @@ cdef class Responder:
         ``now_ms``, CLOCK_MONOTONIC milliseconds); the number answered. The UDP readers do
         it themselves at every wake-up (at most their socket's receive timeout apart); a
         worker calls it from a timer for the rest."""
-        return self.expire_due(clock_msec() if now_ms is None else now_ms, self._out)
-
-    cdef int expire_due(self, uint64_t now_ms, uint8_t *out) noexcept:
-        cdef list heap = self._deadlines
-        cdef list waiting
-        cdef Parked p
-        cdef Query q
-        cdef Dest dest
-        cdef const uint8_t *packet
-        cdef Py_ssize_t length
-        cdef int n, count = 0
-        while heap and (<Parked>heap[0]).deadline <= now_ms:
-            p = heap_pop(heap)
-            if p.done:
-                continue
-            p.done = True
-            self.parked -= 1
-            waiting = self._waiting.get(p.key)
-            if waiting is not None:
-                try:
-                    waiting.remove(p)
-                except ValueError:
-                    pass
-                if not waiting:
-                    del self._waiting[p.key]       # the next query for it asks again
-            self.row.c[C_PARKED_TIMEOUTS] += 1
-            packet = <const uint8_t *>PyBytes_AS_STRING(p.packet)
-            length = len(p.packet)
-            parse_query(packet, length, &q)
-            n = self.engine.c_error(&q, packet, length, p.tcp,
-                                    answer_limit(&q, p.tcp, self.engine.udp_limit),
-                                    RCODE_SERVFAIL, out)
-            if n < 0:
-                continue
-            self.count_answer(n, RCODE_SERVFAIL, p.tcp, p.v6)
-            dest.fd = p.fd
-            dest.addr = <const sockaddr *>PyBytes_AS_STRING(p.addr) if p.fd >= 0 else NULL
-            dest.addrlen = len(p.addr) if p.fd >= 0 else 0
-            dest.reply = <PyObject *>p.reply if p.reply is not None else NULL
-            self.deliver(&dest, out, n)
-            count += 1
-        if self.parked == 0:
-            heap.clear()
-        return count
-
-    cdef void deliver(self, const Dest *dest, const uint8_t *answer, int n) noexcept:
-        """Send the answer to a parked query: to its UDP client, or through its reply."""
-        if dest.fd >= 0:
-            if sendto(dest.fd, answer, n, MSG_DONTWAIT, dest.addr, dest.addrlen) < 0:
-                self.row.c[C_UDP_SNDBUF_ERRORS] += 1
-            return
-        if dest.reply == NULL:
-            return
-        try:
-            (<object>dest.reply)(PyBytes_FromStringAndSize(<const char *>answer, n))
-        except Exception as exc:
-            self.report(exc)
+        return self.parking.expire_due(self.engine, clock_msec() if now_ms is None else now_ms,
+                                       self._out)
 
     cdef void note_remote(self, const sockaddr *addr) noexcept nogil:
         cdef Row *row = self.row
@@ -675,8 +482,9 @@ cdef class UdpReader:
 
     cdef void expire_parked(self) noexcept:
         """Answer the parked queries whose deadline passed (the output slots are free)."""
-        if self.responder.parked:
-            self.responder.expire_due(clock_msec(), self.outbuf)
+        if self.responder.parking.parked:
+            self.responder.parking.expire_due(self.responder.engine, clock_msec(),
+                                              self.outbuf)
 
     def on_readable(self):
         """Answer what the socket holds (up to BATCHES batches); the datagrams read."""

@@ -8,7 +8,7 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcmp
 
 from fastdns.consts cimport RCODE_SERVFAIL
-from fastdns._wire cimport LABELS_MAX
+from fastdns._reader cimport LABELS_MAX
 from fastdns._wire import to_lk
 from fastdns._answer cimport Answer, ans_used
 from fastdns._snapshot cimport Snapshot

@@ -19,7 +19,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memchr, memcmp, memcpy
 
-from fastdns._wire cimport name_to_lk, wire_name_ok
+from fastdns._names cimport name_to_lk, wire_name_ok
 from fastdns.zone._generate cimport Generate
 from fastdns.zone._rdfields cimport name_from_text
 from fastdns.zone._sinks cimport WARNINGS_LISTED, Sink

@@ -25,7 +25,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy, memset
 
 from fastdns._snapshot cimport EXTRA_RRSET
-from fastdns._wire cimport name_to_lk, wire_name_ok
+from fastdns._names cimport name_to_lk, wire_name_ok
 from fastdns.zone._autohints cimport svc_autohints
 from fastdns.zone._imagetargets cimport find_targets
 from fastdns.zone._imagetree cimport bucket_records, link_nodes, make_nodes, suspects

@@ -18,7 +18,7 @@ from fastdns._snapshot cimport (
     N_ADDRESS, N_APEX, N_CNAME, N_CUT, N_DNAME, N_ENT, N_NONAUTH, N_WILDCARD,
 )
 from fastdns.consts cimport *
-from fastdns._wire cimport lk_cmp
+from fastdns._names cimport lk_cmp
 from fastdns.zone._imagetargets cimport SVC_CHASE
 from fastdns.zone._store cimport (
     NO_NODE, Node, Rec, Store, grow, node_lk, order_prefix, rec_cmp, same_rdata, sort_node,

@@ -15,7 +15,7 @@ from libc.string cimport memcpy, memset
 
 from fastdns._snapshot cimport IMAGE_VERSION, ImageHeader, NodeRec, RRsetRec, image_magic
 from fastdns.consts cimport TYPE_SOA
-from fastdns._wire cimport lk_to_name
+from fastdns._names cimport lk_to_name
 from fastdns.zone._store cimport Node, Rec, Store, node_lk, same_rdata
 
 

@@ -40,7 +40,7 @@ from libc.stdlib cimport free
 from libc.string cimport memchr, memcmp, memcpy
 
 from fastdns.consts cimport *
-from fastdns._wire cimport name_to_lk
+from fastdns._names cimport name_to_lk
 from fastdns.zone._chars cimport is_digit, is_space
 from fastdns.zone._directives cimport Directives
 from fastdns.zone._generate cimport Generate

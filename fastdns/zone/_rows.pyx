@@ -22,7 +22,7 @@ from libc.stdio cimport snprintf
 from libc.string cimport memcmp, memcpy
 
 from fastdns.consts cimport TYPE_MX, TYPE_SOA, TYPE_SRV
-from fastdns._wire cimport name_to_lk
+from fastdns._names cimport name_to_lk
 from fastdns.zone._sinks cimport WARNINGS_LISTED, StoreSink
 from fastdns.zone._chars cimport is_space
 from fastdns.zone._rdata cimport rdata_from_text

@@ -12,7 +12,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy
 
 from fastdns.consts cimport TYPE_LUA, TYPE_NSEC, TYPE_NSEC3, TYPE_NSEC3PARAM, TYPE_SOA
-from fastdns._wire cimport name_eq, name_to_lk, wire_name_ok
+from fastdns._names cimport name_eq, name_to_lk, wire_name_ok
 from fastdns.zone._imagebuild cimport RecordStore
 from fastdns.zone._rdata cimport rdata_from_text
 from fastdns.zone._rdfields cimport RDATA_ROOM

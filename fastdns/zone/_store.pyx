@@ -14,7 +14,7 @@ from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp
 
-from fastdns._wire cimport lk_cmp, name_to_lk
+from fastdns._names cimport lk_cmp, name_to_lk
 
 cdef extern from "stdlib.h" nogil:
     void qsort_r(void *base, size_t nmemb, size_t size,

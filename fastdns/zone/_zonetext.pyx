@@ -10,7 +10,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memmove
 
-from fastdns._wire cimport wire_name_ok
+from fastdns._names cimport wire_name_ok
 from fastdns.zone._chars cimport is_digit, is_space
 
 

@@ -1,6 +1,6 @@
 """What fastdns must answer to any packet, with dnspython as the judge of well-formedness.
 
-The rules, from docs/differences.md (M1-M7) and the engine (fastdns/_wire.pyx parse_query,
+The rules, from docs/differences.md (M1-M7) and the engine (fastdns/_query.pyx parse_query,
 fastdns/_engine.pyx c_answer):
 
 1. Shorter than the 12-octet header, or QR=1: no response at all (not a query).
