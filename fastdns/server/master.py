@@ -46,6 +46,9 @@ STOP_TIMEOUT = 4.0
 RESPAWN_DELAY = 0.1
 #: a child that dies this many times in a row before it is up halts the server
 BOOT_ATTEMPTS = 3
+#: seconds between a child's heartbeats: well under the shortest heartbeat-timeout (1 s),
+#: whatever HUP or set makes it later
+HEARTBEAT_TICK = 0.25
 
 
 @dataclass(slots=True)
@@ -189,7 +192,7 @@ class Master:
     def spawn(self, kind: ChildKind, slot: int) -> None:
         ours, theirs = messages.channel()
         birth = Birth(kind.name, slot, self.row_of[kind.name] + slot, Channel(theirs),
-                      self.rows, os.getpid(), tick=min(1.0, kind.heartbeat(self) / 4 or 1.0))
+                      self.rows, os.getpid(), tick=HEARTBEAT_TICK)
 
         def run() -> int:
             ours.close()
