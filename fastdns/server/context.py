@@ -46,7 +46,6 @@ class MasterControl:
         self._next = 1
         self._requests: dict[int, _Request] = {}
         self._reloads: dict[int, asyncio.Future] = {}
-        self._reloading = False
 
     # -- files -----------------------------------------------------------------------------
 
@@ -161,14 +160,12 @@ class MasterControl:
     def reconfigure(self) -> None:
         """HUP: read the configuration again, take what may change, reload the zones."""
         sdnotify.reloading()
-        self._reloading = True
         new = reconfig.reread(self.master.config)
         if new is not None:
             self.apply(new)
         future = self.request_reload()
 
         def done(_future: asyncio.Future) -> None:
-            self._reloading = False
             sdnotify.notify("READY=1", f"STATUS=serving {len(self.master.book.zones)} zones")
 
         future.add_done_callback(done)

@@ -125,9 +125,6 @@ class ZoneBook:
                 os.close(bundle.fd)
                 del self.bundles[entry[0]]
 
-    def fds(self) -> list[int]:
-        return [bundle.fd for bundle in self.bundles.values()]
-
     def close(self) -> None:
         for bundle in self.bundles.values():
             os.close(bundle.fd)
