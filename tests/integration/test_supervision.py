@@ -352,3 +352,15 @@ def test_malformed_packets_are_counted_and_reported_once_per_interval(tree, tmp_
     assert len(lines) == 1, lines
     assert "worker 0: 600 malformed packets (FORMERR or dropped) in the last 10 s" in lines[0]
     assert server.stop() == 0, server.log()
+
+
+def test_a_resolver_that_is_no_address_is_a_start_up_error(tree, tmp_path):
+    """expand-alias=yes with resolver=not-an-address: the server says which setting is
+    wrong and exits 1 before it binds anything."""
+    server = Fastdns(tmp_path, {"launch": "bind", "bind-config": str(tree.conf),
+                                "expand-alias": "yes", "resolver": "not-an-address"})
+    with open(server.logfile, "ab") as out:
+        server.proc = subprocess.Popen(server.command(), cwd=server.cwd(), stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+    assert exits_within(server.proc, 10) == 1, server.log()
+    assert "bad value for 'resolver'" in server.log(), server.log()
