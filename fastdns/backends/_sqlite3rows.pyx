@@ -10,12 +10,16 @@ It also takes the fingerprint of the rows by which fastdns.backends.gsql notices
 changes (row count, highest id, sum of a 64-bit hash of each row's served columns),
 for one zone as it loads it, or for every zone in one scan (``record_prints``): the same
 values either way.
+
+``read_zones`` reads the rows of many zones (all of them) in one scan in domain id order,
+into a compiler per zone, with the same row reader and the same fingerprints.
 """
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
+from fastdns._gil cimport YIELD_EVERY, let_others_run
 from fastdns.zone._sinks cimport WARNINGS_LISTED, StoreSink
 from fastdns.zone._rdfields cimport RDATA_ROOM
 from fastdns.zone._rows cimport ROW_BROKEN, add_row
@@ -58,6 +62,10 @@ cdef const char *ZONE_SCAN = (b"SELECT id, name, type, content, ttl, prio, disab
 cdef const char *TABLE_SIZE = b"SELECT max(rowid) FROM records"
 cdef const char *ZONE_ROWS_UP_TO = (b"SELECT count(*) FROM "
                                     b"(SELECT 1 FROM records WHERE domain_id = ? LIMIT ?)")
+# every zone's rows, zone after zone (on records_order_idx, as ZONE_QUERY)
+cdef const char *ZONES_QUERY = (b"SELECT domain_id, id, name, type, content, ttl, prio, "
+                                b"disabled FROM records WHERE domain_id BETWEEN ? AND ? "
+                                b"ORDER BY domain_id")
 cdef const char *ALL_QUERY = (b"SELECT domain_id, id, name, type, content, ttl, prio, disabled "
                               b"FROM records WHERE domain_id IS NOT NULL")
 
@@ -382,8 +390,7 @@ cdef int _add_batch(Batch b, StoreSink sink, list warnings, uint8_t *scratch,
     cdef uint32_t size[3]
     cdef int64_t row_id, ttl, prio
     cdef bint has_prio
-    cdef const char *why
-    cdef int r, i
+    cdef int i
     cdef uint32_t k
     for k in range(b.rows):
         memcpy(&row_id, at, 8)
@@ -397,20 +404,119 @@ cdef int _add_batch(Batch b, StoreSink sink, list warnings, uint8_t *scratch,
         for i in range(3):
             text[i] = at
             at += size[i]
-        why = NULL
-        counts[0] += 1
-        r = add_row(sink, text[0], size[0], text[1], size[1], text[2], size[2], ttl,
-                    has_prio, prio, <uint32_t>row_id, scratch, &why)
-        if r < 0:
-            counts[1] += 1
-        if len(warnings) >= WARNINGS_LISTED:
-            continue                              # counted: the caller says how many more
-        if r < 0:
-            warnings.append(row_warning(
-                row_id, _text(text[0], size[0]), _text(text[1], size[1]),
-                _text(text[2], size[2]), why.decode(), r == ROW_BROKEN))
-        elif r == 1 and why != NULL:
-            warnings.append(f"records.id={row_id}: {why.decode()}")
+        _take_row(sink, row_id, text, size, ttl, has_prio, prio, warnings, scratch, counts)
+    return 0
+
+
+cdef int _take_row(StoreSink sink, int64_t row_id, const uint8_t **text,
+                   const uint32_t *size, int64_t ttl, bint has_prio, int64_t prio,
+                   list warnings, uint8_t *scratch, uint64_t *counts) except -1:
+    """Hand one served row (name, type, content in ``text``) to the compiler, with its
+    warning if it is left out; counts: rows read, rows left out."""
+    cdef const char *why = NULL
+    cdef int r
+    counts[0] += 1
+    r = add_row(sink, text[0], size[0], text[1], size[1], text[2], size[2], ttl,
+                has_prio, prio, <uint32_t>row_id, scratch, &why)
+    if r < 0:
+        counts[1] += 1
+    if len(warnings) >= WARNINGS_LISTED:
+        return 0                                  # counted: the caller says how many more
+    if r < 0:
+        warnings.append(row_warning(
+            row_id, _text(text[0], size[0]), _text(text[1], size[1]),
+            _text(text[2], size[2]), why.decode(), r == ROW_BROKEN))
+    elif r == 1 and why != NULL:
+        warnings.append(f"records.id={row_id}: {why.decode()}")
+    return 0
+
+
+# -- every zone's rows in one scan ------------------------------------------------------
+
+def read_zones(str path not None, int64_t first, int64_t last, begin not None,
+               end not None, int timeout_ms=10000):
+    """The rows of every zone with an id from ``first`` to ``last`` in one scan of
+    ``records`` in domain id order (the index the one-zone SELECT uses, so a zone's rows
+    come in the same order). For each zone that has rows: ``begin(domain_id)`` gives
+    (StoreSink, warnings) to add its served rows to, as read_records adds them (or None:
+    the rows are stepped over), then ``end(domain_id, rows read, rows left out,
+    fingerprint, error)`` once its rows are read, the fingerprint as read_records takes
+    it (of all its rows) and ``error`` the ValueError of a store's limit that stopped
+    the reading of the zone's rows (the rest of them stepped over), or None.
+
+    Rows are read with SQLite's C API straight into the compiler, holding the GIL but
+    letting other threads run every YIELD_EVERY rows (the manager loads zones beside its
+    event loop). Raises SQLiteError when the file cannot be read (the zones whose rows
+    ended before were handed to ``end`` already)."""
+    cdef sqlite3 *db = NULL
+    cdef sqlite3_stmt *stmt = NULL
+    cdef int rc, i
+    cdef int64_t domain_id, row_id, current = 0
+    cdef bint open_ = False
+    cdef Print p
+    cdef Row row
+    cdef uint64_t counts[2]
+    cdef uint32_t size[3]
+    cdef uint64_t stepped = 0
+    cdef StoreSink sink = None
+    cdef list warnings = None
+    cdef object error = None
+    cdef uint8_t *scratch = <uint8_t *>malloc(RDATA_ROOM)
+    if scratch == NULL:
+        raise MemoryError()
+    try:
+        _prepare(path, ZONES_QUERY, timeout_ms, &db, &stmt)
+        sqlite3_bind_int64(stmt, 1, first)
+        sqlite3_bind_int64(stmt, 2, last)
+        while True:
+            rc = sqlite3_step(stmt)
+            if rc == SQLITE_DONE:
+                break
+            if rc != SQLITE_ROW:
+                raise SQLiteError(_message(db))
+            stepped += 1
+            if stepped % YIELD_EVERY == 0:
+                let_others_run()
+            domain_id = sqlite3_column_int64(stmt, 0)
+            if not open_ or domain_id != current:
+                if open_:
+                    _end_zone(end, current, counts, &p, error)
+                    sink = None
+                    warnings = None
+                    error = None
+                open_ = True
+                p.count = p.hash = 0
+                p.max_id = 0
+                current = domain_id
+                counts[0] = counts[1] = 0
+                taken = begin(domain_id)
+                if taken is not None:
+                    sink, warnings = taken
+            row_id = sqlite3_column_int64(stmt, 1)
+            read_row(stmt, 2, &row)
+            add_print(&p, row_id, row_hash(&row))
+            if sink is None or row.null[1] or row.null[5] or row.num[2]:
+                continue              # not wanted; an empty non-terminal, or disabled
+            for i in range(3):
+                size[i] = <uint32_t>row.size[i]
+            try:
+                _take_row(sink, row_id, row.text, size, row.num[0], not row.null[4],
+                          row.num[1], warnings, scratch, counts)
+            except ValueError as exc:             # the store's limits: this zone only
+                error = exc
+                sink = None
+        if open_:
+            _end_zone(end, current, counts, &p, error)
+    finally:
+        sqlite3_finalize(stmt)
+        sqlite3_close_v2(db)
+        free(scratch)
+
+
+cdef int _end_zone(end, int64_t domain_id, const uint64_t *counts, const Print *p,
+                   object error) except -1:
+    end(domain_id, counts[0], counts[1], (p.count, p.max_id, p.hash) if p.count else None,
+        error)
     return 0
 
 

@@ -14,7 +14,7 @@ from collections.abc import Hashable
 from fastdns.backends.namedconf import NamedConf, NamedConfError, NamedZone, parse_named_conf
 from fastdns.zone.check import ZoneError
 from fastdns.zone.loader import DEFAULT_OPTIONS, CompiledZone, ZoneOptions, load_image
-from fastdns.zone.source import BackendError, ZoneInfo
+from fastdns.zone.source import BackendError, ZoneInfo, ZoneSource
 
 
 def _file_token(path: str) -> tuple[str, int, int, int]:
@@ -25,7 +25,10 @@ def _file_token(path: str) -> tuple[str, int, int, int]:
     return (path, st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-class BindBackend:
+class BindBackend(ZoneSource):
+    #: an attribute here (the protocol's is a read-only property)
+    check_interval = 0
+
     def __init__(self, config_path: str, name: str = "bind", check_interval: int = 0,
                  options: ZoneOptions = DEFAULT_OPTIONS) -> None:
         self.name = name

@@ -9,9 +9,10 @@ MySQL server, so every check runs the fingerprint query (or reads the change log
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pymysql
+import pymysql.cursors
 
 from fastdns.backends.sqlbase import CHANGE_TABLE, Dialect
 
@@ -96,6 +97,15 @@ class MySQL(Dialect):
             conn, self._conn = self._conn, None
             with contextlib.suppress(Exception):
                 conn.close()
+
+    #: a query per this many zones: the rows come off the socket as they are read, and
+    #: a connection that fails is noticed at the next query at the latest
+    scan_zones = 1000
+
+    def scan_cursor(self, cur: Any) -> contextlib.AbstractContextManager[Any]:
+        """An unbuffered cursor (rows read off the socket as they are fetched)."""
+        return cast(contextlib.AbstractContextManager[Any],
+                    cur.connection.cursor(pymysql.cursors.SSCursor))
 
     def change_log_sql(self) -> list[str]:
         out = [f"CREATE TABLE {CHANGE_TABLE} (domain_id INT NOT NULL PRIMARY KEY, "

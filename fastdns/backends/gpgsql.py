@@ -9,7 +9,7 @@ it has not moved, nothing was written and the fingerprint query is skipped.
 import contextlib
 import logging
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import psycopg.conninfo
@@ -99,6 +99,11 @@ class PostgreSQL(Dialect):
             self._probe_ok = False
             return None
         return cur.fetchone()[0]
+
+    def scan_cursor(self, cur: Any) -> contextlib.AbstractContextManager[Any]:
+        """A server-side cursor (DECLARE ... FETCH), in ``cur``'s transaction."""
+        return cast(contextlib.AbstractContextManager[Any],
+                    cur.connection.cursor(name="fastdns_zones"))
 
     def bulk_insert(self, cur: Any, domain_id: int, rows: Iterable[Row],
                     progress: Callable[[int], None] | None) -> int:

@@ -1,6 +1,7 @@
 """The generic SQL backend: PowerDNS's schema, one layer for SQLite, PostgreSQL and MariaDB.
 
-A :class:`GSQLBackend` is a ZoneSource (``list_zones``, ``change_token``, ``load_image``)
+A :class:`GSQLBackend` is a ZoneSource (``list_zones``, ``change_token``, ``load_image``,
+and ``load_many``: every zone in one scan of ``records``)
 and the store the CLI, the API and transfers write through.  It reads and writes the
 tables exactly as PowerDNS 4.7 does (``schema/schema.*.sql``):
 
@@ -26,7 +27,7 @@ tools and the API.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from fastdns.backends.gsqlchanges import ChangeChecks
@@ -43,8 +44,16 @@ from fastdns.backends.sqlbase import (
     split_statements,
     zone_text,
 )
+from fastdns.zone._sinks import StoreSink
 from fastdns.zone.check import ZoneError
-from fastdns.zone.loader import DEFAULT_OPTIONS, CompiledZone, ZoneOptions, compile_rows
+from fastdns.zone.loader import (
+    DEFAULT_OPTIONS,
+    CompiledZone,
+    RowsZone,
+    ZoneOptions,
+    compile_rows,
+    release_memory,
+)
 from fastdns.zone.source import BackendError
 
 
@@ -116,6 +125,54 @@ class GSQLBackend(ZoneWrites, ChangeChecks):
                 self._retries[d.id] = self._retries.get(d.id, 0) + 1
             raise ZoneError(f"backend '{self.name}': {exc}") from None
 
+    def load_many(self, zones: Sequence[str],
+                  deliver: Callable[[str, CompiledZone | ZoneError], None]) -> None:
+        """Compile every zone of ``zones`` (names as list_zones gives them) from one scan
+        of ``records`` in domain id order (from the lowest id of them to the highest; the
+        dialect's read_zones), streamed: ``deliver(name, result)`` is called once per zone,
+        in the order of the scan, as soon as its rows are read; ``result`` is what
+        load_image would give (the CompiledZone, the same fingerprint kept for the change
+        check) or raise (ZoneError, NoSOAError for a zone without an SOA or without rows).
+        A broken zone costs itself only.
+
+        Runs in the calling thread on the backend's connection (SQLite: a read-only
+        connection of the scan's own), holding the GIL but letting other threads run as it
+        reads; ``deliver`` runs inside the scan, so it should be quick. When the database
+        fails in the middle, the zones delivered stay delivered, the others move their
+        change token (as a failed load_image does: the next check retries them) and
+        BackendError is raised."""
+        wanted: dict[int, str] = {}
+        unknown: list[str] = []
+        for name in zones:
+            d = self._domains.get(name)
+            if d is None:
+                unknown.append(name)
+            else:
+                wanted[d.id] = name
+        scan = _Scan(self, wanted, deliver)
+        try:
+            with self._cursor() as cur:
+                for name in unknown:        # not listed yet: load_image looks it up too
+                    try:
+                        wanted[self._domain_id(cur, name)] = name
+                    except BackendError as exc:
+                        deliver(name, ZoneError(f"backend '{self.name}': {exc}"))
+                scan.order = sorted(wanted)
+                if scan.order:
+                    self.dialect.read_zones(cur, scan.order, scan.begin, scan.end)
+                scan.catch_up(None)
+        except BackendError as exc:
+            left = [domain_id for domain_id in scan.order[scan.done:]
+                    if wanted[domain_id] in self._domains]
+            if scan.order and not left:
+                return                        # every zone was delivered before it failed
+            for domain_id in left:
+                self._retries[domain_id] = self._retries.get(domain_id, 0) + 1
+            raise BackendError(f"backend '{self.name}': {exc}; {len(left)} zones not "
+                               "loaded") from None
+        finally:
+            release_memory()
+
     # -- zones ---------------------------------------------------------------------------
 
     def zone_info(self, zone: str) -> dict[str, Any] | None:
@@ -178,3 +235,72 @@ class GSQLBackend(ZoneWrites, ChangeChecks):
 __all__ = ["BATCH", "CHANGE_TABLE", "DB_KINDS", "KINDS", "TABLES", "Columns", "Dialect",
            "GSQLBackend", "Row", "db_name", "open_backend", "schema_sql", "split_statements",
            "zone_text"]
+
+
+class _Scan:
+    """GSQLBackend.load_many's side of the dialect's read_zones: a zone's compiler when its
+    rows begin, its result delivered when they end; zones without rows delivered as the
+    scan passes their id. ``order``: the ids wanted, ascending; ``done``: how many of them
+    were delivered (the scan delivers in that order)."""
+
+    def __init__(self, backend: GSQLBackend, wanted: dict[int, str],
+                 deliver: Callable[[str, CompiledZone | ZoneError], None]) -> None:
+        self.backend = backend
+        self.wanted = wanted
+        self.deliver = deliver
+        self.order: list[int] = []
+        self.done = 0
+        self.source = backend.dialect.describe()
+        #: the zone whose rows are being read: its compiler, or why it has none
+        self.rows: RowsZone | ZoneError | None = None
+
+    def _start(self, domain_id: int) -> RowsZone | ZoneError:
+        try:
+            return RowsZone(self.wanted[domain_id], f"{self.source}, domains.id={domain_id}",
+                            self.backend.options)
+        except ZoneError as exc:      # a zone name that is no DNS name
+            return exc
+
+    def _deliver(self, domain_id: int, result: CompiledZone | ZoneError) -> None:
+        self.done += 1
+        self.deliver(self.wanted[domain_id], result)
+
+    def catch_up(self, domain_id: int | None) -> None:
+        """Deliver the zones before ``domain_id`` (None: all the rest): they have no rows."""
+        order = self.order
+        while self.done < len(order) and (domain_id is None or order[self.done] < domain_id):
+            self._finish(order[self.done], self._start(order[self.done]), 0, 0, None, None)
+
+    def begin(self, domain_id: int) -> tuple[StoreSink, list[str]] | None:
+        self.catch_up(domain_id)
+        if domain_id not in self.wanted:
+            return None
+        self.rows = self._start(domain_id)
+        return (self.rows.sink, self.rows.warnings) if isinstance(self.rows, RowsZone) \
+            else None
+
+    def end(self, domain_id: int, records: int, skipped: int, fingerprint: Hashable | None,
+            error: ValueError | None) -> None:
+        rows, self.rows = self.rows, None
+        if rows is not None and domain_id in self.wanted:
+            self._finish(domain_id, rows, records, skipped, fingerprint, error)
+
+    def _finish(self, domain_id: int, rows: RowsZone | ZoneError, records: int, skipped: int,
+                fingerprint: Hashable | None, error: ValueError | None) -> None:
+        result: CompiledZone | ZoneError
+        if isinstance(rows, ZoneError):
+            result = rows
+        elif error is not None:
+            result = rows.broken(error)
+        else:
+            try:
+                result = rows.finish(records, skipped)
+            except ZoneError as exc:
+                result = exc
+            except Exception as exc:  # a defect: the other zones load
+                result = ZoneError(f"{rows.source}: internal error: {type(exc).__name__}: "
+                                   f"{exc}")
+            else:
+                if fingerprint is not None and not self.backend._change_log:
+                    self.backend._prints[domain_id] = fingerprint  # as of the rows read
+        self._deliver(domain_id, result)

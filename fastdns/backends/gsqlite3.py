@@ -18,11 +18,20 @@ import contextlib
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
-from fastdns.backends._sqlite3rows import SQLiteError, read_records, record_prints
-from fastdns.backends.sqlbase import BATCH, CHANGE_TABLE, Columns, Dialect, Row, schema_sql
+from fastdns.backends._sqlite3rows import SQLiteError, read_records, read_zones, record_prints
+from fastdns.backends.sqlbase import (
+    BATCH,
+    CHANGE_TABLE,
+    Columns,
+    Dialect,
+    Row,
+    ZoneBegin,
+    ZoneEnd,
+    schema_sql,
+)
 
 #: a bulk load drops the indexes of ``records`` (and builds them again before the commit)
 #: once it has inserted this many rows and at least as many as the table's other rows
@@ -144,6 +153,16 @@ class SQLite3(Dialect):
         """The rows through SQLite's C API (no Python object per row)."""
         try:
             return read_records(self.path, domain_id, sink, warnings)
+        except SQLiteError as exc:
+            raise sqlite3.OperationalError(str(exc)) from None
+
+    def read_zones(self, cur: Any, ids: Sequence[int], begin: ZoneBegin,
+                   end: ZoneEnd) -> None:
+        """Every zone's rows in one scan through SQLite's C API, in the order read_records
+        reads them, the fingerprints as it takes them (of every row: a zone without
+        served rows is seen too)."""
+        try:
+            read_zones(self.path, ids[0], ids[-1], begin, end)
         except SQLiteError as exc:
             raise sqlite3.OperationalError(str(exc)) from None
 

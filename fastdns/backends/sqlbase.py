@@ -8,9 +8,11 @@ PowerDNS's schema text and the name forms of the database.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from fastdns.zone._rows import add_rows
@@ -19,6 +21,12 @@ from fastdns.zone._rows import add_rows
 CHANGE_TABLE = "fastdns_changes"
 #: rows per executemany batch
 BATCH = 5000
+
+#: load_many's readers: ``begin(domain_id)`` → (sink, warnings) for a zone's rows, or None
+#: (its rows are stepped over); ``end(domain_id, rows read, rows left out, fingerprint or
+#: None, the ValueError of a store's limit that stopped its rows, or None)``
+ZoneBegin = Callable[[int], "tuple[Any, list[str]] | None"]
+ZoneEnd = Callable[[int, int, int, "Hashable | None", "ValueError | None"], None]
 
 
 @dataclass(slots=True)
@@ -148,9 +156,10 @@ class Dialect:
                      warnings: list[str]) -> tuple[int, int, Hashable | None]:
         """Add the served rows of ``domain_id`` to ``sink`` (fastdns.zone._rows); (rows read,
         rows left out, the zone's fingerprint or None). By default through the driver, a
-        batch of rows at a time."""
+        batch of rows at a time, in id order (the order read_zones reads them in)."""
         cur.execute(self.sql("SELECT id, name, type, content, ttl, prio FROM records "
-                             "WHERE domain_id = ? AND disabled = ? AND type IS NOT NULL"),
+                             "WHERE domain_id = ? AND disabled = ? AND type IS NOT NULL "
+                             "ORDER BY id"),
                     (domain_id, False))
         count = skipped = 0
         while True:
@@ -160,6 +169,41 @@ class Dialect:
             read, left = add_rows(sink, rows, warnings)
             count += read
             skipped += left
+
+    #: rows fetched at a time by read_zones (from a server-side or unbuffered cursor)
+    scan_batch = BATCH
+    #: read_zones asks for the rows of this many zones (of those wanted) per query (None:
+    #: all in one query)
+    scan_zones: int | None = None
+
+    def scan_cursor(self, cur: Any) -> contextlib.AbstractContextManager[Any]:
+        """A cursor in ``cur``'s transaction whose rows come from the server as they are
+        fetched, not all at once (by default ``cur`` itself)."""
+        return contextlib.nullcontext(cur)
+
+    def read_zones(self, cur: Any, ids: Sequence[int], begin: ZoneBegin,
+                   end: ZoneEnd) -> None:
+        """The served rows of the zones with an id from ``ids[0]`` to ``ids[-1]`` (``ids``
+        ascending, the zones wanted) in domain id order, each zone's in id order as
+        read_records reads them, streamed (:meth:`scan_cursor`, :attr:`scan_batch` rows at
+        a time; one query, or one per :attr:`scan_zones` zones of ``ids``): each zone's go
+        to the sink ``begin`` gives as read_records adds them, then ``end`` is called (see
+        :data:`ZoneBegin`; a zone without served rows is not seen at all). By default
+        through the driver; no fingerprint (as read_records)."""
+        sql = self.sql("SELECT domain_id, id, name, type, content, ttl, prio FROM records "
+                       "WHERE domain_id BETWEEN ? AND ? AND disabled = ? AND type IS NOT NULL "
+                       "ORDER BY domain_id, id")
+        step = self.scan_zones or len(ids)
+        zone = _ZoneRows(begin, end)
+        with self.scan_cursor(cur) as scan:
+            for k in range(0, len(ids), step):
+                scan.execute(sql, (ids[k], ids[min(k + step, len(ids)) - 1], False))
+                while True:
+                    rows = scan.fetchmany(self.scan_batch)
+                    if not rows:
+                        break
+                    zone.add(rows)
+            zone.close()
 
     def change_log_sql(self) -> list[str]:
         """Statements that create the change-log table and its triggers."""
@@ -176,3 +220,54 @@ class Dialect:
     def describe(self) -> str:
         """Where the data is, for messages (no password)."""
         return self.backend
+
+
+class _ZoneRows:
+    """Rows of (domain id, then add_rows's columns), zone after zone, to the sinks of
+    Dialect.read_zones's ``begin``; a zone's rows may span batches."""
+
+    __slots__ = (
+        "begin",
+        "count",
+        "domain_id",
+        "end",
+        "error",
+        "sink",
+        "skipped",
+        "warnings",
+    )
+
+    def __init__(self, begin: ZoneBegin, end: ZoneEnd) -> None:
+        self.begin = begin
+        self.end = end
+        self.domain_id: int | None = None
+        self.sink: Any = None
+        self.warnings: list[str] = []
+        self.count = self.skipped = 0
+        self.error: ValueError | None = None
+
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
+        for domain_id, group in groupby(rows, key=itemgetter(0)):
+            domain_id = int(domain_id)
+            if domain_id != self.domain_id:
+                self.close()
+                self.domain_id = domain_id
+                taken = self.begin(domain_id)
+                self.sink, self.warnings = taken if taken is not None else (None, [])
+            if self.sink is None:
+                continue
+            try:
+                read, left = add_rows(self.sink, (row[1:] for row in group), self.warnings)
+            except ValueError as exc:   # the store's limits: this zone only
+                self.error, self.sink = exc, None
+                continue
+            self.count += read
+            self.skipped += left
+
+    def close(self) -> None:
+        """The current zone's rows are all read."""
+        if self.domain_id is not None:
+            domain_id, self.domain_id = self.domain_id, None
+            error, self.error, self.sink = self.error, None, None
+            count, skipped, self.count, self.skipped = self.count, self.skipped, 0, 0
+            self.end(domain_id, count, skipped, None, error)

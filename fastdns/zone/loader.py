@@ -94,23 +94,48 @@ def compile_rows(origin: str, fill: Callable[[StoreSink, list[str]], tuple[int, 
                  source: str, options: ZoneOptions = DEFAULT_OPTIONS) -> CompiledZone:
     """The image of the zone ``origin`` from SQL rows: ``fill(sink, warnings)`` adds them
     (fastdns.zone._rows) and returns (rows read, rows left out)."""
-    apex = _apex(origin)
-    store = RecordStore(apex, options.autohints)
-    store.files.append("records.id=")
-    sink = StoreSink(store, apex)
-    warnings: list[str] = []
+    rows = RowsZone(origin, source, options)
     try:
         try:
-            records, skipped = fill(sink, warnings)
+            records, skipped = fill(rows.sink, rows.warnings)
         except ValueError as exc:     # the store's limits
-            raise ZoneError(f"{source}: {exc}") from None
-        listed = sum(line.endswith("record skipped") for line in warnings)
-        if skipped > listed:          # the readers list the first WARNINGS_LISTED
-            warnings.append(f"{source}: {skipped - listed} more broken records skipped, not "
-                            "listed")
-        return _compile(store, sink, warnings, apex, source, [], records, skipped)
+            raise rows.broken(exc) from None
+        return rows.finish(records, skipped)
     finally:
         release_memory()
+
+
+class RowsZone:
+    """One zone being compiled from SQL rows: a reader adds them to ``sink`` (with its
+    warnings to ``warnings``), then ``finish`` checks and packs the image. What
+    compile_rows does for one zone, for a reader of many zones in one scan (the gsql
+    backends' load_many), which calls release_memory() itself, once."""
+
+    __slots__ = ("apex", "sink", "source", "store", "warnings")
+
+    def __init__(self, origin: str, source: str, options: ZoneOptions = DEFAULT_OPTIONS
+                 ) -> None:
+        self.apex = _apex(origin)
+        self.store = RecordStore(self.apex, options.autohints)
+        self.store.files.append("records.id=")
+        self.sink = StoreSink(self.store, self.apex)
+        self.warnings: list[str] = []
+        self.source = source
+
+    def broken(self, exc: ValueError) -> ZoneError:
+        """The error of a zone whose rows broke one of the store's limits as they were
+        added."""
+        return ZoneError(f"{self.source}: {exc}")
+
+    def finish(self, records: int, skipped: int) -> CompiledZone:
+        """The checked image (ZoneError, NoSOAError for a zone that cannot be served)."""
+        warnings = self.warnings
+        listed = sum(line.endswith("record skipped") for line in warnings)
+        if skipped > listed:          # the readers list the first WARNINGS_LISTED
+            warnings.append(f"{self.source}: {skipped - listed} more broken records "
+                            "skipped, not listed")
+        return _compile(self.store, self.sink, warnings, self.apex, self.source, [], records,
+                        skipped)
 
 
 def _apex(origin: str) -> bytes:

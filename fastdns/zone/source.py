@@ -3,13 +3,16 @@
 A source says which zones it has (``list_zones``), tells cheaply whether a zone changed
 since it was loaded (``change_token``) and compiles one into an image (``load_image``,
 through fastdns.zone.loader, the one way in). The backends (BIND files, SQL) implement it;
-fastdns.zone.zonedb uses it. Writes and keys come with the backends that support them.
+fastdns.zone.zonedb uses it. ``load_many`` compiles many zones at once (by default one
+load_image after the other, for a class that subclasses ZoneSource; the SQL backends read
+every zone in one scan). Writes and keys come with the backends that support them.
 """
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from fastdns.zone.check import ZoneError
 from fastdns.zone.loader import CompiledZone
 
 
@@ -44,6 +47,20 @@ class ZoneSource(Protocol):
         """The image of ``zone``; raises fastdns.zone.check.ZoneError naming where it is
         broken (NoSOAError for a zone without an SOA)."""
         ...
+
+    def load_many(self, zones: Sequence[str],
+                  deliver: Callable[[str, CompiledZone | ZoneError], None]) -> None:
+        """Compile each of ``zones`` and ``deliver(name, image or ZoneError)`` once per
+        zone, as soon as it is compiled; BackendError (raised) for the zones not
+        delivered when the source fails as a whole. By default load_image per zone, in
+        the order given (a source that can read many zones at once, the SQL backends,
+        does it in one scan)."""
+        for name in zones:
+            try:
+                result: CompiledZone | ZoneError = self.load_image(name)
+            except ZoneError as exc:
+                result = exc
+            deliver(name, result)
 
 
 class BackendError(Exception):
