@@ -14,7 +14,7 @@ EXTENSIONS = [# the wire format: names, queries, the response encoder, their Pyt
               "_names", "_query", "_encoder", "_wire",
               "_snapshot", "_shm", "_pcache",
               # the answer engine: its sections, zone table, supplied data, lookup, the entry
-              "_sections", "_zonetable", "_supply", "_lookup", "_engine",
+              "_zoneindex", "_sections", "_zonetable", "_supply", "_lookup", "_engine",
               # the worker's per-packet path: parked queries, the responder and UDP reader
               "_parking", "_udp",
               # the reader of record data: types, fields, own readers, the entry

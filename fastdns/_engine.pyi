@@ -7,6 +7,7 @@ from typing_extensions import Buffer
 
 from fastdns._snapshot import Snapshot
 from fastdns._supply import Supplied
+from fastdns._zoneindex import ZoneIndex
 
 #: Result.state: answered, waiting for supplied data, dropped
 STATE_ANSWERED: int
@@ -28,6 +29,8 @@ class Engine:
         expand_alias: bool = False,
     ) -> None: ...
     def set_zones(self, zones: Iterable[Snapshot], broken: Iterable[bytes] = ()) -> None: ...
+    def set_index(self, index: ZoneIndex | None, bundles: dict[int, Any]) -> None: ...
+    def keep_snapshots(self, count: int) -> None: ...
     @property
     def zones(self) -> dict[bytes, Snapshot | None]: ...
     def supply(self, name: bytes, qtype: int, rdatas: Iterable[Buffer] | None,

@@ -91,6 +91,17 @@ cdef class Engine:
         answers them, instead of REFUSED."""
         self._zones.set_zones(zones, broken)
 
+    def set_index(self, index, bundles):
+        """Serve the zones of a zone index (fastdns._zoneindex.ZoneIndex, or None) whose
+        images lie in ``bundles`` (bundle number -> mapping), besides those of
+        ``set_zones``. A query for a zone the index has as pending waits for it (the
+        wait's type is 0, its name the apex)."""
+        self._zones.set_index(index, bundles)
+
+    def keep_snapshots(self, Py_ssize_t count):
+        """Keep at most ``count`` zones' Snapshots made at once (ZoneTable.snapshots_kept)."""
+        self._zones.snapshots_kept = count
+
     @property
     def zones(self):
         """Apex lookup key -> Snapshot (None for a zone that failed to load)."""

@@ -392,6 +392,25 @@ cdef class PacketCache:
             e = nxt
         return n
 
+    def purge_tags(self, tags):
+        """Drop the entries of the zones ``tags`` (and every entry that drew on more than
+        one zone), in one pass however many zones changed; the number dropped."""
+        cdef set wanted = set(tags)
+        cdef Entry *e = self.oldest
+        cdef Entry *nxt
+        cdef Py_ssize_t n = 0
+        if not wanted:
+            return 0
+        while e != NULL:
+            nxt = e.newer
+            if e.multi or e.tag in wanted:
+                self.unlink(e)
+                self.remember(e.hash)
+                free(e)
+                n += 1
+            e = nxt
+        return n
+
     def expire(self, uint32_t now):
         """Drop the stale entries; the number dropped."""
         cdef Entry *e = self.oldest

@@ -96,7 +96,7 @@ cdef class Snapshot:
     cdef readonly bytes apex_lk
     cdef public uint32_t tag          # the worker's number for this zone (packet-cache entries)
 
-    cdef _validate(self, Py_ssize_t size)
+    cdef _validate(self, Py_ssize_t size, bint trusted=*)
     cdef _validate_names(self, uint32_t i)
     cdef _validate_node(self, uint32_t i)
     cdef int find(self, const uint8_t *lk, int lklen, bint *exact) noexcept nogil

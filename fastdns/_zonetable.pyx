@@ -2,37 +2,24 @@
 """The zones an engine serves, and which of them answers a name (the longest apex that is
 the name or an ancestor of it; the parent side for DS)."""
 
-from cpython.ref cimport PyObject
+from cpython.ref cimport PyObject, Py_XDECREF, Py_INCREF
 from libc.stdint cimport uint8_t, uint64_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memcpy
 
 from fastdns.consts cimport RCODE_SERVFAIL
 from fastdns._reader cimport LABELS_MAX
 from fastdns._wire import to_lk
 from fastdns._answer cimport Answer, ans_used
 from fastdns._snapshot cimport Snapshot
+from fastdns._zoneindex cimport (ZoneIndex, IndexEntry, zone_hash, nonzero_hash, FNV_OFFSET,
+                                 FNV_PRIME, Z_LOADED, Z_PENDING)
 
-cdef extern from *:
-    """
-    #define FASTDNS_FNV_OFFSET 14695981039346656037ULL
-    #define FASTDNS_FNV_PRIME 1099511628211ULL
-    """
-    const uint64_t FNV_OFFSET "FASTDNS_FNV_OFFSET"
-    const uint64_t FNV_PRIME "FASTDNS_FNV_PRIME"
-
-
-cdef inline uint64_t _nonzero(uint64_t h) noexcept nogil:
-    return h if h else 1
-
-
-cdef uint64_t zone_hash(const uint8_t *lk, int lklen) noexcept nogil:
-    """FNV-1a of a lookup key: best_zone hashes every prefix of a query's key in one pass."""
-    cdef uint64_t h = FNV_OFFSET
-    cdef int i
-    for i in range(lklen):
-        h = (h ^ lk[i]) * FNV_PRIME
-    return _nonzero(h)
+#: Snapshots a worker keeps made at once (a flood over a million zones makes a new one per
+#: query, at the cost of a small object: the image was checked when it was compiled)
+SNAPSHOTS_KEPT = 65536
+#: the type a query parked for a zone not loaded yet waits for (no record type is 0)
+WAIT_ZONE = 0
 
 
 cdef class ZoneTable:
@@ -44,9 +31,75 @@ cdef class ZoneTable:
             raise MemoryError()
         self._table_mask = 7
         self._zones = {}
+        self._bundles = {}
+        self.snapshots_kept = SNAPSHOTS_KEPT
 
     def __dealloc__(self):
         free(self._table)
+        self._drop_snapshots()
+        free(self._snaps)
+
+    def set_index(self, ZoneIndex index, dict bundles not None):
+        """Serve the zones of ``index`` (None: none), whose images lie in ``bundles``
+        (number -> mapping), besides those of ``set_zones``."""
+        cdef PyObject **snaps = NULL
+        if index is not None:
+            snaps = <PyObject **>calloc(index.nentries + 1, sizeof(PyObject *))
+            if snaps == NULL:
+                raise MemoryError()
+        self._drop_snapshots()
+        free(self._snaps)
+        self._snaps = snaps
+        self._index = index
+        self._bundles = bundles
+
+    @property
+    def index(self):
+        return self._index
+
+    cdef void _drop_snapshots(self) noexcept:
+        cdef Py_ssize_t i
+        if self._snaps != NULL and self._index is not None:
+            for i in range(<Py_ssize_t>self._index.nentries):
+                Py_XDECREF(self._snaps[i])
+                self._snaps[i] = NULL
+        self._made = 0
+
+    cdef Snapshot _indexed(self, Answer *a, const IndexEntry *e):
+        """The Snapshot of index entry ``e``, made on first use; None (and a.rcode
+        SERVFAIL, or a.waiting for a zone not loaded yet) when there is none to serve."""
+        cdef Py_ssize_t i = e - &self._index.entries[0]
+        cdef Snapshot snap
+        cdef int nlen
+        cdef const uint8_t *name
+        if e.state != Z_LOADED:
+            if e.state == Z_PENDING:
+                name = self._index.entry_name(e, &nlen)
+                a.waiting = True
+                a.res.wait_type = WAIT_ZONE
+                a.res.wait_name_len = nlen
+                memcpy(a.res.wait_name, name, nlen)
+            else:
+                a.rcode = RCODE_SERVFAIL
+            return None
+        if self._snaps[i] != NULL:
+            return <Snapshot>ans_used(a, self._snaps[i])
+        if self._made >= self.snapshots_kept and a.zone == NULL:
+            self._drop_snapshots()       # (no answer holds one: this one has drawn on none)
+        bundle = self._bundles.get(e.bundle)
+        try:
+            if bundle is None or e.offset + e.size > <uint64_t>len(bundle):
+                raise ValueError("image outside its bundle")
+            snap = Snapshot(memoryview(bundle)[e.offset:e.offset + e.size], e.generation,
+                            True)
+        except ValueError:
+            a.rcode = RCODE_SERVFAIL      # cannot happen: the manager checked it
+            return None
+        snap.tag = e.zone_id
+        Py_INCREF(snap)
+        self._snaps[i] = <PyObject *>snap
+        self._made += 1
+        return <Snapshot>ans_used(a, <PyObject *>snap)
 
     def __init__(self, zones=(), broken=()):
         self.set_zones(zones, broken)
@@ -117,19 +170,31 @@ cdef class ZoneTable:
         cdef int i, j, end
         cdef PyObject *found
         cdef PyObject *fallback = NULL
+        cdef ZoneIndex indexed = self._index
+        cdef const IndexEntry *e
+        cdef const IndexEntry *ds_entry = NULL
+        cdef int deepest = self._max_labels
+        if indexed is not None and <int>indexed.max_labels > deepest:
+            deepest = indexed.max_labels
         bounds[0] = 0
-        hashes[0] = _nonzero(h)
+        hashes[0] = nonzero_hash(h)
         while p < lklen:
             end = p + lk[p] + 1
-            if nb <= self._max_labels:
+            if nb <= deepest:
                 for j in range(p, end):
                     h = (h ^ lk[j]) * FNV_PRIME
             p = end
             bounds[nb] = p
-            hashes[nb] = _nonzero(h)
+            hashes[nb] = nonzero_hash(h)
             nb += 1
-        i = nb - 1 if nb - 1 < self._max_labels else self._max_labels
+        i = nb - 1 if nb - 1 < deepest else deepest
         while i >= 0:
+            if indexed is not None:
+                e = indexed.find(lk, bounds[i], hashes[i])
+                if e != NULL:
+                    if not (ds and i == nb - 1 and i > 0):
+                        return self._indexed(a, e)
+                    ds_entry = e
             found = self.zone_at(lk, bounds[i], hashes[i])
             if found == <PyObject *>None:
                 a.rcode = RCODE_SERVFAIL
@@ -142,6 +207,8 @@ cdef class ZoneTable:
             i -= 1
         if fallback != NULL:
             return <Snapshot>ans_used(a, fallback)
+        if ds_entry != NULL:
+            return self._indexed(a, ds_entry)
         return None
 
     cdef PyObject *zone_at(self, const uint8_t *lk, int lklen, uint64_t h) noexcept nogil:

@@ -76,6 +76,11 @@ class ControlContext(Protocol):
         """Return once the processes behind the control socket answer (``rping``)."""
         ...
 
+    def loading(self) -> tuple[int, int] | None:
+        """(zones in, zones listed) while zones are still being loaded; None once every
+        zone is in."""
+        ...
+
     def version(self) -> str:
         """The text ``version`` replies with."""
         ...
@@ -215,6 +220,10 @@ _NATIVE = ("native", "Native")  # PowerDNS reads any other word as native, "all"
 
 async def _rping(ctx: ControlContext, args: list[str]) -> str:
     await ctx.ping()
+    loading = ctx.loading()
+    if loading is not None:
+        # serving, but not every zone yet: a readiness check that waits for PONG waits on
+        return f"LOADING {loading[0]} of {loading[1]} zones"
     return "PONG"
 
 

@@ -46,6 +46,8 @@ class MasterControl:
         self._next = 1
         self._requests: dict[int, _Request] = {}
         self._reloads: dict[int, asyncio.Future] = {}
+        #: whether the last index had every zone in (no zone pending)
+        self._complete = False
 
     # -- files -----------------------------------------------------------------------------
 
@@ -66,7 +68,7 @@ class MasterControl:
     def serving(self) -> None:
         """Every child is up for the first time."""
         listening = ", ".join(str(x) for x in self.master.listeners[0])
-        zones = len(self.master.book.zones)
+        zones = self.master.book.zones
         log.warning("fastdns %s serving %d zones on %s with %d workers", __version__, zones,
                     listening, self.master.num_workers)
         sdnotify.notify("READY=1", f"STATUS=serving {zones} zones", f"MAINPID={os.getpid()}")
@@ -79,21 +81,41 @@ class MasterControl:
             messages.Replied: lambda m, fds: self._replied(m, c.pid),
         }
         if c.kind is kinds.WORKER:
-            table[messages.Applied] = lambda m, fds: self.master.book.applied(m.bundle, c.pid)
+            table[messages.Applied] = lambda m, fds: self.master.book.applied(m.index, c.pid)
+            table[messages.WantZone] = self._want_zone
         if c.kind is kinds.MANAGER:
-            table[messages.ZoneBundle] = lambda m, fds: self._bundle(fds[0])
+            table[messages.ZoneBundle] = self._bundle
+            table[messages.NewIndex] = self._index
             table[messages.Reloaded] = self._reloaded
         return table
 
-    def _bundle(self, fd: int) -> None:
+    def _bundle(self, message: messages.ZoneBundle, fds: list[int]) -> None:
         """The manager's bundle: book it, pass it to every worker."""
+        if self.master.book.take_bundle(message.bundle, fds[0]):
+            for c in self.master.of_kind(kinds.WORKER):
+                self.master.send(c, message, (fds[0],))
+
+    def _index(self, message: messages.NewIndex, fds: list[int]) -> None:
+        """The manager's new zone index: book it, pass it to every worker."""
         book = self.master.book
-        number = book.take(fd)
-        if not number:
+        if not book.take_index(message, fds[0]):
             return
         sent = {c.pid for c in self.master.of_kind(kinds.WORKER)
-                if self.master.send(c, messages.ZoneBundle(number), (fd,))}
-        book.sent(number, sent)
+                if self.master.send(c, message, (fds[0],))}
+        book.sent(message.index, sent)
+        if message.pending == 0 and not self._complete:
+            self._complete = True
+            log.warning("all %d zones loaded", message.zones)
+            sdnotify.notify(f"STATUS=serving {message.zones} zones")
+        elif message.pending:
+            self._complete = False
+            sdnotify.notify(f"STATUS=loading: {message.zones - message.pending} of "
+                            f"{message.zones} zones in")
+
+    def _want_zone(self, message: messages.WantZone, fds: list[int]) -> None:
+        manager = self.master.child_of(kinds.MANAGER, 0)
+        if manager is not None:
+            self.master.send(manager, message)
 
     def _reloaded(self, message: messages.Reloaded, fds: list[int]) -> None:
         future = self._reloads.pop(message.request, None)
@@ -166,7 +188,7 @@ class MasterControl:
         future = self.request_reload()
 
         def done(_future: asyncio.Future) -> None:
-            sdnotify.notify("READY=1", f"STATUS=serving {len(self.master.book.zones)} zones")
+            sdnotify.notify("READY=1", f"STATUS=serving {self.master.book.zones} zones")
 
         future.add_done_callback(done)
 
@@ -207,6 +229,14 @@ class MasterControl:
     async def ping(self) -> None:
         manager = self.master.child_of(kinds.MANAGER, 0)
         await self.ask([manager] if manager else [], messages.Ping(self._number()))
+
+    def loading(self) -> tuple[int, int] | None:
+        index = self.master.book.index
+        if index is None:
+            return (0, 0)
+        if index.complete:
+            return None
+        return (len(index) - index.pending, len(index))
 
     def slots(self) -> list[int]:
         """Every row that has been written to: workers (past and present), master, manager."""

@@ -19,13 +19,17 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
+
+import dns.exception
+import dns.name
 
 from fastdns.backends.registry import make_backends, refresh_interval, set_check_interval
 from fastdns.log import log, reopen, set_level
 from fastdns.server import child, messages
-from fastdns.zone.bundle import write_bundle
+from fastdns.server.zoneset import pack_ids
 from fastdns.zone.source import BackendError, ZoneSource
 from fastdns.zone.zonedb import RefreshResult, ZoneDB
 
@@ -59,9 +63,10 @@ class Manager:
     def __init__(self, birth: child.Birth, backends: list[ZoneSource], config: Any) -> None:
         self.birth = birth
         self.channel = birth.channel
-        self.zones = ZoneService(self, backends)
+        self.zones = ZoneService(self, backends, config)
         self.services: list[Service] = [self.zones]
         self.stopping: asyncio.Future[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def send(self, message: messages.Message, fds: tuple[int, ...] = ()) -> None:
         try:
@@ -75,7 +80,7 @@ class Manager:
             self.stopping.set_result(None)
 
     async def serve(self) -> int:
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         self.stopping = loop.create_future()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             loop.add_signal_handler(signum, self.stop)
@@ -85,6 +90,7 @@ class Manager:
             messages.Reload: lambda m, fds: self.zones.request(m.request),
             messages.Ping: lambda m, fds: self.send(messages.Replied(m.request)),
             messages.Configure: lambda m, fds: self.configure(m.settings),
+            messages.WantZone: lambda m, fds: self.zones.want(bytes.fromhex(m.wire)),
         }, on_closed=self.stop)
         heartbeat = child.Heartbeat(self.birth.rows, self.birth.row, self.birth.master_pid,
                                     self.birth.tick, orphaned=self.stop)
@@ -96,7 +102,7 @@ class Manager:
             await asyncio.wait([starting, self.stopping], return_when=asyncio.FIRST_COMPLETED)
             if not self.stopping.done():
                 await starting
-                self.send(messages.Booted(zones=len(self.zones.zonedb.zones)))
+                self.send(messages.Booted(zones=len(self.zones.zonedb.index)))
                 tasks = [asyncio.create_task(s.run(), name=s.name) for s in self.services]
                 await self.stopping
         finally:
@@ -114,17 +120,91 @@ class Manager:
 
 
 class ZoneService:
-    """Zones from the backends to the workers: load, check, reload, ship."""
+    """Zones from the backends to the workers: list, load in batches, check, reload,
+    ship. The first index (every zone listed, pending) goes out before the first zone is
+    compiled: the manager boots then, and the workers serve each batch as it comes; a
+    query for a zone still pending makes its worker ask for it (``want``), and the zone is
+    loaded ahead of the others on a thread of its own."""
 
     name = "zones"
 
-    def __init__(self, manager: Manager, backends: list[ZoneSource]) -> None:
+    def __init__(self, manager: Manager, backends: list[ZoneSource], config: Any) -> None:
         self.manager = manager
+        self.config = config
         # generations only have to differ from those of an earlier manager of this server
-        self.zonedb = ZoneDB(backends, first_generation=int(time.time() * 1000))
+        self.zonedb = ZoneDB(backends, first_generation=int(time.time() * 1000),
+                             publisher=self)
         # one thread: refreshes run one at a time, in the order asked
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="zones")
         self.requests: asyncio.Queue[int] = asyncio.Queue()
+        self._index_number = 0
+        self._first: asyncio.Future | None = None
+        #: zones queries wait for, and the thread (with backends of its own) that loads them
+        self._wanted: set[str] = set()
+        self._demand = ThreadPoolExecutor(1, thread_name_prefix="demand")
+        self._demand_backends: list[ZoneSource] | None = None
+        self._demanding = False
+
+    # -- the publisher of ZoneDB's batches (called from the zones threads) -------------------
+
+    def _ship(self, message: messages.Message, fd: int) -> None:
+        def send() -> None:
+            try:
+                self.manager.send(message, (fd,))
+            finally:
+                os.close(fd)
+        assert self.manager.loop is not None
+        self.manager.loop.call_soon_threadsafe(send)
+
+    def bundle(self, number: int, fd: int) -> None:
+        self._ship(messages.ZoneBundle(number), fd)
+
+    def index(self, fd: int, purge: list[int], below: list[bytes], full: bool,
+              retired: list[int], zones: int, pending: int) -> None:
+        self._index_number += 1
+        self._ship(messages.NewIndex(self._index_number, pack_ids(purge),
+                                     [w.hex() for w in below], full, retired, zones,
+                                     pending), fd)
+
+    # -- zones a query waits for -------------------------------------------------------------
+
+    def want(self, wire: bytes) -> None:
+        try:
+            name = dns.name.from_wire(wire, 0)[0].to_text()
+        except dns.exception.DNSException:
+            return
+        self._wanted.add(name)
+        if not self._demanding:
+            self._demanding = True
+            asyncio.get_running_loop().run_in_executor(self._demand, self._load_wanted)
+
+    def _load_wanted(self) -> None:
+        """In the demand thread: load the zones wanted, until none is."""
+        try:
+            while True:
+                names = list(self._wanted)
+                self._wanted.difference_update(names)
+                if not names:
+                    return
+                if self._demand_backends is None:
+                    self._demand_backends = make_backends(self.config)
+                started = time.monotonic()
+                done = self.zonedb.demand(self._demand_backends, names)
+                log.info("loaded %d zones queries waited for in %.3fs", done,
+                         time.monotonic() - started)
+        except Exception as exc:       # the refresh loads them anyway
+            log.error("loading zones on demand failed: %s", exc)
+        finally:
+            self._demanding = False
+            if self._wanted and self.manager.loop is not None:
+                self.manager.loop.call_soon_threadsafe(self.want_again)
+
+    def want_again(self) -> None:
+        if self._wanted and not self._demanding:
+            self._demanding = True
+            asyncio.get_running_loop().run_in_executor(self._demand, self._load_wanted)
+
+    # -- the service ---------------------------------------------------------------------------
 
     def request(self, number: int) -> None:
         """The master's ``Reload`` number ``number``: reply ``Reloaded`` when done."""
@@ -136,13 +216,35 @@ class ZoneService:
         self.requests.put_nowait(0)         # wake the loop up: the next check moved
 
     async def start(self) -> None:
-        started = time.monotonic()
-        result = await self._refresh(retry_failed=True, full=True)
-        log.warning("loaded %d zones (%d failed, %d without SOA, %d broken records "
-                    "skipped) in %.2fs", len(self.zonedb.zones), len(result.failed),
-                    len(result.absent), result.skipped, time.monotonic() - started)
+        """Done once every zone is listed and that index is out (the load goes on)."""
+        loop = asyncio.get_running_loop()
+        listed = loop.create_future()
+
+        def done() -> None:
+            if not listed.done():
+                listed.set_result(None)
+
+        def on_listed() -> None:
+            loop.call_soon_threadsafe(done)
+
+        self._first = asyncio.ensure_future(self._refresh(retry_failed=True,
+                                                          listed=on_listed))
+        await asyncio.wait([listed, self._first], return_when=asyncio.FIRST_COMPLETED)
+        if self._first.done():
+            self._first.result()            # an error listing: the manager cannot start
+        counts = self.zonedb.counts()
+        log.warning("listed %d zones; each is answered for as soon as it is in",
+                    sum(counts.values()))
 
     async def run(self) -> None:
+        if self._first is not None:
+            started = time.monotonic()
+            result = await self._first
+            self._first = None
+            counts = self.zonedb.counts()
+            log.warning("loaded %d zones (%d failed, %d without SOA, %d broken records "
+                        "skipped) in %.2fs", counts["loaded"], len(result.failed),
+                        len(result.absent), result.skipped, time.monotonic() - started)
         next_check = self._next_check()
         while True:
             timeout = None if next_check is None else max(0.0, next_check - time.monotonic())
@@ -171,26 +273,10 @@ class ZoneService:
         interval = refresh_interval(self.zonedb.backends)
         return time.monotonic() + interval if interval else None
 
-    async def _refresh(self, retry_failed: bool, full: bool = False) -> RefreshResult:
-        """Refresh in the zones thread, and ship what changed (``full``: every zone)."""
+    async def _refresh(self, retry_failed: bool,
+                       listed: Callable[[], None] | None = None) -> RefreshResult:
+        """Refresh in the zones thread; ZoneDB ships what changed, a batch at a time."""
         loop = asyncio.get_running_loop()
-
-        def work() -> tuple[RefreshResult, int]:
-            result = self.zonedb.refresh(retry_failed=retry_failed)
-            fd = self._bundle(result, full) if full or result.changed else -1
-            return result, fd
-
-        result, fd = await loop.run_in_executor(self.executor, work)
-        if fd >= 0:
-            try:
-                self.manager.send(messages.ZoneBundle(), (fd,))
-            finally:
-                os.close(fd)
-        return result
-
-    def _bundle(self, result: RefreshResult, full: bool) -> int:
-        images = [(z.name, z.kind, z.generation, z.image) for z in result.images]
-        result.images.clear()
-        return write_bundle(images, removed=result.removed,
-                            broken=self.zonedb.broken_names(), full=full)
-
+        return await loop.run_in_executor(
+            self.executor, lambda: self.zonedb.refresh(retry_failed=retry_failed,
+                                                       listed=listed))

@@ -19,6 +19,7 @@ import json
 import os
 import socket
 from collections.abc import Callable, Mapping
+from dataclasses import field
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from fastdns.log import log
@@ -82,9 +83,17 @@ class Booted(Message):
 
 @message
 class Applied(Message):
-    """A worker serves the zones of bundle ``bundle``."""
+    """A worker serves the zones of index ``index``."""
 
-    bundle: int
+    index: int
+
+
+@message
+class WantZone(Message):
+    """A query waits for a zone the index has as pending (worker -> master -> manager):
+    load it ahead of the others. ``wire``: its apex in wire form, hex."""
+
+    wire: str
 
 
 @message
@@ -112,11 +121,30 @@ class Replied(Message):
 
 @message
 class ZoneBundle(Message):
-    """A sealed memfd of zone images (manager -> master: ``bundle`` 0; master -> worker:
-    the master's number for it, which ``Applied`` names)."""
+    """A sealed memfd of zone images, numbered ``bundle`` by the manager (manager ->
+    master -> workers); an index names it."""
 
     FDS: ClassVar[int] = 1
-    bundle: int = 0
+    bundle: int
+
+
+@message
+class NewIndex(Message):
+    """A sealed memfd holding the manager's zone index number ``index`` (manager -> master
+    -> workers; a worker replies ``Applied``). Cached answers to drop: those of the zones
+    ``purge`` numbers (hex of packed zone ids), those at and below the apexes ``below``
+    (hex wire names: zones new or gone, whose names another zone answered for), or all of
+    them (``full``). ``retired`` bundles hold no zone the index serves."""
+
+    FDS: ClassVar[int] = 1
+    index: int
+    purge: str = ""
+    below: list[str] = field(default_factory=list)
+    full: bool = False
+    retired: list[int] = field(default_factory=list)
+    #: zones listed, and how many are still pending
+    zones: int = 0
+    pending: int = 0
 
 
 @message

@@ -24,18 +24,19 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from fastdns._shm import SharedRows
 from fastdns._udp import Responder, UdpReader, monotonic_seconds
 from fastdns._wire import to_lk
+from fastdns._zonetable import WAIT_ZONE
 from fastdns.log import Throttled, log, reopen, set_level
 from fastdns.server import child, messages
 from fastdns.server.messages import Channel
 from fastdns.server.options import WorkerOptions
 from fastdns.server.resolver import StubResolver
 from fastdns.server.sockets import Listener
-from fastdns.server.zoneset import ZoneSet
+from fastdns.server.zoneset import ZoneSet, zone_ids
 
 #: seconds between two lines about malformed packets and missed deadlines
 FLOOD_INTERVAL = 10.0
@@ -61,16 +62,19 @@ class Worker:
         self.zones = zones or ZoneSet()
         self.rows = rows
         self.slot = slot
-        self.engine = options.engine(self.zones.snapshots.values(),
-                                     self.zones.broken.values())
+        self.engine = options.engine((), ())
+        self.engine.set_index(self.zones.index, self.zones.bundles)
         self.cache = options.cache()
+        #: apexes of pending zones queries wait for (asked of the manager)
+        self.wanted: set[bytes] = set()
         #: expand-alias: the resolver ALIAS targets are asked of (started with the loop)
         self.resolver: StubResolver | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._expiry: asyncio.TimerHandle | None = None
-        on_wait = self._on_wait if options.resolver is not None else None
         self.responder = Responder(self.engine, self.cache, rows, slot,
-                                   on_error=self._engine_error, on_wait=on_wait)
+                                   on_error=self._engine_error, on_wait=self._on_wait)
+        #: sends a message to the master (set by main)
+        self.send: Callable[[messages.Message], None] = lambda message: None
         self.tcp_connections: set[TcpConnection] = set()
         self.tcp_per_client: Counter[str] = Counter()
         self._servers: list[asyncio.AbstractServer] = []
@@ -100,18 +104,29 @@ class Worker:
 
     # -- zones -----------------------------------------------------------------------------
 
-    def apply_bundle(self, fd: int) -> int:
-        """Serve the zones of bundle ``fd``; drop exactly their cached answers. The number
-        of zones whose answers changed."""
-        changed = self.zones.apply(fd)
-        self.engine.set_zones(self.zones.snapshots.values(), self.zones.broken.values())
+    def apply_index(self, message: messages.NewIndex, fd: int) -> int:
+        """Serve the zones of index ``fd``; drop exactly the cached answers of the zones
+        that changed; answer the queries that waited for a zone now in. The number of
+        zones whose answers changed."""
+        index = self.zones.apply(message, fd)
+        self.engine.set_index(index, self.zones.bundles)
+        self.zones.retire(message.retired)
+        ids = zone_ids(message.purge)
         if self.cache is not None:
-            for name, wire in changed:
-                self.cache.purge(tag=self.zones.tag(name))
-                self.cache.purge(to_lk(wire), below=True)
+            if message.full:
+                self.cache.purge()
+            else:
+                self.cache.purge_tags(ids)
+                for below in message.below:
+                    self.cache.purge(to_lk(bytes.fromhex(below)), below=True)
             if self.rows is not None:
                 self.rows.set(self.slot, "packetcache-size", len(self.cache))
-        return len(changed)
+        for wire in list(self.wanted):
+            entry = index.get(wire)
+            if entry is None or entry["state"] != "pending":
+                self.wanted.discard(wire)
+                self.responder.resume(wire, WAIT_ZONE)
+        return len(ids) + len(message.below)
 
     def purge(self, wire: bytes | None, below: bool) -> int:
         if self.cache is None:
@@ -137,10 +152,18 @@ class Worker:
     # -- what the engine waits for (ALIAS targets) -----------------------------------------
 
     def _on_wait(self, name: bytes, qtype: int) -> None:
-        """A query waits for (``name``, ``qtype``): ask the resolver, from the loop (this
-        is called from a UDP thread too)."""
+        """A query waits for (``name``, ``qtype``): ask the resolver, or the manager for a
+        zone not loaded yet, from the loop (this is called from a UDP thread too)."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._lookup, name, qtype)
+            self._loop.call_soon_threadsafe(
+                self._want_zone if qtype == WAIT_ZONE else self._lookup, name, qtype)
+
+    def _want_zone(self, wire: bytes, qtype: int) -> None:
+        if wire not in self.wanted:
+            self.wanted.add(wire)
+            self.send(messages.WantZone(wire.hex()))
+        if self._expiry is None and self._loop is not None:
+            self._expiry = self._loop.call_later(0.1, self._expire)
 
     def _lookup(self, name: bytes, qtype: int) -> None:
         if self.resolver is not None:
@@ -437,11 +460,14 @@ async def _serve(worker: Worker, birth) -> int:
             stopping.set_result(graceful)
 
     def on_bundle(message: messages.ZoneBundle, fds: list[int]) -> None:
+        worker.zones.add_bundle(message.bundle, fds[0])
+
+    def on_index(message: messages.NewIndex, fds: list[int]) -> None:
         started = time.monotonic()
-        changed = worker.apply_bundle(fds[0])
-        log.debug("worker %d: %d zones changed in %.3fs", birth.slot, changed,
-                  time.monotonic() - started)
-        _reply(messages.Applied(message.bundle))
+        changed = worker.apply_index(message, fds[0])
+        log.debug("worker %d: index %d, %d zones changed in %.3fs", birth.slot,
+                  message.index, changed, time.monotonic() - started)
+        _reply(messages.Applied(message.index))
 
     def on_purge(message: messages.Purge, fds: list[int]) -> None:
         wire = None if message.wire is None else bytes.fromhex(message.wire)
@@ -464,7 +490,9 @@ async def _serve(worker: Worker, birth) -> int:
     loop.add_signal_handler(signal.SIGQUIT, os._exit, 0)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)      # the master's business
     loop.add_signal_handler(signal.SIGUSR1, reopen)
-    channel.attach(loop, {messages.ZoneBundle: on_bundle, messages.Purge: on_purge,
+    worker.send = _reply
+    channel.attach(loop, {messages.ZoneBundle: on_bundle, messages.NewIndex: on_index,
+                          messages.Purge: on_purge,
                           messages.Ping: on_ping, messages.Configure: on_configure},
                    on_closed=lambda: stop(False))
     # the row is this worker's (its pid in it) before the first answer it counts: the

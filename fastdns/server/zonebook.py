@@ -1,31 +1,27 @@
-"""The master's book of zone bundles: which bundle holds the image each zone is served from,
-which workers have not applied a bundle yet, and which reloads wait for them.
+"""The master's book of zones: the descriptors of the current zone index and of the bundles
+its images lie in, which workers have not applied an index yet, and which reloads wait for
+them.
 
-The master never maps a zone for answering; it keeps each bundle's descriptor while some zone
-is served from it, so that a worker forked later (respawn, TTIN) starts with every zone, and
-closes it when the last such zone has a newer image elsewhere.
+The master holds no object per zone: what it knows of the zones is the index, mapped
+(``list-zones`` reads it), and it keeps each bundle's descriptor until the manager retires
+it, so that a worker forked later (respawn, TTIN) starts with every zone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from fastdns._zoneindex import ZoneIndex
 from fastdns.log import log
-from fastdns.server.messages import Reloaded
-from fastdns.zone.bundle import BundledZone, read_bundle
-
-
-@dataclass(slots=True)
-class Bundle:
-    fd: int
-    zones: set[str] = field(default_factory=set)
+from fastdns.server.messages import NewIndex, Reloaded
+from fastdns.server.zoneset import ZoneSet, map_bundle, map_index
 
 
 @dataclass(slots=True)
 class _Waiter:
-    """A finished reload whose reply waits until every worker serves bundle ``last``."""
+    """A finished reload whose reply waits until every worker serves index ``last``."""
 
     last: int
     result: Reloaded
@@ -34,71 +30,68 @@ class _Waiter:
 
 class ZoneBook:
     def __init__(self) -> None:
-        self.zones: dict[str, tuple[int, BundledZone]] = {}
-        self.broken: dict[str, bytes] = {}
-        self.bundles: dict[int, Bundle] = {}
-        self._next = 1
-        #: bundle -> workers (pids) that have not said they serve it yet
+        #: bundle number -> its descriptor
+        self.bundles: dict[int, int] = {}
+        self.index_fd = -1
+        self.index: ZoneIndex | None = None
+        self.last_index = 0
+        #: index number -> workers (pids) that have not said they serve it yet
         self._applying: dict[int, set[int]] = {}
         self._waiters: list[_Waiter] = []
 
     @property
-    def last_bundle(self) -> int:
-        return self._next - 1
+    def zones(self) -> int:
+        """Zones served (neither pending nor broken)."""
+        index = self.index
+        return 0 if index is None else len(index) - index.pending - index.broken
 
-    def take(self, fd: int) -> int:
-        """Book the bundle the manager sent (``fd`` is ours now); its number, or 0 when it
-        could not be read (``fd`` is then closed)."""
-        try:
-            mapping, manifest = read_bundle(fd)
-            mapping.close()
-        except (OSError, ValueError) as exc:
-            log.error("manager sent an unreadable zone bundle: %s", exc)
+    def take_bundle(self, number: int, fd: int) -> bool:
+        """Book bundle ``number`` (``fd`` is ours now)."""
+        if number <= 0 or number in self.bundles:
+            log.error("manager sent a zone bundle numbered %d twice or badly; dropped", number)
             os.close(fd)
-            return 0
-        number = self._next
-        self._next += 1
-        bundle = self.bundles[number] = Bundle(fd)
-        if manifest.full:
-            kept = {z.name for z in manifest.zones}
-            for name in [n for n in self.zones if n not in kept]:
-                self._drop(name)
-        for name in manifest.removed:
-            self._drop(name)
-        for zone in manifest.zones:
-            self._drop(zone.name)
-            self.zones[zone.name] = (number, zone)
-            bundle.zones.add(zone.name)
-        self.broken = {name: wire for name, wire in manifest.broken if name not in self.zones}
-        return number
+            return False
+        self.bundles[number] = fd
+        return True
+
+    def take_index(self, message: NewIndex, fd: int) -> bool:
+        """Book the manager's new index (``fd`` is ours now); whether it is sound."""
+        try:
+            index = map_index(fd)
+        except (OSError, ValueError) as exc:
+            log.error("manager sent an unreadable zone index: %s", exc)
+            os.close(fd)
+            return False
+        if self.index_fd >= 0:
+            os.close(self.index_fd)
+        self.index_fd, self.index, self.last_index = fd, index, message.index
+        for number in message.retired:
+            bundle = self.bundles.pop(number, None)
+            if bundle is not None:
+                os.close(bundle)
+        return True
 
     def sent(self, number: int, pids: set[int]) -> None:
-        """Bundle ``number`` went to the workers ``pids``; close it if it holds no zone we
-        serve (a bundle of removals only)."""
+        """Index ``number`` went to the workers ``pids``."""
         if pids:
             self._applying[number] = set(pids)
-        bundle = self.bundles.get(number)
-        if bundle is not None and not bundle.zones:
-            del self.bundles[number]
-            os.close(bundle.fd)
 
     def applied(self, number: int, pid: int) -> None:
-        """Worker ``pid`` serves bundle ``number`` (or is gone: ``forget``)."""
-        waiting = self._applying.get(number)
-        if waiting is not None:
+        """Worker ``pid`` serves index ``number`` (or is gone: ``forget``)."""
+        for n in [n for n in self._applying if n <= number]:
+            waiting = self._applying[n]
             waiting.discard(pid)
             if not waiting:
-                del self._applying[number]
+                del self._applying[n]
         self._finish_reloads()
 
     def forget(self, pid: int) -> None:
         """A worker that died applies nothing more."""
-        for number in list(self._applying):
-            self.applied(number, pid)
+        self.applied(self.last_index, pid)
 
     def reloaded(self, result: Reloaded, future: asyncio.Future | None) -> None:
         """The manager finished a reload; reply once every worker serves what it shipped."""
-        self._waiters.append(_Waiter(self.last_bundle, result, future))
+        self._waiters.append(_Waiter(self.last_index, result, future))
         self._finish_reloads()
 
     def _finish_reloads(self) -> None:
@@ -114,38 +107,25 @@ class ZoneBook:
                 waiter.future.set_result(r)
         self._waiters = pending
 
-    def _drop(self, name: str) -> None:
-        entry = self.zones.pop(name, None)
-        if entry is None:
-            return
-        bundle = self.bundles.get(entry[0])
-        if bundle is not None:
-            bundle.zones.discard(name)
-            if not bundle.zones:
-                os.close(bundle.fd)
-                del self.bundles[entry[0]]
-
     def close(self) -> None:
-        for bundle in self.bundles.values():
-            os.close(bundle.fd)
+        for fd in self.bundles.values():
+            os.close(fd)
         self.bundles.clear()
+        if self.index_fd >= 0:
+            os.close(self.index_fd)
+        self.index_fd, self.index = -1, None
 
     def list_zones(self, kind: str | None) -> list[str]:
-        return [name for name, (_, zone) in self.zones.items()
-                if kind is None or zone.kind == kind]
+        return [] if self.index is None else self.index.names_text(kind)
 
     def for_new_worker(self):
-        """In a newly forked worker: the zones the master knows of, mapped from their
-        bundles (whose descriptors are then closed: the mappings keep the pages)."""
-        from fastdns.server.zoneset import ZoneSet
-
+        """In a newly forked worker: the zones the master knows of, mapped (the
+        descriptors are then closed: the mappings keep the pages)."""
         zones = ZoneSet()
-        mappings = {}
-        for number, zone in self.zones.values():
-            if number not in mappings:
-                mappings[number] = read_bundle(self.bundles[number].fd)[0]
-            zones.take(mappings[number], zone)
-        zones.broken = {name: wire for name, wire in self.broken.items()
-                        if name not in zones.snapshots}
+        if self.index is not None:
+            zones.bundles = {number: map_bundle(fd) for number, fd in self.bundles.items()}
+            zones.index = self.index
+            zones.applied = self.last_index
+        self.index = None
         self.close()
         return zones

@@ -1,57 +1,69 @@
-"""The zones a worker serves: a snapshot of each zone over the mapped bundles of zone
-images (``fastdns.zone.bundle``), applied bundle by bundle as the manager ships them."""
+"""The zones a worker serves: the manager's zone index and the bundles of images it names
+(``fastdns._zoneindex``, ``fastdns.zone.bundle``), mapped as they come through the master.
 
+The worker keeps no object per zone: the engine looks zones up in the mapped index and
+makes a Snapshot of a zone's image when a query first needs it.
+"""
+
+import mmap
 import os
+import struct
 
-from fastdns._snapshot import Snapshot
-from fastdns.zone.bundle import BundledZone, read_bundle
+from fastdns._zoneindex import ZoneIndex
+from fastdns.server.messages import NewIndex
+
+#: zone ids travel packed, four octets each
+_IDS = struct.Struct("=I")
+
+
+def map_index(fd: int) -> ZoneIndex:
+    """The index in memfd ``fd``, mapped read-only and checked (ValueError if it is not
+    one)."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        raise ValueError("empty zone index")
+    return ZoneIndex(mmap.mmap(fd, size, prot=mmap.PROT_READ))
+
+
+def map_bundle(fd: int) -> mmap.mmap:
+    return mmap.mmap(fd, os.fstat(fd).st_size, prot=mmap.PROT_READ)
 
 
 class ZoneSet:
-    """The zones a worker serves: a snapshot per zone over the mapped bundles."""
-
     def __init__(self) -> None:
-        self.snapshots: dict[str, Snapshot] = {}
-        self.broken: dict[str, bytes] = {}
-        self.kinds: dict[str, str] = {}
-        self._tags: dict[str, int] = {}
+        self.index: ZoneIndex | None = None
+        self.bundles: dict[int, mmap.mmap] = {}
+        #: the number of the index served
+        self.applied = 0
 
-    def tag(self, name: str) -> int:
-        if name not in self._tags:
-            self._tags[name] = len(self._tags) + 1
-        return self._tags[name]
-
-    def take(self, mapping, zone: BundledZone) -> None:
-        view = memoryview(mapping)[zone.offset:zone.offset + zone.size]
-        snapshot = Snapshot(view, zone.generation)
-        snapshot.tag = self.tag(zone.name)
-        self.snapshots[zone.name] = snapshot
-        self.kinds[zone.name] = zone.kind
-        self.broken.pop(zone.name, None)
-
-    def apply(self, fd: int) -> list[tuple[str, bytes]]:
-        """Apply the bundle ``fd`` (which is closed); the zones whose answers changed, as
-        (name, apex wire name)."""
+    def add_bundle(self, number: int, fd: int) -> None:
+        """Map bundle ``number`` (``fd`` is closed: the mapping keeps the pages)."""
         try:
-            mapping, manifest = read_bundle(fd)
+            self.bundles[number] = map_bundle(fd)
         finally:
             os.close(fd)
-        changed: dict[str, bytes] = {}
-        if manifest.full:
-            keep = {z.name for z in manifest.zones}
-            for name in list(self.snapshots):
-                if name not in keep:
-                    changed[name] = self.snapshots.pop(name).origin
-        for name in manifest.removed:
-            if name in self.snapshots:
-                changed[name] = self.snapshots.pop(name).origin
-        for zone in manifest.zones:
-            self.take(mapping, zone)
-            changed[zone.name] = zone.wire
-        # the manifest's broken list is the whole set: zones in it and not loaded get
-        # SERVFAIL, zones no longer in it stop getting it
-        broken = {name: wire for name, wire in manifest.broken if name not in self.snapshots}
-        for name in set(self.broken) ^ set(broken):
-            changed[name] = broken.get(name) or self.broken[name]
-        self.broken = broken
-        return list(changed.items())
+
+    def apply(self, message: NewIndex, fd: int) -> ZoneIndex:
+        """Take the index ``fd`` (closed here) announced by ``message``; the new index.
+        The caller sets it in the engine, then drops the retired bundles."""
+        try:
+            index = map_index(fd)
+        finally:
+            os.close(fd)
+        self.index = index
+        self.applied = message.index
+        return index
+
+    def retire(self, numbers: list[int]) -> None:
+        for number in numbers:
+            self.bundles.pop(number, None)     # unmapped once no Snapshot holds it
+
+
+def zone_ids(packed: str) -> list[int]:
+    """The zone ids of a NewIndex's ``purge`` (hex of packed ids)."""
+    data = bytes.fromhex(packed)
+    return [i for (i,) in _IDS.iter_unpack(data)]
+
+
+def pack_ids(ids: list[int]) -> str:
+    return b"".join(_IDS.pack(i) for i in ids).hex()

@@ -60,6 +60,12 @@ class ZoneSource(Protocol):
                 result: CompiledZone | ZoneError = self.load_image(name)
             except ZoneError as exc:
                 result = exc
+            except BackendError:
+                raise
+            except Exception as exc:      # a defect: the other zones load
+                result = ZoneError(f"internal error loading the zone from backend "
+                                   f"'{getattr(self, 'name', '?')}': {type(exc).__name__}: "
+                                   f"{exc}")
             deliver(name, result)
 
 

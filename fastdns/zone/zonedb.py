@@ -8,22 +8,48 @@ REFUSED), and every other zone is unaffected. A zone that failed to load is retr
 every explicit reload, but a periodic check retries it only once its token moves again, so
 a broken file is reported once per change, not once per check.
 
-The images of the zones it (re)loaded come back in the result, for the caller to ship to
-the workers; ZoneDB keeps none of them (a zone's data lives once, in shared memory).
+ZoneDB also keeps the zone index the workers serve from (fastdns._zoneindex): every zone
+listed is in it, pending until it is compiled. A ``Publisher`` turns each batch of images
+into a bundle and publishes the index anew, so that zones are served as they are
+compiled, a batch at a time, not after the last one; ``demand`` loads a zone a query waits
+for ahead of the others. Without a publisher, the images come back in the result (tests,
+tools); ZoneDB keeps none of them (a zone's data lives once, in shared memory).
 """
 
 import itertools
 import logging
+import os
+import threading
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import dns.name
 
 from fastdns._snapshot import Snapshot
+from fastdns._zoneindex import BROKEN, LOADED, PENDING, IndexBuilder
 from fastdns.log import log, zone_event
+from fastdns.zone.bundle import publish_index, write_bundle
 from fastdns.zone.check import NoSOAError, ZoneError
+from fastdns.zone.loader import CompiledZone
 from fastdns.zone.source import BackendError, ZoneSource
+
+#: a batch of a load is published once it is this old (seconds) or this big (octets); the
+#: first batches go out sooner, so that the first zones are served within a second
+BATCH_SECONDS = 1.0
+BATCH_BYTES = 64 << 20
+
+
+class Publisher(Protocol):
+    """Where ZoneDB's batches go (the manager's ZoneService)."""
+
+    def bundle(self, number: int, fd: int) -> None:
+        """Ship bundle ``number`` (the callee closes ``fd``)."""
+
+    def index(self, fd: int, purge: list[int], below: list[bytes], full: bool,
+              retired: list[int], zones: int, pending: int) -> None:
+        """Ship the index ``fd`` (the callee closes it)."""
 
 
 @dataclass(slots=True)
@@ -65,8 +91,13 @@ class RefreshResult:
         return bool(self.loaded or self.removed or self.failed or self.absent)
 
 
+def _wire(name: str) -> bytes:
+    return dns.name.from_text(name).to_wire() or b""
+
+
 class ZoneDB:
-    def __init__(self, backends: Sequence[ZoneSource], first_generation: int = 1) -> None:
+    def __init__(self, backends: Sequence[ZoneSource], first_generation: int = 1,
+                 publisher: Publisher | None = None) -> None:
         self.backends = list(backends)
         self.zones: dict[str, ServedZone] = {}
         #: the change token of each zone's last failed load
@@ -74,11 +105,27 @@ class ZoneDB:
         #: the zones of ``_failed`` that failed for want of an SOA: absent, not broken
         self._absent: set[str] = set()
         self._generations = itertools.count(first_generation)
+        self.publisher = publisher
+        #: every zone listed (pending, loaded, broken), as the workers see it
+        self.index = IndexBuilder(first_generation & 0xFFFFFFFF)
+        #: bundle number -> [descriptor, zones served from it]
+        self.bundles: dict[int, list[int]] = {}
+        self._next_bundle = 1
+        #: what the next published index tells the workers to drop from their caches
+        self._purge: list[int] = []
+        self._below: list[bytes] = []
+        self._full = publisher is not None
+        #: a refresh and the demand thread's loads change the index one at a time
+        self.lock = threading.RLock()
+        self._result: RefreshResult | None = None
+        #: images compiled and not shipped yet
+        self._batch_images: list[LoadedZone] = []
+        self._batch_bytes = 0
 
     def broken(self) -> list[bytes]:
         """Wire names of the configured zones that have no version to serve: their names
         get SERVFAIL (as PowerDNS answers them), not REFUSED."""
-        return [dns.name.from_text(name).to_wire() or b"" for name in self.broken_names()]
+        return [_wire(name) for name in self.broken_names()]
 
     def broken_names(self) -> list[str]:
         """The configured zones that failed to load and have no version to serve (a zone
@@ -86,11 +133,16 @@ class ZoneDB:
         return [name for name in self._failed
                 if name not in self.zones and name not in self._absent]
 
-    def refresh(self, force: bool = False, retry_failed: bool = True) -> RefreshResult:
+    def counts(self) -> dict[str, int]:
+        return self.index.counts()
+
+    def refresh(self, force: bool = False, retry_failed: bool = True,
+                listed: Callable[[], None] | None = None) -> RefreshResult:
         """Bring the served zones in line with the backends; ``force`` reloads every zone.
 
         With ``retry_failed`` false (periodic checks), a zone whose last load failed is
-        left alone until its change token moves.
+        left alone until its change token moves. ``listed`` is called once every zone
+        listed is in the index (pending or not) and that index is published.
         """
         result = RefreshResult([], [], [])
         wanted: dict[str, tuple[ZoneSource, str]] = {}
@@ -104,48 +156,122 @@ class ZoneDB:
                 continue
             for info in infos:
                 wanted.setdefault(info.name, (backend, info.kind))
-        for name, gone in list(self.zones.items()):
-            if name not in wanted and gone.backend not in failed_backends:
-                del self.zones[name]
-                result.removed.append(name)
-                zone_event(logging.INFO, name, "removed")
-        for name in [name for name in self._failed if name not in wanted]:
-            del self._failed[name]
-            self._absent.discard(name)
-        for name, (backend, kind) in wanted.items():
-            served = self.zones.get(name)
-            try:
-                token = backend.change_token(name)
-            except ZoneError as exc:
-                zone_event(logging.ERROR, name, str(exc))
-                self._failed[name] = None
-                result.failed.append(name)
-                continue
-            if served is not None and served.token == token and served.backend == backend.name \
-                    and not force:
-                self._failed.pop(name, None)   # changed back to the version being served
-                self._absent.discard(name)
-                continue
-            if not (force or retry_failed) and self._failed.get(name, self) == token:
-                continue
-            loaded = self._load(name, kind, backend, token)
-            if isinstance(loaded, LoadedZone):
-                self._failed.pop(name, None)
-                self._absent.discard(name)
-                result.loaded.append(name)
-                result.images.append(loaded)
-                result.skipped += loaded.skipped
-                continue
-            self._failed[name] = token
-            if loaded == "absent":
-                result.absent.append(name)
-                self._absent.add(name)
-                if self.zones.pop(name, None) is not None:
+        to_load: dict[int, list[tuple[str, str, Hashable]]] = {}
+        with self.lock:
+            for name, gone in list(self.zones.items()):
+                if name not in wanted and gone.backend not in failed_backends:
+                    del self.zones[name]
+                    self._unindex(name)
                     result.removed.append(name)
-            else:
-                result.failed.append(name)
+                    zone_event(logging.INFO, name, "removed")
+            for name in [name for name in self._failed if name not in wanted]:
+                del self._failed[name]
                 self._absent.discard(name)
+                self._unindex(name)
+            for name, (backend, kind) in wanted.items():
+                served = self.zones.get(name)
+                try:
+                    token = backend.change_token(name)
+                except ZoneError as exc:
+                    zone_event(logging.ERROR, name, str(exc))
+                    self._failed[name] = None
+                    self._mark_broken(name, kind)
+                    result.failed.append(name)
+                    continue
+                if served is not None and served.token == token \
+                        and served.backend == backend.name and not force:
+                    self._failed.pop(name, None)   # changed back to the version being served
+                    self._absent.discard(name)
+                    continue
+                if not (force or retry_failed) and self._failed.get(name, self) == token:
+                    continue
+                if served is None and name not in self._failed:
+                    self._put(name, PENDING, kind)     # listed: queries wait for it
+                to_load.setdefault(id(backend), []).append((name, kind, token))
+            self._publish()
+        if listed is not None:
+            listed()
+        self._result = result
+        try:
+            for backend in self.backends:
+                if id(backend) in to_load:
+                    self._load_from(backend, to_load[id(backend)], result)
+        finally:
+            self._result = None
+            with self.lock:
+                self._flush(result)
         return result
+
+    def demand(self, backends: Sequence[ZoneSource], names: Sequence[str]) -> int:
+        """Load ``names`` now, from ``backends`` (another thread's instances of ours),
+        and publish them: zones queries wait for, ahead of a refresh's queue. The number
+        loaded."""
+        done = 0
+        batch = RefreshResult([], [], [])
+        for name in names:
+            entry = self.index.get(_wire(name))
+            if entry is None or entry[0] != PENDING:
+                continue
+            for own, backend in zip(self.backends, backends, strict=True):
+                try:
+                    token = own.change_token(name)
+                except ZoneError:
+                    continue
+                kind = entry[1]
+                loaded = self._load(name, kind, backend, token)
+                if isinstance(loaded, LoadedZone):
+                    with self.lock:
+                        self._add(loaded, batch)
+                    done += 1
+                break
+        with self.lock:
+            self._flush(batch)
+        return done
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _load_from(self, backend: ZoneSource, zones: list[tuple[str, str, Hashable]],
+                   result: RefreshResult) -> None:
+        """Load ``zones`` of ``backend`` (in one scan where the backend can), a batch
+        published at a time."""
+        kinds = {name: (kind, token) for name, kind, token in zones}
+        started = {name: time.monotonic() for name, _, _ in zones[:1]}
+        flushed = [time.monotonic(), 0.1]
+
+        def deliver(name: str, compiled: CompiledZone | ZoneError) -> None:
+            kind, token = kinds.pop(name, ("native", None))
+            outcome = self._compiled(name, kind, backend, token, compiled,
+                                     started.pop(name, None))
+            with self.lock:
+                if isinstance(outcome, LoadedZone):
+                    self._add(outcome, result)
+                else:
+                    self._failed_load(name, kind, token, outcome, result)
+                now = time.monotonic()
+                if now - flushed[0] >= flushed[1] or self._pending_bytes >= BATCH_BYTES:
+                    self._flush(result)
+                    # the first batches soon, then one a second (a publish costs more
+                    # as the index grows)
+                    flushed[0], flushed[1] = time.monotonic(), min(BATCH_SECONDS,
+                                                                     flushed[1] * 2)
+
+        load_many = getattr(backend, "load_many", None)
+        try:
+            if load_many is not None:
+                load_many([name for name, _, _ in zones], deliver)
+            else:
+                for name, _, _ in zones:
+                    try:
+                        compiled: CompiledZone | ZoneError = backend.load_image(name)
+                    except ZoneError as exc:
+                        compiled = exc
+                    deliver(name, compiled)
+        except BackendError as exc:
+            log.error("backend '%s': %s; %d zones not loaded, tried again at the next "
+                      "check", backend.name, exc, len(kinds))
+            with self.lock:
+                for name, (kind, token) in kinds.items():
+                    self._failed_load(name, kind, token, "broken", result)
 
     def _load(self, name: str, kind: str, backend: ZoneSource,
               token: Hashable) -> LoadedZone | str:
@@ -153,23 +279,34 @@ class ZoneDB:
         any, keeps being served) or "absent" (no SOA: the zone is not served at all)."""
         started = time.monotonic()
         try:
-            compiled = backend.load_image(name)
-        except NoSOAError as exc:
-            zone_event(logging.ERROR, name, str(exc))
-            return "absent"
+            compiled: CompiledZone | ZoneError = backend.load_image(name)
+        except ZoneError as exc:
+            compiled = exc
         except Exception as exc:      # anything else is a defect: the other zones load
-            why = str(exc) if isinstance(exc, ZoneError) else (
-                f"internal error loading the zone from backend '{backend.name}': "
-                f"{type(exc).__name__}: {exc}")
+            compiled = ZoneError(f"internal error loading the zone from backend "
+                                 f"'{backend.name}': {type(exc).__name__}: {exc}")
+        return self._compiled(name, kind, backend, token, compiled, started)
+
+    def _compiled(self, name: str, kind: str, backend: ZoneSource, token: Hashable,
+                  compiled: CompiledZone | ZoneError,
+                  started: float | None) -> LoadedZone | str:
+        if isinstance(compiled, NoSOAError):
+            zone_event(logging.ERROR, name, str(compiled))
+            return "absent"
+        if isinstance(compiled, BaseException):
             keeping = "; still serving the previous version" if name in self.zones else \
                 "; not served"
-            zone_event(logging.ERROR, name, f"{why}{keeping}")
+            zone_event(logging.ERROR, name, f"{compiled}{keeping}")
             return "broken"
         for warning in compiled.warnings:
             zone_event(logging.WARNING, name, warning)
         image = compiled.image
         generation = next(self._generations)
-        snapshot = Snapshot(image, generation)    # validates the image once, here
+        try:
+            snapshot = Snapshot(image, generation)    # validates the image once, here
+        except ValueError as exc:
+            zone_event(logging.ERROR, name, f"internal error: bad image ({exc}); not served")
+            return "broken"
         try:
             # taken again now that the backend has read the zone: a zone file's $INCLUDEs
             # are only known once it has been read
@@ -178,9 +315,115 @@ class ZoneDB:
             pass
         self.zones[name] = ServedZone(name, kind, backend.name, token, generation,
                                       snapshot.serial)
-        skipped = f", {compiled.skipped} broken records skipped" if compiled.skipped else ""
-        zone_event(logging.INFO, name,
-                   f"loaded serial {snapshot.serial}, {len(snapshot)} names, "
-                   f"{snapshot.nbytes} bytes in {time.monotonic() - started:.3f}s "
-                   f"from backend '{backend.name}'{skipped}")
+        if started is not None or len(self.zones) <= 1000 or log.isEnabledFor(logging.DEBUG):
+            skipped = f", {compiled.skipped} broken records skipped" if compiled.skipped else ""
+            took = f" in {time.monotonic() - started:.3f}s" if started is not None else ""
+            zone_event(logging.INFO if started is not None or len(self.zones) <= 1000
+                       else logging.DEBUG, name,
+                       f"loaded serial {snapshot.serial}, {len(snapshot)} names, "
+                       f"{snapshot.nbytes} bytes{took} from backend '{backend.name}'{skipped}")
         return LoadedZone(name, kind, generation, image, compiled.skipped)
+
+    # -- the index and its batches (under ``lock``) ---------------------------------------
+
+    @property
+    def _pending_bytes(self) -> int:
+        return self._batch_bytes
+
+    def _add(self, loaded: LoadedZone, result: RefreshResult) -> None:
+        self._failed.pop(loaded.name, None)
+        self._absent.discard(loaded.name)
+        result.loaded.append(loaded.name)
+        result.skipped += loaded.skipped
+        if self.publisher is None:
+            result.images.append(loaded)
+            self._put(loaded.name, LOADED, loaded.kind, generation=loaded.generation)
+        else:
+            self._batch_images.append(loaded)
+            self._batch_bytes += len(loaded.image)
+
+    def _failed_load(self, name: str, kind: str, token: Hashable, why: str,
+                     result: RefreshResult) -> None:
+        """``name`` did not load: ``why`` "absent" or "broken"; ``token`` as before the
+        load (a load that failed on the database moves it: the next check retries)."""
+        self._failed[name] = token
+        if why == "absent":
+            result.absent.append(name)
+            self._absent.add(name)
+            if self.zones.pop(name, None) is not None:
+                result.removed.append(name)
+            self._unindex(name)
+        else:
+            result.failed.append(name)
+            self._absent.discard(name)
+            self._mark_broken(name, kind)
+
+    def _mark_broken(self, name: str, kind: str) -> None:
+        if name not in self.zones:
+            self._put(name, BROKEN, kind)
+
+    def _put(self, name: str, state: int, kind: str, bundle: int = 0, offset: int = 0,
+             size: int = 0, generation: int = 0) -> None:
+        wire = _wire(name)
+        before = self.index.get(wire)
+        if before is None:
+            self._below.append(wire)            # new: another zone may have answered for it
+        elif before[0] == LOADED:
+            self._purge.append(before[7])
+            self._release(before[2])
+        elif before[0] == BROKEN:
+            self._below.append(wire)
+        self.index.put(wire, state, kind, bundle, offset, size, generation)
+        if state == LOADED and bundle in self.bundles:
+            self.bundles[bundle][1] += 1
+
+    def _unindex(self, name: str) -> None:
+        wire = _wire(name)
+        before = self.index.get(wire)
+        if before is None:
+            return
+        if before[0] == LOADED:
+            self._purge.append(before[7])
+            self._release(before[2])
+        self._below.append(wire)
+        self.index.remove(wire)
+
+    def _release(self, bundle: int) -> None:
+        entry = self.bundles.get(bundle)
+        if entry is not None:
+            entry[1] -= 1
+
+    def _flush(self, result: RefreshResult) -> None:
+        """Ship the images compiled so far as a bundle, and publish the index."""
+        if self.publisher is None:
+            return
+        batch, self._batch_images, self._batch_bytes = self._batch_images, [], 0
+        if batch:
+            number = self._next_bundle
+            self._next_bundle += 1
+            fd, offsets = write_bundle(number, [z.image for z in batch])
+            self.bundles[number] = [fd, 0]
+            self.publisher.bundle(number, os.dup(fd))
+            for loaded, offset in zip(batch, offsets, strict=True):
+                self._put(loaded.name, LOADED, loaded.kind, number, offset,
+                          len(loaded.image), loaded.generation)
+        self._publish()
+
+    def _publish(self) -> None:
+        if self.publisher is None:
+            return
+        retired = [number for number, (fd, live) in self.bundles.items() if live <= 0]
+        for number in retired:
+            os.close(self.bundles.pop(number)[0])
+        purge, below, full = self._purge, self._below, self._full
+        if len(purge) > 4000 or len(below) > 500:
+            purge, below, full = [], [], True
+        self._purge, self._below, self._full = [], [], False
+        counts = self.index.counts()
+        self.publisher.index(publish_index(self.index), purge, below, full, retired,
+                             len(self.index), counts["pending"])
+
+    def close(self) -> None:
+        for fd, _live in self.bundles.values():
+            os.close(fd)
+        self.bundles.clear()

@@ -7,6 +7,7 @@ they answer, and stopped at the end; their logs are kept for failure messages.
 import atexit
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -146,6 +147,22 @@ class Fastdns(ServerProcess):
         self.confdir = workdir / "fastdns-conf"
         self.confdir.mkdir(parents=True, exist_ok=True)
         self.write_config()
+
+    def wait_ready(self, timeout: float) -> None:
+        """Answering, every worker up, and every zone in (fastdns serves while it loads:
+        most tests want the zones loaded, as a readiness check does)."""
+        deadline = time.monotonic() + timeout
+        super().wait_ready(timeout)
+        while time.monotonic() < deadline:
+            text = self.log()
+            if re.search(r"fastdns \S+ serving", text) and re.search(r"all \d+ zones loaded",
+                                                                     text):
+                return
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{text}")
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.name} did not load its zones within {timeout}s:\n"
+                           f"{self.log()}")
 
     def write_config(self) -> None:
         text = "".join(f"{k}={v}\n" for k, v in self.settings.items())

@@ -34,6 +34,9 @@ class EmptyServer:
     async def ping(self) -> None:
         pass
 
+    def loading(self) -> tuple[int, int] | None:
+        return None
+
     def version(self) -> str:
         return "fastdns"
 

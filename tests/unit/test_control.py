@@ -77,6 +77,9 @@ class Context:
     async def ping(self) -> None:
         self.pings = getattr(self, "pings", 0) + 1
 
+    def loading(self) -> tuple[int, int] | None:
+        return None
+
     def version(self) -> str:
         return "fastdns 0.1.0"
 
