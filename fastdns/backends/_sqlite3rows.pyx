@@ -13,6 +13,9 @@ values either way.
 
 ``read_zones`` reads the rows of many zones (all of them) in one scan in domain id order,
 into a compiler per zone, with the same row reader and the same fingerprints.
+
+``domain_prints`` and ``read_domains`` do the same for the ``domains`` table, whose
+listing a check keeps until its fingerprint moves.
 """
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
@@ -195,6 +198,106 @@ cdef void _merge(dict out, int64_t domain_id, const Print *p):
     else:
         out[domain_id] = (have[0] + p.count, max(have[1], p.max_id),
                           (have[2] + p.hash) & 0xFFFFFFFFFFFFFFFF)
+
+
+# -- the domains table: its fingerprint, and its rows ------------------------------------
+
+cdef const char *DOMAINS_QUERY = b"SELECT id, name, type, master, account FROM domains"
+cdef const char *DOMAINS_AFTER = (b"SELECT id, name, type, master, account FROM domains "
+                                  b"WHERE id > ?")
+
+
+cdef uint64_t domain_hash(sqlite3_stmt *stmt) noexcept nogil:
+    """The hash of a ``domains`` row's listed columns (id, name, type, master, account);
+    NULL and empty differ."""
+    cdef uint64_t h = 14695981039346656037ULL
+    cdef unsigned char sep = 0x1f
+    cdef unsigned char null = 0
+    cdef int64_t domain_id = sqlite3_column_int64(stmt, 0)
+    cdef const unsigned char *text
+    cdef int i
+    h = fnv(h, <const unsigned char *>&domain_id, 8)
+    for i in range(1, 5):
+        h = fnv(h, &sep, 1)
+        text = NULL if sqlite3_column_type(stmt, i) == SQLITE_NULL \
+            else sqlite3_column_text(stmt, i)
+        if text == NULL:
+            h = fnv(h, &null, 1)
+        else:
+            h = fnv(h, text, sqlite3_column_bytes(stmt, i))
+    return h
+
+
+def domain_prints(str path not None, int64_t split, int timeout_ms=10000):
+    """((rows, highest id, hash) of every ``domains`` row, the same of those with an id up
+    to ``split``), from one scan: what tells whether the listing moved, and whether only
+    rows were added after ``split``."""
+    cdef sqlite3 *db = NULL
+    cdef sqlite3_stmt *stmt = NULL
+    cdef int rc
+    cdef int64_t domain_id
+    cdef uint64_t h
+    cdef Print total, below
+    total.count = total.hash = below.count = below.hash = 0
+    total.max_id = below.max_id = 0
+    try:
+        _prepare(path, DOMAINS_QUERY, timeout_ms, &db, &stmt)
+        with nogil:
+            while True:
+                rc = sqlite3_step(stmt)
+                if rc != SQLITE_ROW:
+                    break
+                domain_id = sqlite3_column_int64(stmt, 0)
+                h = domain_hash(stmt)
+                add_print(&total, domain_id, h)
+                if domain_id <= split:
+                    add_print(&below, domain_id, h)
+        if rc != SQLITE_DONE:
+            raise SQLiteError(_message(db))
+        return ((total.count, total.max_id, total.hash),
+                (below.count, below.max_id, below.hash))
+    finally:
+        sqlite3_finalize(stmt)
+        sqlite3_close_v2(db)
+
+
+cdef object _column_text(sqlite3_stmt *stmt, int col):
+    if sqlite3_column_type(stmt, col) == SQLITE_NULL:
+        return None
+    cdef const unsigned char *text = sqlite3_column_text(stmt, col)
+    if text == NULL:
+        return ""
+    return text[:sqlite3_column_bytes(stmt, col)].decode("utf-8", "replace")
+
+
+def read_domains(str path not None, int64_t after, int timeout_ms=10000):
+    """(the ``domains`` rows with an id above ``after`` as (id, name, type, master,
+    account), and their (rows, highest id, hash) as domain_prints takes them)."""
+    cdef sqlite3 *db = NULL
+    cdef sqlite3_stmt *stmt = NULL
+    cdef int rc
+    cdef int64_t domain_id
+    cdef Print p
+    cdef list rows = []
+    p.count = p.hash = 0
+    p.max_id = 0
+    try:
+        _prepare(path, DOMAINS_AFTER, timeout_ms, &db, &stmt)
+        sqlite3_bind_int64(stmt, 1, after)
+        while True:
+            rc = sqlite3_step(stmt)
+            if rc == SQLITE_DONE:
+                break
+            if rc != SQLITE_ROW:
+                raise SQLiteError(_message(db))
+            domain_id = sqlite3_column_int64(stmt, 0)
+            add_print(&p, domain_id, domain_hash(stmt))
+            rows.append((domain_id, _column_text(stmt, 1), _column_text(stmt, 2),
+                         _column_text(stmt, 3), _column_text(stmt, 4)))
+        return rows, (p.count, p.max_id, p.hash)
+    finally:
+        sqlite3_finalize(stmt)
+        sqlite3_close_v2(db)
 
 
 # -- one zone's rows: read by one thread, compiled by another ---------------------------

@@ -3,7 +3,8 @@
 Settings as PowerDNS's: ``gmysql-host``, ``-port``, ``-socket``, ``-dbname``, ``-user``,
 ``-password``, ``-group`` (the option-file group), ``-timeout`` and
 ``-innodb-read-committed``.  There is no free "was anything written" question to ask a
-MySQL server, so every check runs the fingerprint query (or reads the change log).
+MySQL server, so every check runs the fingerprint query (or reads the change log, whole:
+its rows carry no ``seq`` here, as a MySQL trigger has no order of commits to give it).
 """
 
 import contextlib
@@ -29,6 +30,8 @@ class MySQL(Dialect):
     placeholder = "%s"
     row_hash = "CRC32(CONCAT_WS('|', name, type, content, ttl, prio, disabled))"
     meta_hash = "CRC32(CONCAT_WS('|', kind, content))"
+    domain_hash = ("CRC32(CONCAT_WS('|', id, CONCAT('n', name), CONCAT('t', type), "
+                   "CONCAT('m', master), CONCAT('a', account)))")
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.host = str(settings.get("host") or "")

@@ -45,6 +45,9 @@ class PostgreSQL(Dialect):
     placeholder = "%s"
     row_hash = "hashtext(concat_ws('|', name, type, content, ttl, prio, disabled::int))"
     meta_hash = "hashtext(concat_ws('|', kind, content))"
+    # concat_ws skips NULLs: each column marked, so that NULL and '' differ
+    domain_hash = ("hashtext(concat_ws('|', id, 'n' || name, 't' || type, 'm' || master, "
+                   "'a' || account))")
 
     def __init__(self, settings: dict[str, Any], max_size: int = 4) -> None:
         self.conninfo = conninfo(settings)
@@ -105,6 +108,21 @@ class PostgreSQL(Dialect):
         return cast(contextlib.AbstractContextManager[Any],
                     cur.connection.cursor(name="fastdns_zones"))
 
+    def change_log_read(self, cur: Any, mark: int | None
+                        ) -> tuple[list[tuple[int, int]], int | None]:
+        """``seq`` is the writer's transaction id: the rows to read are those whose writer
+        had not committed when the last read's snapshot was taken, i.e. ``seq`` at least
+        that snapshot's xmin (the oldest transaction then running); the xmin is taken
+        before the read, so the next read starts no later than this one's snapshot."""
+        cur.execute("SELECT txid_snapshot_xmin(txid_current_snapshot())")
+        xmin = int(cur.fetchone()[0])
+        if mark is None:
+            cur.execute(f"SELECT domain_id, changes FROM {CHANGE_TABLE}")
+        else:
+            cur.execute(f"SELECT domain_id, changes FROM {CHANGE_TABLE} WHERE seq >= %s",
+                        (mark,))
+        return [(int(i), int(c)) for i, c in cur.fetchall()], xmin
+
     def bulk_insert(self, cur: Any, domain_id: int, rows: Iterable[Row],
                     progress: Callable[[int], None] | None) -> int:
         count = 0
@@ -122,12 +140,16 @@ class PostgreSQL(Dialect):
 
     def change_log_sql(self) -> list[str]:
         def bump(source: str) -> str:
-            return (f"INSERT INTO {CHANGE_TABLE} (domain_id, changes) SELECT domain_id, 1 FROM "
-                    f"({source}) s WHERE domain_id IS NOT NULL ORDER BY domain_id "
-                    f"ON CONFLICT (domain_id) DO UPDATE SET changes = {CHANGE_TABLE}.changes + 1;")
+            return (f"INSERT INTO {CHANGE_TABLE} (domain_id, changes, seq) SELECT domain_id, 1, "
+                    f"txid_current() FROM ({source}) s WHERE domain_id IS NOT NULL ORDER BY "
+                    f"domain_id ON CONFLICT (domain_id) DO UPDATE SET changes = "
+                    f"{CHANGE_TABLE}.changes + 1, seq = txid_current();")
 
+        # seq: the writer's transaction id (change_log_read)
         out = [
-            f"CREATE TABLE {CHANGE_TABLE} (domain_id INT PRIMARY KEY, changes BIGINT NOT NULL)",
+            f"CREATE TABLE {CHANGE_TABLE} (domain_id INT PRIMARY KEY, changes BIGINT NOT NULL, "
+            "seq BIGINT NOT NULL DEFAULT txid_current())",
+            f"CREATE INDEX {CHANGE_TABLE}_seq ON {CHANGE_TABLE} (seq)",
             f"""CREATE FUNCTION {CHANGE_TABLE}_note() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN

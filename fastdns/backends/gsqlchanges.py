@@ -23,7 +23,15 @@ from collections.abc import Hashable
 from typing import Any
 
 from fastdns.backends.gsqlconn import KINDS, Domain, SQLConnection
-from fastdns.backends.sqlbase import CHANGE_TABLE, Dialect, zone_text
+from fastdns.backends.sqlbase import (
+    CHANGE_TABLE,
+    NO_ID,
+    Dialect,
+    DomainRow,
+    Print,
+    add_prints,
+    zone_text,
+)
 from fastdns.zone.check import ZoneError
 from fastdns.zone.source import BackendError, ZoneInfo
 
@@ -45,44 +53,78 @@ class ChangeChecks(SQLConnection):
         self._infos: list[ZoneInfo] = []
         #: whether a listing succeeded yet (the first may leave records' prints to loads)
         self._listed = False
+        #: the fingerprint of the ``domains`` rows that ``_domains`` holds (None: none yet)
+        self._domain_print: Print | None = None
+        #: domain id -> zone name, of ``_domains``
+        self._names: dict[int, str] = {}
+        #: where the next read of the change log starts (None: it reads every row)
+        self._log_mark: int | None = None
+        #: domain ids whose token may have moved at the last check (None: any)
+        self._changed: set[int] | None = None
+        #: ``_retries`` as of the last check
+        self._retries_seen: dict[int, int] = {}
 
     def list_zones(self) -> list[ZoneInfo]:
         """Every zone in ``domains``, and the fingerprints of all of them (one check).
 
         When the dialect's probe says nothing was written since the last check, nothing
-        else is read.  While the database is unreachable, the zones of the last good
-        listing are returned with their old fingerprints, so that every loaded zone keeps
-        being served (the outage is logged once); before any good listing, BackendError.
-        A dialect that takes a zone's fingerprint as it loads it (SQLite) skips the scan of
-        ``records`` at the first listing: every zone is loaded after it anyway.
+        else is read. Otherwise the ``domains`` rows are listed again only when their
+        fingerprint (one aggregate) moved, and only the rows above the highest id listed
+        when those below it are as they were (zones added); the change log is read from
+        where the last check left it. While the database is unreachable, the zones of the
+        last good listing are returned with their old fingerprints, so that every loaded
+        zone keeps being served (the outage is logged once); before any good listing,
+        BackendError. A dialect that takes a zone's fingerprint as it loads it (SQLite)
+        skips the scan of ``records`` at the first listing: every zone is loaded after it
+        anyway.
         """
         try:
             with self._cursor() as cur:
                 # the probe comes first: whatever is written after it moves it again
                 probe = self.dialect.probe(cur)
                 if probe is not None and probe == self._probe:
+                    self._note_changes(set())
                     return self._infos
-                cur.execute("SELECT id, name, type, master, account FROM domains")
-                rows = cur.fetchall()
-                prints, meta = self._fingerprints(
+                listing = self._read_listing(cur)
+                prints, meta, changed = self._fingerprints(
                     cur, defer=self.dialect.prints_on_load and not self._listed)
         except BackendError:
             if self._domains and not self.available:
+                self._note_changes(set())
                 return self._infos
             raise
-        domains = {}
-        for domain_id, name, db_kind, master, account in rows:
-            kind = KINDS.get((db_kind or "").upper(), "native")
-            domains[zone_text(name)] = Domain(int(domain_id), kind, master or "",
-                                               account or "")
-        self._domains = domains
+        if listing is not None:
+            domains, names, infos, domain_print, added = listing
+            if changed is not None and added is not None:
+                changed |= added
+            else:
+                changed = None
+            self._domains, self._names, self._infos = domains, names, infos
+            self._domain_print = domain_print
         self._prints = prints
         self._meta_prints = meta
         self._probe = probe
         self._listed = True
-        self._infos = [ZoneInfo(name, d.kind, f"domains.id={d.id}")
-                       for name, d in domains.items()]
+        self._note_changes(changed)
         return self._infos
+
+    def changed_zones(self) -> set[str] | None:
+        """The zones listed whose change_token may differ from every token it gave before
+        the last list_zones (a superset: the zones added, those whose rows, metadata or
+        change-log counter moved, those whose load failed since), or None when any may
+        have (the first listing, ``domains`` rows changed or removed, the change log
+        installed or removed): what a caller compares instead of every zone's token."""
+        if self._changed is None:
+            return None
+        names = self._names
+        return {names[i] for i in self._changed if i in names}
+
+    def _note_changes(self, changed: set[int] | None) -> None:
+        retries = self._retries
+        if changed is not None and retries != self._retries_seen:
+            changed |= {i for i, n in retries.items() if self._retries_seen.get(i) != n}
+        self._retries_seen = dict(retries)
+        self._changed = changed
 
     def change_token(self, zone: str) -> Hashable:
         """The zone's ``domains`` row and the fingerprint of its records and metadata, as
@@ -93,20 +135,76 @@ class ChangeChecks(SQLConnection):
         return (d.id, d.kind, d.master, self._prints.get(d.id), self._meta_prints.get(d.id),
                 self._retries.get(d.id, 0))
 
+    def _read_listing(self, cur: Any) -> _Listing | None:
+        """The ``domains`` rows again, or None when their fingerprint says they are as
+        listed: (zones, id -> name, infos, fingerprint, ids added or None: all new)."""
+        held = self._domain_print
+        if held is not None:
+            total, below = self.dialect.domain_prints(cur, held[1])
+            if total == held:
+                return None
+            if below == held:                       # rows added above the highest id
+                rows, more = self.dialect.read_domains(cur, held[1])
+                domains, names = dict(self._domains), dict(self._names)
+                infos = list(self._infos)
+                added = set()
+                for row in rows:
+                    name, domain = _domain(row)
+                    if name in domains:             # a name listed twice: list them all
+                        break
+                    domains[name] = domain
+                    names[domain.id] = name
+                    infos.append(ZoneInfo(name, domain.kind, f"domains.id={domain.id}"))
+                    added.add(domain.id)
+                else:
+                    return domains, names, infos, add_prints(below, more), added
+        rows, domain_print = self.dialect.read_domains(cur, NO_ID)
+        domains = {}
+        for row in rows:
+            name, domain = _domain(row)
+            domains[name] = domain
+        names = {d.id: name for name, d in domains.items()}
+        infos = [ZoneInfo(name, d.kind, f"domains.id={d.id}") for name, d in domains.items()]
+        return domains, names, infos, domain_print, None
+
     def _fingerprints(self, cur: Any, defer: bool = False
-                      ) -> tuple[dict[int, Hashable], dict[int, Hashable]]:
+                      ) -> tuple[dict[int, Hashable], dict[int, Hashable], set[int] | None]:
         """domain id -> fingerprint of its records and of its metadata, from the change
-        log or one aggregate per table (``defer``: records' left to their loads)."""
-        self._change_log = self._has_table(cur, CHANGE_TABLE)
+        log or one aggregate per table (``defer``: records' left to their loads), and the
+        ids whose fingerprints moved (None: any may have)."""
+        had = self._change_log
+        seq = self._has_table(cur, f"(SELECT seq FROM {CHANGE_TABLE}) s")
+        self._change_log = seq or self._has_table(cur, CHANGE_TABLE)
         if self._change_log:
-            cur.execute(f"SELECT domain_id, changes FROM {CHANGE_TABLE}")
-            return {int(i): int(c) for i, c in cur.fetchall()}, {}
+            incremental = False
+            if not seq:                             # a log of before seq: read it whole
+                cur.execute(f"SELECT domain_id, changes FROM {CHANGE_TABLE}")
+                rows, mark = [(int(i), int(c)) for i, c in cur.fetchall()], None
+            else:
+                incremental = bool(had) and self._log_mark is not None
+                rows, mark = self.dialect.change_log_read(
+                    cur, self._log_mark if incremental else None)
+                if mark is None:                    # emptied or made anew: read it whole
+                    incremental = False
+                    rows, mark = self.dialect.change_log_read(cur, None)
+            if incremental:
+                prints = dict(self._prints)
+                changed: set[int] | None = {i for i, c in rows if prints.get(i) != c}
+                prints.update(rows)
+            else:
+                prints = dict(rows)
+                changed = _moved(self._prints, prints) if had else None
+            self._log_mark = mark if seq else None
+            return prints, {}, changed
+        self._log_mark = None
         prints = {} if defer else self.dialect.record_prints(cur)
         cur.execute(f"SELECT domain_id, COUNT(*), MAX(id), SUM({self.dialect.meta_hash}) "
                     "FROM domainmetadata GROUP BY domain_id")
         meta: dict[int, Hashable] = {int(i): (int(n), int(m), int(h or 0))
                                      for i, n, m, h in cur.fetchall() if i is not None}
-        return prints, meta
+        if defer or had is None or had:
+            return prints, meta, None
+        return prints, meta, _moved(self._prints, prints) | _moved(self._meta_prints, meta)
 
     def _wrote(self) -> None:
         """After a write of our own: the next check recomputes (the probe may not see it)."""
@@ -131,3 +229,25 @@ class ChangeChecks(SQLConnection):
                 cur.execute(statement)
         self._change_log = None
         self._wrote()
+
+
+#: a listing: zone -> domains row, id -> zone, the infos, its fingerprint, the ids added
+#: to the one before (None: listed anew)
+_Listing = tuple[dict[str, Domain], dict[int, str], list[ZoneInfo], Print, "set[int] | None"]
+
+
+def _domain(row: DomainRow) -> tuple[str, Domain]:
+    domain_id, name, db_kind, master, account = row
+    return zone_text(name or ""), Domain(int(domain_id), KINDS.get((db_kind or "").upper(),
+                                                                   "native"),
+                                         master or "", account or "")
+
+
+def _moved(before: dict[int, Hashable], after: dict[int, Hashable]) -> set[int]:
+    """The ids whose value differs between ``before`` and ``after`` (or is in one only)."""
+    out = {i for i, v in after.items() if before.get(i, _NONE) != v}
+    out.update(i for i in before if i not in after)
+    return out
+
+
+_NONE = object()

@@ -6,7 +6,8 @@ The embedded default.  Settings as PowerDNS's: ``gsqlite3-database``,
 ``gsqlite3-create-schema`` (create the file with PowerDNS's schema if it does not exist)
 and ``gsqlite3-seed-bind-config`` (fill a file so created with the zones of a named.conf).
 The cheap change probe is ``PRAGMA data_version``, which moves whenever another
-connection commits to the file. A zone's rows are read with SQLite's C API straight into
+connection commits to the file; the fingerprints of ``records`` and ``domains`` are taken
+with SQLite's C API too. A zone's rows are read with SQLite's C API straight into
 the compiler (fastdns.backends._sqlite3rows), on a read-only connection of their own.
 
 A file replaced by a rename (``mv new.db pdns.sqlite3``, the usual atomic swap) is noticed:
@@ -21,12 +22,21 @@ import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
-from fastdns.backends._sqlite3rows import SQLiteError, read_records, read_zones, record_prints
+from fastdns.backends._sqlite3rows import (
+    SQLiteError,
+    domain_prints,
+    read_domains,
+    read_records,
+    read_zones,
+    record_prints,
+)
 from fastdns.backends.sqlbase import (
     BATCH,
     CHANGE_TABLE,
     Columns,
     Dialect,
+    DomainRow,
+    Print,
     Row,
     ZoneBegin,
     ZoneEnd,
@@ -174,6 +184,19 @@ class SQLite3(Dialect):
         except SQLiteError as exc:
             raise sqlite3.OperationalError(str(exc)) from None
 
+    def domain_prints(self, cur: Any, split: int) -> tuple[Print, Print]:
+        """Through SQLite's C API (a hash in C for each row)."""
+        try:
+            return domain_prints(self.path, split)
+        except SQLiteError as exc:
+            raise sqlite3.OperationalError(str(exc)) from None
+
+    def read_domains(self, cur: Any, after: int) -> tuple[list[DomainRow], Print]:
+        try:
+            return read_domains(self.path, after)
+        except SQLiteError as exc:
+            raise sqlite3.OperationalError(str(exc)) from None
+
     def probe(self, cur: Any) -> Hashable | None:
         cur.execute("PRAGMA data_version")
         return (self._opened, cur.fetchone()[0])
@@ -241,15 +264,19 @@ class SQLite3(Dialect):
         return indexes
 
     def change_log_sql(self) -> list[str]:
+        # seq: one more than the highest, so that a check reads only the rows written
+        # since the last (change_log_read; SQLite serializes writers)
         out = [f"CREATE TABLE {CHANGE_TABLE} (domain_id INTEGER PRIMARY KEY, "
-               "changes INTEGER NOT NULL)"]
+               "changes INTEGER NOT NULL, seq INTEGER NOT NULL DEFAULT 0)",
+               f"CREATE INDEX {CHANGE_TABLE}_seq ON {CHANGE_TABLE} (seq)"]
         for table in ("records", "domainmetadata", "cryptokeys"):
             for event, rows in (("INSERT", ("NEW",)), ("DELETE", ("OLD",)),
                                 ("UPDATE", ("OLD", "NEW"))):
                 body = "".join(
-                    f"INSERT INTO {CHANGE_TABLE} (domain_id, changes) SELECT {r}.domain_id, 1 "
+                    f"INSERT INTO {CHANGE_TABLE} (domain_id, changes, seq) SELECT "
+                    f"{r}.domain_id, 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM {CHANGE_TABLE}) "
                     f"WHERE {r}.domain_id IS NOT NULL ON CONFLICT (domain_id) DO UPDATE SET "
-                    "changes = changes + 1; " for r in rows)
+                    "changes = changes + 1, seq = excluded.seq; " for r in rows)
                 out.append(f"CREATE TRIGGER {CHANGE_TABLE}_{table}_{event.lower()} AFTER "
                            f"{event} ON {table} FOR EACH ROW BEGIN {body}END")
         return out

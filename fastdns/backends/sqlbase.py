@@ -21,6 +21,23 @@ from fastdns.zone._rows import add_rows
 CHANGE_TABLE = "fastdns_changes"
 #: rows per executemany batch
 BATCH = 5000
+#: the fingerprint of a set of rows: (rows, highest id, sum of their hashes mod 2**64)
+Print = tuple[int, int, int]
+#: a ``domains`` row as a check lists it: id, name, type, master, account
+DomainRow = tuple[int, "str | None", "str | None", "str | None", "str | None"]
+#: the lowest id a check reads from (every id PowerDNS gives is above)
+NO_ID = -(2 ** 62)
+_MASK = 2 ** 64 - 1
+
+
+def add_prints(a: Print, b: Print) -> Print:
+    """The fingerprint of two disjoint sets of rows."""
+    return (a[0] + b[0], max(a[1], b[1]) if a[0] and b[0] else (a[1] if a[0] else b[1]),
+            (a[2] + b[2]) & _MASK)
+
+
+def _print(count: Any, max_id: Any, total: Any) -> Print:
+    return (int(count or 0), int(max_id or 0), int(total or 0) & _MASK)
 
 #: load_many's readers: ``begin(domain_id)`` → (sink, warnings) for a zone's rows, or None
 #: (its rows are stepped over); ``end(domain_id, rows read, rows left out, fingerprint or
@@ -102,6 +119,8 @@ class Dialect:
     prints_on_load = False
     #: the same for a ``domainmetadata`` row
     meta_hash = ""
+    #: the same for a ``domains`` row's listed columns (id, name, type, master, account)
+    domain_hash = ""
 
     def connection(self) -> contextlib.AbstractContextManager[Any]:
         """A DB-API connection, committed at the end of the block, rolled back on error."""
@@ -151,6 +170,46 @@ class Dialect:
                     "FROM records GROUP BY domain_id")
         return {int(i): (int(n), int(m), int(h or 0)) for i, n, m, h in cur.fetchall()
                 if i is not None}
+
+    def domain_prints(self, cur: Any, split: int) -> tuple[Print, Print]:
+        """The fingerprint of every ``domains`` row, and of those with an id up to
+        ``split``: one aggregate (what a check asks before it lists the zones again)."""
+        cur.execute(self.sql(
+            "SELECT COUNT(*), MAX(id), SUM(h), SUM(CASE WHEN id <= ? THEN 1 ELSE 0 END), "
+            "MAX(CASE WHEN id <= ? THEN id END), SUM(CASE WHEN id <= ? THEN h ELSE 0 END) "
+            f"FROM (SELECT id, {self.domain_hash} AS h FROM domains) d"), (split,) * 3)
+        n, m, h, bn, bm, bh = cur.fetchone()
+        return _print(n, m, h), _print(bn, bm, bh)
+
+    def read_domains(self, cur: Any, after: int) -> tuple[list[DomainRow], Print]:
+        """The ``domains`` rows with an id above ``after``, and their fingerprint (as
+        domain_prints takes it: of the rows read, in the same statement)."""
+        cur.execute(self.sql(f"SELECT id, name, type, master, account, {self.domain_hash} "
+                             "FROM domains WHERE id > ?"), (after,))
+        rows = cur.fetchall()
+        count, max_id, total = 0, 0, 0
+        for row in rows:
+            count += 1
+            max_id = int(row[0]) if count == 1 else max(max_id, int(row[0]))
+            total += int(row[5] or 0)
+        return [(int(i), n, t, m, a) for i, n, t, m, a, _ in rows], _print(count, max_id,
+                                                                           total)
+
+    def change_log_read(self, cur: Any, mark: int | None
+                        ) -> tuple[list[tuple[int, int]], int | None]:
+        """(domain id, counter) of the change log's rows written since ``mark`` (None:
+        every row), and the mark of the next read; None again when the log was emptied or
+        made anew since ``mark`` (the caller reads it whole).  By default the mark is the
+        highest ``seq`` read: right where writers are serialized and a reader sees every
+        commit before its own statement (SQLite), as a writer takes max(seq) + 1."""
+        cur.execute(f"SELECT MAX(seq) FROM {CHANGE_TABLE}")
+        top = cur.fetchone()[0]
+        top = int(top) if top is not None else 0
+        if mark is not None and top < mark:
+            return [], None
+        cur.execute(self.sql(f"SELECT domain_id, changes FROM {CHANGE_TABLE} WHERE seq > ?"),
+                    (mark if mark is not None else NO_ID,))
+        return [(int(i), int(c)) for i, c in cur.fetchall()], top
 
     def read_records(self, cur: Any, domain_id: int, sink: Any,
                      warnings: list[str]) -> tuple[int, int, Hashable | None]:

@@ -17,7 +17,7 @@ from fastdns.backends.gsqlite3 import SQLite3
 from fastdns.control.protocol import send_command
 from fastdns.zone.source import BackendError
 from tests._support.servers import Fastdns, free_port
-from tests._support.sqldb import KINDS, TempDatabase, ThrowawayPostgres, pdnsutil
+from tests._support.sqldb import KINDS, PG, TempDatabase, ThrowawayPostgres, pdnsutil
 from tests.integration.helpers import hup, rrs, wait_until
 
 SOA = "ns1.example.org hostmaster.example.org 1 10800 3600 604800 3600"
@@ -104,6 +104,98 @@ def test_change_log_triggers(db: TempDatabase) -> None:
     backend.remove_change_log()
     assert not backend.has_change_log()
     assert {z.name for z in backend.list_zones()} == {"example.org.", "example.net."}
+
+
+#: zones of the checks at scale (issue 12): enough that a listing read again shows
+SCALE = 3000
+
+
+def fill_many(db: TempDatabase, zones: int) -> None:
+    """``zones`` zones z1.example ... (ids 1 ...), three records each, in two statements."""
+    db.execute("INSERT INTO domains (id, name, type) VALUES " + ", ".join(
+        f"({i}, 'z{i}.example', 'NATIVE')" for i in range(1, zones + 1)))
+    db.execute("INSERT INTO records (domain_id, name, type, content, ttl, prio, disabled, "
+               "auth) VALUES " + ", ".join(
+                   f"({i}, 'z{i}.example', 'SOA', 'ns1.z{i}.example h.z{i}.example 1 2 3 4 5', "
+                   f"60, 0, ?, ?), ({i}, 'z{i}.example', 'NS', 'ns1.z{i}.example', 60, 0, ?, ?), "
+                   f"({i}, 'ns1.z{i}.example', 'A', '192.0.2.1', 60, 0, ?, ?)"
+                   for i in range(1, zones + 1)), (False, True) * 3 * zones)
+
+
+@pytest.mark.parametrize("log", [False, True], ids=["scan", "change-log"])
+def test_check_at_scale_sees_exactly_the_zone_changed(db: TempDatabase, log: bool) -> None:
+    """Thousands of zones, one changed by raw SQL (no serial bump): the check moves that
+    zone's token alone and says so (changed_zones), without listing ``domains`` again
+    (the same listing object comes back) unless ``domains`` changed; a zone added is read
+    alone."""
+    fill_many(db, SCALE)
+    backend = db.backend()
+    if log:
+        backend.install_change_log()
+    assert backend.changed_zones() is None                  # no listing yet
+    listing = backend.list_zones()
+    assert len(listing) == SCALE and backend.changed_zones() is None
+    db.execute("UPDATE records SET ttl = 61 WHERE domain_id = 1")
+    backend.list_zones()                                    # every fingerprint taken
+
+    def check() -> tuple[set[str], set[str] | None]:
+        before = {z.name: backend.change_token(z.name) for z in backend._infos}
+        backend.list_zones()
+        moved = {z.name for z in backend._infos
+                 if backend.change_token(z.name) != before.get(z.name)}
+        return moved, backend.changed_zones()
+
+    listing = backend.list_zones()
+    assert backend.changed_zones() == set()                 # nothing written
+    for statement, params, zone in [
+        ("UPDATE records SET content = '192.0.2.9' WHERE domain_id = ? AND type = 'A'",
+         (1234,), "z1234.example."),
+        ("INSERT INTO records (domain_id, name, type, content, ttl, prio, disabled, auth) "
+         "VALUES (?, 'www.z77.example', 'A', '192.0.2.3', 60, 0, ?, ?)", (77, False, True),
+         "z77.example."),
+        ("DELETE FROM records WHERE domain_id = ? AND type = 'A'", (2999,), "z2999.example."),
+        ("INSERT INTO domainmetadata (domain_id, kind, content) VALUES (?, 'X', 'y')",
+         (5,), "z5.example."),
+    ]:
+        db.execute(statement, params)
+        assert check() == ({zone}, {zone}), statement
+        assert backend._infos is listing, statement         # domains not read again
+    db.execute("INSERT INTO domains (id, name, type) VALUES (?, 'added.example', 'NATIVE')",
+               (SCALE + 1,))
+    assert check() == ({"added.example."}, {"added.example."})
+    assert len(backend._infos) == SCALE + 1
+    listing = backend._infos
+    db.execute("UPDATE domains SET type = 'MASTER' WHERE id = 7")
+    assert check() == ({"z7.example."}, None)               # listed anew: any may have
+    assert backend._infos is not listing and len(backend._infos) == SCALE + 1
+    db.execute("DELETE FROM domains WHERE id = 8")
+    assert check() == (set(), None)
+    assert {z.name for z in backend._infos} == {f"z{i}.example." for i in range(1, SCALE + 1)
+                                                if i != 8} | {"added.example."}
+    assert check() == (set(), set())
+
+
+def test_change_log_sees_a_transaction_that_commits_after_a_check(tmp_path: Path) -> None:
+    """PostgreSQL: the change log is read from the oldest transaction running at the last
+    check, so that a write committed after it is read, though an older one was."""
+    import psycopg
+
+    with TempDatabase("gpgsql", tmp_path) as db:
+        fill_many(db, 50)
+        backend = db.backend()
+        backend.install_change_log()
+        backend.list_zones()
+        with psycopg.connect(dbname=db.name, host=PG["host"], port=PG["port"],
+                             user=PG["user"]) as slow:
+            slow.execute("UPDATE records SET ttl = 7 WHERE domain_id = 3")   # not committed
+            db.execute("UPDATE records SET ttl = 7 WHERE domain_id = 4")
+            backend.list_zones()
+            assert backend.changed_zones() == {"z4.example."}
+            slow.commit()
+        backend.list_zones()
+        assert backend.changed_zones() == {"z3.example."}
+        backend.list_zones()
+        assert backend.changed_zones() == set()
 
 
 def test_rectify_writes_what_pdnsutil_writes(db: TempDatabase) -> None:
