@@ -119,6 +119,9 @@ class Server:
     # an echo server, the floor: it answers UDP only, with the query itself, and loads no
     # zone, so any reply with the query's ID shows it is ready
     echo: bool = False
+    # CPU time (s, cumulative) of processes outside the server's tree that do its work: the
+    # PostgreSQL server behind an SQL backend. Counted as the server's, not as other load.
+    helper_cpu: Callable[[], float] | None = None
     proc: subprocess.Popen | None = None
     load_s: float = 0.0
     load_cpu_s: float = 0.0
@@ -130,11 +133,13 @@ class Server:
     def transports(self) -> tuple[str, ...]:
         return ("udp",) if self.echo else TRANSPORTS
 
-    def start(self, cpus: str, probe: tuple[str, str], timeout: float) -> None:
+    def start(self, cpus: str, probe: tuple[str, str], timeout: float,
+              tick: Callable[[float], None] | None = None) -> None:
         """Start pinned to ``cpus``; return once the probe name answers with its address
         over UDP and TCP accepts (an echo server: once it replies over UDP), having
-        recorded the load time."""
-        system0, self0 = system_cpu(), own_cpu()
+        recorded the load time. ``tick`` is called with the seconds waited so far at
+        every unanswered probe (a progress line)."""
+        system0, self0, helper0 = system_cpu(), own_cpu(), self.cpu()
         with open(self.log, "ab") as log:
             t0 = time.monotonic()
             self.proc = subprocess.Popen(["taskset", "-c", cpus, *self.command], cwd=self.cwd,
@@ -147,6 +152,8 @@ class Server:
             if time.monotonic() - t0 > timeout:
                 raise RuntimeError(f"{self.name}: no answer for {qname} in {timeout}s; "
                                    f"see {self.log}")
+            if tick is not None:
+                tick(time.monotonic() - t0)
             try:
                 ready = self.ready(query, address)
             except (dns.exception.Timeout, OSError):
@@ -155,7 +162,7 @@ class Server:
             if ready:
                 self.check_alive()      # the answer came from this server, not a stale one
                 self.load_s = time.monotonic() - t0
-                self.load_cpu_s = cpu_seconds(self.proc.pid)
+                self.load_cpu_s = self.cpu() - helper0
                 system = system_cpu()
                 self.load_other_cpu_s = sum(system[k] - system0[k] for k in BUSY) \
                     - self.load_cpu_s - (own_cpu() - self0)
@@ -177,6 +184,12 @@ class Server:
             sock.settimeout(0.1)
             sock.sendto(wire, ("127.0.0.1", self.port))
             return sock.recv(65535)[:2] == wire[:2]
+
+    def cpu(self) -> float:
+        """CPU time (s) of the server's processes and of its helper, so far (0 before the
+        start but for the helper's)."""
+        own = cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
+        return own + (self.helper_cpu() if self.helper_cpu is not None else 0.0)
 
     def check_alive(self) -> None:
         assert self.proc is not None
@@ -322,16 +335,15 @@ def percentile(values: list[float], p: float) -> float:
 def measure(server: Server, set_name: str, transport: str, files: "QueryFiles",
             args: argparse.Namespace, attempt: int) -> Run:
     assert server.proc is not None
-    root = server.proc.pid
     queries, warm = files.get(set_name, transport, attempt)
     once = set_name == "nxdomain"
     wait_quiet(args.quiet_wait)
     dnsperf(server.port, warm, transport, args.warmup, args, once=once)
     verbose = args.work / f"dnsperf-{server.name}-{set_name}-{transport}.out"
-    cpu0, system0 = cpu_seconds(root), system_cpu()
+    cpu0, system0 = server.cpu(), system_cpu()
     text, lat, (client_cpu, (cpu1, system1)) = dnsperf(
         server.port, queries, transport, args.duration, args, verbose, once=once,
-        after=lambda: (cpu_seconds(root), system_cpu()))
+        after=lambda: (server.cpu(), system_cpu()))
     server.check_alive()        # else another process on the port answered dnsperf
     cpu = cpu1 - cpu0
     system = {k: system1[k] - system0[k] for k in system0}
@@ -430,7 +442,13 @@ def table(runs: list[Run], servers: dict[str, Server]) -> str:
         "{:,.1f}")
     add("PSS after runs MiB", {n: s.memory_after["pss_mb"] for n, s in servers.items()},
         "{:,.1f}")
-    rows = [row + [""] * (len(header) - len(row)) for row in rows]    # the block titles
+    return render(header, rows)
+
+
+def render(header: list[str], rows: list[list[str]]) -> str:
+    """Aligned text columns: the first left-aligned, the others right-aligned; a row shorter
+    than the header (a block title) is padded with blank cells."""
+    rows = [row + [""] * (len(header) - len(row)) for row in rows]
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -470,10 +488,13 @@ def warnings(runs: list[Run], servers: dict[str, Server]) -> list[str]:
 # -- the run ------------------------------------------------------------------------------
 
 def environment(fastdns_tree: Path) -> dict:
-    def output(*cmd: str, cwd: Path = ROOT) -> str:
+    def output(*cmd: str, cwd: Path = ROOT, check: bool = False) -> str:
+        """What ``cmd`` printed; with ``check``, "" when it failed (git outside a repo)."""
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=30)
         except (OSError, subprocess.TimeoutExpired):
+            return ""
+        if check and proc.returncode != 0:
             return ""
         return (proc.stdout + proc.stderr).strip()
 
@@ -485,9 +506,11 @@ def environment(fastdns_tree: Path) -> dict:
 
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
-    dirty = output("git", "status", "--porcelain", "--untracked-files=no", cwd=fastdns_tree)
+    dirty = output("git", "status", "--porcelain", "--untracked-files=no", cwd=fastdns_tree,
+                   check=True)
     return {
-        "sha": output("git", "rev-parse", "--short", "HEAD", cwd=fastdns_tree) or "unknown",
+        "sha": output("git", "rev-parse", "--short", "HEAD", cwd=fastdns_tree, check=True)
+        or "unknown",
         "dirty": sorted(line.split(maxsplit=1)[1] for line in dirty.splitlines()),
         "fastdns_tree": str(fastdns_tree),
         "bench_sha": output("git", "rev-parse", "--short", "HEAD") or "unknown",
@@ -505,9 +528,10 @@ def environment(fastdns_tree: Path) -> dict:
     }
 
 
-def write_results(record: dict) -> Path:
+def write_results(record: dict, suffix: str = "") -> Path:
+    """``record`` as bench/results/<date>-<sha><suffix>.json (-2, -3... when taken)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = f"{datetime.date.today().isoformat()}-{record['environment']['sha']}"
+    stem = f"{datetime.date.today().isoformat()}-{record['environment']['sha']}{suffix}"
     out, n = RESULTS / f"{stem}.json", 1
     while out.exists():
         n += 1
