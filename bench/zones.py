@@ -407,7 +407,7 @@ class Figures:
     first_answer_s: float = float("nan")
     all_zones_s: float = float("nan")
     start_cpu_s: float = float("nan")
-    log_load_s: float = float("nan")        # fastdns's own "loaded N zones ... in S" line
+    log_load_s: float = float("nan")        # fastdns's "loaded N zones (...) in S" line
     memory_served: dict = field(default_factory=dict)
     memory_after: dict = field(default_factory=dict)
     list_zones_s: float = float("nan")
@@ -535,7 +535,9 @@ def bench_server(server: Server, confdir: Path, db: Database, files: ZoneQueries
         figures.all_zones_s = server.load_s + wait_all_zones(server, sample,
                                                              args.start_timeout)
         figures.memory_served = memory_mb(server.proc.pid)
-        loaded = re.search(r"loaded \d+ zones .* in ([\d.]+)s$", server.log.read_text(), re.M)
+        # the start-up load's line, not that of zones loaded on demand for waiting queries
+        loaded = re.search(r"loaded \d+ zones \(.* in ([\d.]+)s$", server.log.read_text(),
+                           re.M)
         figures.log_load_s = float(loaded[1]) if loaded else float("nan")
         show.done(f"first answer after {figures.first_answer_s:.2f}s, "
                   f"{len(sample)} sampled zones after {figures.all_zones_s:.2f}s, "
