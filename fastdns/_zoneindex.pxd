@@ -16,7 +16,7 @@
 # while the worker asks the manager for it) or BROKEN (configured, but it failed to load
 # and has no version to serve: SERVFAIL, as PowerDNS answers it).
 
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 cdef enum:
     INDEX_VERSION = 1
@@ -86,6 +86,27 @@ cdef inline uint64_t zone_hash(const uint8_t *lk, int lklen) noexcept nogil:
 cdef inline uint32_t slot_check(uint64_t h) noexcept nogil:
     cdef uint32_t c = <uint32_t>(h >> 32)
     return c if c else 1
+
+
+cdef class IndexBuilder:
+    cdef IndexEntry *entries
+    cdef uint64_t nentries
+    cdef uint64_t cap
+    cdef IndexSlot *slots
+    cdef uint64_t nslots
+    cdef uint8_t *names
+    cdef uint64_t names_len
+    cdef uint64_t names_cap
+    cdef uint32_t next_id
+    cdef readonly uint32_t epoch
+    cdef uint64_t dead_names     # octets of names of removed entries
+
+    cdef int64_t _find(self, const uint8_t *lk, int lklen, uint64_t h,
+                       uint64_t *slot_out) noexcept nogil
+    cdef int _grow_slots(self) except -1
+    cdef int _room(self, uint64_t names) except -1
+    cdef IndexEntry *_entry_for(self, const uint8_t *wire, int nlen) except NULL
+    cdef int _compact_names(self) except -1
 
 
 cdef class ZoneIndex:

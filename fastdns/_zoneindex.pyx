@@ -188,15 +188,15 @@ cdef class ZoneIndex:
                 "zone_id": e.zone_id, "token": e.token, "backend": e.backend}
 
     def names_text(self, kind=None, bint broken=True):
-        """The apexes as text (``example.com.``), in entry order: every zone but the
-        pending ones (and the broken ones unless ``broken``), of ``kind`` if given."""
+        """The apexes as text (``example.com.``), in entry order: every zone listed, loaded
+        or still pending (and the broken ones unless ``broken``), of ``kind`` if given."""
         cdef list out = []
         cdef uint64_t i
         cdef const IndexEntry *e
         cdef int k = -1 if kind is None else _KIND_NUMBERS.get(kind, 255)
         for i in range(self.nentries):
             e = &self.entries[i]
-            if e.state == Z_PENDING or (e.state == Z_BROKEN and not broken):
+            if e.state == Z_BROKEN and not broken:
                 continue
             if k >= 0 and e.kind != k:
                 continue
@@ -241,18 +241,6 @@ cdef class IndexBuilder:
 
     Zone ids count from 1 for this builder's life; a zone keeps its id while it is in it.
     """
-
-    cdef IndexEntry *entries
-    cdef uint64_t nentries
-    cdef uint64_t cap
-    cdef IndexSlot *slots
-    cdef uint64_t nslots
-    cdef uint8_t *names
-    cdef uint64_t names_len
-    cdef uint64_t names_cap
-    cdef uint32_t next_id
-    cdef readonly uint32_t epoch
-    cdef uint64_t dead_names     # octets of names of removed entries
 
     def __cinit__(self, uint32_t epoch=0):
         self.epoch = epoch
@@ -335,36 +323,12 @@ cdef class IndexBuilder:
             int backend=0):
         """Add or change the zone whose apex is ``wire`` (wire form); its zone id."""
         cdef const uint8_t[:] w = wire
-        cdef uint8_t lk[256]
         cdef int nlen = w.shape[0]
         if nlen == 0 or nlen > NAME_MAX or not wire_name_ok(&w[0], nlen, nlen):
             raise ValueError("bad zone name")
         if state != Z_LOADED and state != Z_PENDING and state != Z_BROKEN:
             raise ValueError("bad zone state")
-        cdef int lklen = name_to_lk(&w[0], nlen, lk)
-        cdef uint64_t h = zone_hash(lk, lklen)
-        cdef uint64_t slot
-        cdef int64_t i = self._find(lk, lklen, h, &slot)
-        cdef IndexEntry *e
-        if i < 0:
-            self._room(1 + lklen + nlen)
-            i = self._find(lk, lklen, h, &slot)      # the slots may have grown
-            e = &self.entries[self.nentries]
-            memset(e, 0, sizeof(IndexEntry))
-            e.hash = h
-            e.name_off = <uint32_t>self.names_len
-            e.zone_id = self.next_id
-            self.next_id += 1
-            self.names[self.names_len] = lklen
-            memcpy(self.names + self.names_len + 1, lk, lklen)
-            # the apex as the zone spells it, lowercase like its key
-            lk_to_name(lk, lklen, self.names + self.names_len + 1 + lklen)
-            self.names_len += 1 + lklen + nlen
-            self.slots[slot].check = slot_check(h)
-            self.slots[slot].entry = <uint32_t>(self.nentries + 1)
-            i = self.nentries
-            self.nentries += 1
-        e = &self.entries[i]
+        cdef IndexEntry *e = self._entry_for(&w[0], nlen)
         e.state = state
         e.kind = _KIND_NUMBERS.get(kind, 0)
         e.bundle = bundle
@@ -374,6 +338,83 @@ cdef class IndexBuilder:
         e.token = token
         e.backend = backend
         return e.zone_id
+
+    cdef IndexEntry *_entry_for(self, const uint8_t *wire, int nlen) except NULL:
+        """The entry of the zone whose apex is ``wire`` (checked), made if it is new."""
+        cdef uint8_t lk[256]
+        cdef int lklen = name_to_lk(wire, nlen, lk)
+        cdef uint64_t h = zone_hash(lk, lklen)
+        cdef uint64_t slot
+        cdef int64_t i = self._find(lk, lklen, h, &slot)
+        cdef IndexEntry *e
+        if i >= 0:
+            return &self.entries[i]
+        self._room(1 + lklen + nlen)
+        self._find(lk, lklen, h, &slot)      # the slots may have grown
+        e = &self.entries[self.nentries]
+        memset(e, 0, sizeof(IndexEntry))
+        e.hash = h
+        e.name_off = <uint32_t>self.names_len
+        e.zone_id = self.next_id
+        self.next_id += 1
+        self.names[self.names_len] = lklen
+        memcpy(self.names + self.names_len + 1, lk, lklen)
+        # the apex lowercase, like its key
+        lk_to_name(lk, lklen, self.names + self.names_len + 1 + lklen)
+        self.names_len += 1 + lklen + nlen
+        self.slots[slot].check = slot_check(h)
+        self.slots[slot].entry = <uint32_t>(self.nentries + 1)
+        self.nentries += 1
+        return e
+
+    def put_names(self, names, int state, str kind="native"):
+        """``put`` for many zones by name as ``domains.name`` holds them (str, text form,
+        with or without the final dot), in one loop: a first listing of a million zones.
+        A name that is not plain text (escapes, bad labels) is skipped; their number."""
+        cdef uint8_t wire[256]
+        cdef int n, label, i, skipped = 0
+        cdef bytes raw
+        cdef const uint8_t *p
+        cdef uint8_t c
+        cdef IndexEntry *e
+        cdef uint8_t k = _KIND_NUMBERS.get(kind, 0)
+        if state != Z_LOADED and state != Z_PENDING and state != Z_BROKEN:
+            raise ValueError("bad zone state")
+        for name in names:
+            raw = (<str>name).encode("ascii", "replace") if name is not None else b""
+            p = raw
+            n = len(raw)
+            if n and p[n - 1] == 0x2e:
+                n -= 1
+            if n > NAME_MAX - 2:
+                skipped += 1
+                continue
+            # "a.b" -> \x01a\x01b\x00; the root for an empty name
+            label = 0
+            wire[0] = 0
+            for i in range(n):
+                c = p[i]
+                if c == 0x2e:
+                    if wire[label] == 0:
+                        break
+                    label = i + 1
+                    wire[label] = 0
+                elif c == 0x5c or c == 0x3f:
+                    break
+                else:
+                    wire[label + 1 + wire[label]] = c
+                    wire[label] += 1
+                    if wire[label] > 63:
+                        break
+            else:
+                if n == 0 or wire[label] != 0:
+                    wire[n + 1 if n else 0] = 0
+                    e = self._entry_for(wire, n + 2 if n else 1)
+                    e.state = state
+                    e.kind = k
+                    continue
+            skipped += 1
+        return skipped
 
     def remove(self, wire):
         """Drop the zone whose apex is ``wire``; whether it was there. (The last entry

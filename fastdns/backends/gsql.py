@@ -175,6 +175,13 @@ class GSQLBackend(ZoneWrites, ChangeChecks):
 
     # -- zones ---------------------------------------------------------------------------
 
+    def quick_names(self) -> list[str]:
+        """Every ``domains.name``, in one plain read (ZoneDB's first listing at start: a
+        million names in a fraction of the full listing's time)."""
+        with self._cursor() as cur:
+            cur.execute("SELECT name FROM domains")
+            return [name for (name,) in cur.fetchall() if name]
+
     def zone_info(self, zone: str) -> dict[str, Any] | None:
         """The ``domains`` row of ``zone`` (``kind`` as fastdns spells it), or None."""
         with self._cursor() as cur:

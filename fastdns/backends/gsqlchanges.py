@@ -126,6 +126,11 @@ class ChangeChecks(SQLConnection):
         self._retries_seen = dict(retries)
         self._changed = changed
 
+    def zone_kind(self, zone: str) -> str | None:
+        """The kind of ``zone`` as of the last ``list_zones`` (None: not listed)."""
+        d = self._domains.get(zone)
+        return None if d is None else d.kind
+
     def change_token(self, zone: str) -> Hashable:
         """The zone's ``domains`` row and the fingerprint of its records and metadata, as
         of the last ``list_zones``."""

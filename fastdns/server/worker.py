@@ -42,7 +42,8 @@ from fastdns.server.zoneset import ZoneSet, zone_ids
 FLOOD_INTERVAL = 10.0
 #: the counters of events that come in floods, reported once per FLOOD_INTERVAL
 FLOODS = (("corrupt-packets", "malformed packets (FORMERR or dropped)"),
-          ("parked-timeouts", "queries that waited too long for the resolver (SERVFAIL)"))
+          ("parked-timeouts", "queries that waited too long for a zone being loaded or "
+           "for the resolver (SERVFAIL)"))
 #: seconds a graceful stop waits for TCP clients to take their answers (a client that does
 #: not read must not hold the stop up)
 GRACEFUL_TIMEOUT = 1.0

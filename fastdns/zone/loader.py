@@ -22,7 +22,7 @@ from fastdns.zone._imagebuild import RecordStore
 from fastdns.zone._masterfile import Parser, ZoneFileError
 from fastdns.zone._rdata import RdataError, name_from_str
 from fastdns.zone._sinks import StoreSink
-from fastdns.zone.check import CNAME_NEIGHBOURS, FIRST_ONLY, ZoneError, check_zone
+from fastdns.zone.check import CNAME_NEIGHBOURS, FIRST_ONLY, NoSOAError, ZoneError, check_zone
 from fastdns.zone.model import RRset, ZoneData
 
 
@@ -134,8 +134,19 @@ class RowsZone:
         if skipped > listed:          # the readers list the first WARNINGS_LISTED
             warnings.append(f"{self.source}: {skipped - listed} more broken records "
                             "skipped, not listed")
-        return _compile(self.store, self.sink, warnings, self.apex, self.source, [], records,
-                        skipped)
+        try:
+            return _compile(self.store, self.sink, warnings, self.apex, self.source, [],
+                            records, skipped)
+        except NoSOAError:
+            # an SOA row there is, but it cannot be read: PowerDNS lists the zone and
+            # answers SERVFAIL for it (it is broken, not absent)
+            broken = next((w for w in warnings if w.endswith("record skipped")
+                           and ": bad SOA data " in w), None)
+            if broken is None:
+                raise
+            raise ZoneError(f"{self.source}: the zone's SOA record cannot be read "
+                            f"({broken.removesuffix('; record skipped')}); not served "
+                            "(SERVFAIL)") from None
 
 
 def _apex(origin: str) -> bytes:

@@ -30,6 +30,7 @@ import dns.name
 from fastdns._snapshot import Snapshot
 from fastdns._zoneindex import BROKEN, LOADED, PENDING, IndexBuilder
 from fastdns.log import log, zone_event
+from fastdns.zone._rdata import RdataError, name_from_str
 from fastdns.zone.bundle import publish_index, write_bundle
 from fastdns.zone.check import NoSOAError, ZoneError
 from fastdns.zone.loader import CompiledZone
@@ -92,7 +93,10 @@ class RefreshResult:
 
 
 def _wire(name: str) -> bytes:
-    return dns.name.from_text(name).to_wire() or b""
+    try:
+        return name_from_str(name if name.endswith(".") else name + ".")
+    except RdataError:
+        return dns.name.from_text(name).to_wire() or b""
 
 
 class ZoneDB:
@@ -118,6 +122,8 @@ class ZoneDB:
         #: a refresh and the demand thread's loads change the index one at a time
         self.lock = threading.RLock()
         self._result: RefreshResult | None = None
+        #: zones loaded (or found broken) on demand during the refresh under way
+        self._demanded: set[str] = set()
         #: images compiled and not shipped yet
         self._batch_images: list[LoadedZone] = []
         self._batch_bytes = 0
@@ -147,6 +153,13 @@ class ZoneDB:
         result = RefreshResult([], [], [])
         wanted: dict[str, tuple[ZoneSource, str]] = {}
         failed_backends = set()
+        with self.lock:
+            self._demanded = set()
+        quick = self._quick_listing(listed) if listed is not None and not len(self.index) \
+            else None
+        if quick is not None:
+            listed = None
+        changed = None
         for backend in self.backends:
             try:
                 infos = backend.list_zones()
@@ -154,21 +167,28 @@ class ZoneDB:
                 log.error("backend '%s': %s; its zones keep their current data", backend.name, exc)
                 failed_backends.add(backend.name)
                 continue
+            changed = self._changed_only(backend, force, retry_failed, quick)
+            if changed is not None:
+                wanted = changed
+                break
             for info in infos:
                 wanted.setdefault(info.name, (backend, info.kind))
         to_load: dict[int, list[tuple[str, str, Hashable]]] = {}
         with self.lock:
-            for name, gone in list(self.zones.items()):
+            for name, gone in list(self.zones.items()) if changed is None else ():
                 if name not in wanted and gone.backend not in failed_backends:
                     del self.zones[name]
                     self._unindex(name)
                     result.removed.append(name)
                     zone_event(logging.INFO, name, "removed")
-            for name in [name for name in self._failed if name not in wanted]:
+            for name in [name for name in self._failed
+                         if name not in wanted and changed is None]:
                 del self._failed[name]
                 self._absent.discard(name)
                 self._unindex(name)
-            for name, (backend, kind) in wanted.items():
+            for count, (name, (backend, kind)) in enumerate(wanted.items()):
+                if count % 4096 == 4095:
+                    self._let_demand_in()
                 served = self.zones.get(name)
                 try:
                     token = backend.change_token(name)
@@ -188,6 +208,9 @@ class ZoneDB:
                 if served is None and name not in self._failed:
                     self._put(name, PENDING, kind)     # listed: queries wait for it
                 to_load.setdefault(id(backend), []).append((name, kind, token))
+            for name in quick or ():
+                if name not in wanted and name not in self.zones:
+                    self._unindex(name)        # gone between the two listings
             self._publish()
         if listed is not None:
             listed()
@@ -202,6 +225,64 @@ class ZoneDB:
                 self._flush(result)
         return result
 
+    def _changed_only(self, backend: ZoneSource, force: bool, retry_failed: bool,
+                      quick: list[str] | None) -> dict[str, tuple[ZoneSource, str]] | None:
+        """The zones a check must look at, when the only backend can tell which zones may
+        have changed since its last listing (``changed_zones``: the SQL backends), instead
+        of every zone's token: a million zones are checked in the time of the few that
+        moved. None: look at every zone."""
+        changed_zones = getattr(backend, "changed_zones", None)
+        kind_of = getattr(backend, "zone_kind", None)
+        if len(self.backends) != 1 or force or quick is not None or changed_zones is None \
+                or kind_of is None or not (self.zones or self._failed):
+            return None
+        names = changed_zones()
+        if names is None:
+            return None
+        if retry_failed:
+            names = set(names) | set(self._failed)
+        wanted: dict[str, tuple[ZoneSource, str]] = {}
+        gone = []
+        for name in names:
+            kind = kind_of(name)
+            if kind is None:
+                gone.append(name)
+            else:
+                wanted[name] = (backend, kind)
+        if gone:
+            return None            # a zone went: the full comparison finds every one
+        return wanted
+
+    def _let_demand_in(self) -> None:
+        """Let the demand thread take the lock a moment (a million zones' tokens take
+        seconds, and a query waits for the zone it wants)."""
+        self.lock.release()
+        time.sleep(0)
+        self.lock.acquire()
+
+    def _quick_listing(self, listed: Callable[[], None]) -> list[str] | None:
+        """At start: every zone name the backends can list at once (``quick_names``: the
+        SQL backends' ``domains``), pending in an index published at once, so that the
+        workers start answering (a query waits for its zone, which is loaded ahead of the
+        others) before the full listing, which takes seconds at a million zones. The names
+        listed, or None when a backend cannot list quickly."""
+        names: list[str] = []
+        for backend in self.backends:
+            quick = getattr(backend, "quick_names", None)
+            try:
+                listing = quick() if quick is not None else None
+            except BackendError:
+                listing = None
+            if listing is None:
+                return None
+            names.extend(listing)
+        with self.lock:
+            self.index.put_names(names, PENDING)
+            self._publish()
+        listed()
+        log.info("listed %d zones quickly", len(names))
+        return [n if n.endswith(".") else n + "." for n in names]
+
     def demand(self, backends: Sequence[ZoneSource], names: Sequence[str]) -> int:
         """Load ``names`` now, from ``backends`` (another thread's instances of ours),
         and publish them: zones queries wait for, ahead of a refresh's queue. The number
@@ -214,15 +295,22 @@ class ZoneDB:
                 continue
             for own, backend in zip(self.backends, backends, strict=True):
                 try:
-                    token = own.change_token(name)
+                    token: Hashable = own.change_token(name)
                 except ZoneError:
-                    continue
+                    # not listed yet (the first listing is under way): the next check
+                    # compares a token of None, and loads it again once
+                    token = None
                 kind = entry[1]
                 loaded = self._load(name, kind, backend, token)
-                if isinstance(loaded, LoadedZone):
-                    with self.lock:
+                if loaded == "absent" and token is None and len(self.backends) > 1:
+                    continue           # perhaps another backend's
+                with self.lock:
+                    self._demanded.add(name)
+                    if isinstance(loaded, LoadedZone):
                         self._add(loaded, batch)
-                    done += 1
+                        done += 1
+                    else:
+                        self._failed_load(name, kind, token, loaded, batch)
                 break
         with self.lock:
             self._flush(batch)
@@ -240,6 +328,16 @@ class ZoneDB:
 
         def deliver(name: str, compiled: CompiledZone | ZoneError) -> None:
             kind, token = kinds.pop(name, ("native", None))
+            if name in self._demanded:
+                # loaded (or found broken) on demand meanwhile, perhaps before the listing
+                # had its token: take the listing's
+                with self.lock:
+                    served = self.zones.get(name)
+                    if served is not None and served.token is None:
+                        served.token = token
+                    elif name in self._failed and self._failed[name] is None:
+                        self._failed[name] = token
+                return
             outcome = self._compiled(name, kind, backend, token, compiled,
                                      started.pop(name, None))
             with self.lock:
