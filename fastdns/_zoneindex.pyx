@@ -467,6 +467,18 @@ cdef class IndexBuilder:
         return (e.state, KINDS[e.kind], e.bundle, e.offset, e.size, e.generation, e.token,
                 e.zone_id)
 
+    def names_wire(self):
+        """Every zone's apex in wire form (lowercase), in entry order."""
+        cdef list out = []
+        cdef uint64_t i
+        cdef uint32_t off
+        cdef int lklen
+        for i in range(self.nentries):
+            off = self.entries[i].name_off
+            lklen = self.names[off]
+            out.append(self.names[off + 1 + lklen:off + 2 + 2 * lklen])
+        return out
+
     def counts(self):
         """{state name: zones}."""
         cdef uint64_t n[4]
@@ -500,6 +512,38 @@ cdef class IndexBuilder:
                 out.append((e.bundle, self.names[e.name_off + 1 + lklen:
                                                  e.name_off + 2 + 2 * lklen], e.offset, e.size))
         return out
+
+    def load(self, ZoneIndex index not None):
+        """Become a copy of the published ``index`` (the persisted image cache: its
+        zones, ids and locations, as they were written)."""
+        cdef uint64_t i
+        cdef uint32_t top = 0
+        cdef void *p
+        free(self.entries)
+        free(self.slots)
+        free(self.names)
+        self.entries = NULL
+        self.slots = NULL
+        self.names = NULL
+        self.cap = index.nentries if index.nentries > 8 else 8
+        self.nslots = index.hdr.nslots
+        self.names_cap = index.names_size if index.names_size > 256 else 256
+        self.entries = <IndexEntry *>calloc(self.cap, sizeof(IndexEntry))
+        self.slots = <IndexSlot *>calloc(self.nslots, sizeof(IndexSlot))
+        self.names = <uint8_t *>calloc(self.names_cap, 1)
+        if self.entries == NULL or self.slots == NULL or self.names == NULL:
+            raise MemoryError()
+        memcpy(self.entries, index.entries, index.nentries * sizeof(IndexEntry))
+        memcpy(self.slots, index.slots, self.nslots * sizeof(IndexSlot))
+        memcpy(self.names, index.names, index.names_size)
+        self.nentries = index.nentries
+        self.names_len = index.names_size
+        self.dead_names = 0
+        self.epoch = index.hdr.epoch
+        for i in range(self.nentries):
+            if self.entries[i].zone_id > top:
+                top = self.entries[i].zone_id
+        self.next_id = top + 1
 
     def prepare(self):
         """Fix the index's layout for ``write_into``; the octets it will take."""

@@ -53,6 +53,8 @@ class ChangeChecks(SQLConnection):
         self._infos: list[ZoneInfo] = []
         #: whether a listing succeeded yet (the first may leave records' prints to loads)
         self._listed = False
+        #: take the records' fingerprints at the first listing too (tokens_as_loaded)
+        self._prints_now = False
         #: the fingerprint of the ``domains`` rows that ``_domains`` holds (None: none yet)
         self._domain_print: Print | None = None
         #: domain id -> zone name, of ``_domains``
@@ -87,7 +89,8 @@ class ChangeChecks(SQLConnection):
                     return self._infos
                 listing = self._read_listing(cur)
                 prints, meta, changed = self._fingerprints(
-                    cur, defer=self.dialect.prints_on_load and not self._listed)
+                    cur, defer=self.dialect.prints_on_load and not self._listed
+                    and not self._prints_now)
         except BackendError:
             if self._domains and not self.available:
                 self._note_changes(set())
@@ -125,6 +128,12 @@ class ChangeChecks(SQLConnection):
             changed |= {i for i, n in retries.items() if self._retries_seen.get(i) != n}
         self._retries_seen = dict(retries)
         self._changed = changed
+
+    def tokens_as_loaded(self) -> None:
+        """Give, from the first listing on, every zone's token as it is after a load (the
+        records' fingerprint too, which SQLite otherwise leaves to the loads): the
+        persisted image cache compares them with the tokens its images were loaded at."""
+        self._prints_now = True
 
     def zone_kind(self, zone: str) -> str | None:
         """The kind of ``zone`` as of the last ``list_zones`` (None: not listed)."""

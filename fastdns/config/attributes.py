@@ -40,6 +40,7 @@ class SettingAttributes:
     setgid: str
     workers: int
     heartbeat_timeout: int
+    zone_cache_dir: str
     zone_check_interval: int
     chroot: str
     cache_ttl: int

@@ -16,6 +16,7 @@ the manager boots once every service has started) and ``async run()`` (until can
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import time
@@ -30,6 +31,7 @@ from fastdns.backends.registry import make_backends, refresh_interval, set_check
 from fastdns.log import log, reopen, set_level
 from fastdns.server import child, messages
 from fastdns.server.zoneset import pack_ids
+from fastdns.zone.imagecache import ImageCache, default_directory
 from fastdns.zone.source import BackendError, ZoneSource
 from fastdns.zone.zonedb import RefreshResult, ZoneDB
 
@@ -119,6 +121,14 @@ class Manager:
             self.zones.set_intervals(settings["intervals"])
 
 
+def _identity(config: Any) -> str:
+    """What the image cache was written for: the backends and their settings (hashed: a
+    password is among them)."""
+    described = repr([(str(i), sorted(map(str, config.backend(i).items())))
+                      for i in config.instances])
+    return hashlib.blake2b(described.encode(), digest_size=16).hexdigest()
+
+
 class ZoneService:
     """Zones from the backends to the workers: list, load in batches, check, reload,
     ship. The first index (every zone listed, pending) goes out before the first zone is
@@ -132,8 +142,10 @@ class ZoneService:
         self.manager = manager
         self.config = config
         # generations only have to differ from those of an earlier manager of this server
+        directory = default_directory(config)
         self.zonedb = ZoneDB(backends, first_generation=int(time.time() * 1000),
-                             publisher=self)
+                             publisher=self, cache=ImageCache(directory, _identity(config))
+                             if directory else None)
         # one thread: refreshes run one at a time, in the order asked
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="zones")
         self.requests: asyncio.Queue[int] = asyncio.Queue()
@@ -242,8 +254,10 @@ class ZoneService:
             result = await self._first
             self._first = None
             counts = self.zonedb.counts()
-            log.warning("loaded %d zones (%d failed, %d without SOA, %d broken records "
-                        "skipped) in %.2fs", counts["loaded"], len(result.failed),
+            cached = f", {self.zonedb.from_cache} of them from the image cache" \
+                if self.zonedb.from_cache else ""
+            log.warning("loaded %d zones%s (%d failed, %d without SOA, %d broken records "
+                        "skipped) in %.2fs", counts["loaded"], cached, len(result.failed),
                         len(result.absent), result.skipped, time.monotonic() - started)
         next_check = self._next_check()
         while True:

@@ -33,6 +33,7 @@ from fastdns.log import log, zone_event
 from fastdns.zone._rdata import RdataError, name_from_str
 from fastdns.zone.bundle import publish_index, write_bundle
 from fastdns.zone.check import NoSOAError, ZoneError
+from fastdns.zone.imagecache import ImageCache, token_digest
 from fastdns.zone.loader import CompiledZone
 from fastdns.zone.source import BackendError, ZoneSource
 
@@ -101,7 +102,7 @@ def _wire(name: str) -> bytes:
 
 class ZoneDB:
     def __init__(self, backends: Sequence[ZoneSource], first_generation: int = 1,
-                 publisher: Publisher | None = None) -> None:
+                 publisher: Publisher | None = None, cache: ImageCache | None = None) -> None:
         self.backends = list(backends)
         self.zones: dict[str, ServedZone] = {}
         #: the change token of each zone's last failed load
@@ -122,6 +123,13 @@ class ZoneDB:
         #: a refresh and the demand thread's loads change the index one at a time
         self.lock = threading.RLock()
         self._result: RefreshResult | None = None
+        #: the persisted image cache, and (at start) what it held
+        self.cache = cache if publisher is not None else None
+        self._cached: IndexBuilder | None = None
+        self._cache_bundles: list[int] = []
+        #: zones served from the cache at start, and whether the cache is behind the index
+        self.from_cache = 0
+        self._unsaved = False
         #: zones loaded (or found broken) on demand during the refresh under way
         self._demanded: set[str] = set()
         #: images compiled and not shipped yet
@@ -155,6 +163,8 @@ class ZoneDB:
         failed_backends = set()
         with self.lock:
             self._demanded = set()
+        if self.cache is not None and listed is not None and not len(self.index):
+            self._open_cache()
         quick = self._quick_listing(listed) if listed is not None and not len(self.index) \
             else None
         if quick is not None:
@@ -205,6 +215,9 @@ class ZoneDB:
                     continue
                 if not (force or retry_failed) and self._failed.get(name, self) == token:
                     continue
+                if served is None and self._cached is not None \
+                        and self._adopt(name, kind, backend, token):
+                    continue
                 if served is None and name not in self._failed:
                     self._put(name, PENDING, kind)     # listed: queries wait for it
                 to_load.setdefault(id(backend), []).append((name, kind, token))
@@ -222,8 +235,64 @@ class ZoneDB:
         finally:
             self._result = None
             with self.lock:
+                if self._cached is not None:
+                    self._cached = None
+                    for number in self._cache_bundles:
+                        self._release(number)
                 self._flush(result)
+        if result.changed or quick is not None:
+            self._unsaved = True
+        self.save_cache()
         return result
+
+    # -- the persisted image cache -----------------------------------------------------------
+
+    def _open_cache(self) -> None:
+        """At start: the cache's bundles go to the workers at once (their zones are served
+        once their tokens are found unchanged); the backends are asked for every zone's
+        token as they will give it after a load (SQLite's records fingerprint)."""
+        assert self.cache is not None and self.publisher is not None
+        loaded = self.cache.load()
+        if loaded is None:
+            return
+        self._cached, bundles = loaded
+        self._cache_bundles = list(bundles)
+        for number, fd in sorted(bundles.items()):
+            self.bundles[number] = [fd, 1]      # held until the zones in it are adopted
+            self.publisher.bundle(number, os.dup(fd))
+            self._next_bundle = max(self._next_bundle, number + 1)
+        for backend in self.backends:
+            full_tokens = getattr(backend, "tokens_as_loaded", None)
+            if full_tokens is not None:
+                full_tokens()
+
+    def _adopt(self, name: str, kind: str, backend: ZoneSource, token: Hashable) -> bool:
+        """Serve ``name`` from the cache if its image there is of the same token."""
+        assert self._cached is not None
+        wire = _wire(name)
+        entry = self._cached.get(wire)
+        if entry is None or entry[0] != LOADED or entry[2] not in self.bundles \
+                or entry[6] != token_digest(token):
+            return False
+        _state, _kind, bundle, offset, size, generation, digest, _id = entry
+        self._put(name, LOADED, kind, bundle, offset, size, generation, digest)
+        self.zones[name] = ServedZone(name, kind, backend.name, token, generation, 0)
+        self.from_cache += 1
+        return True
+
+    def save_cache(self) -> None:
+        """Write the cache if the index moved on since it was written, once every zone is
+        in (a cache of half-loaded zones would serve nothing more)."""
+        if self.cache is None or not self._unsaved or self.index.counts()["pending"]:
+            return
+        with self.lock:
+            bundles = {n: fd for n, (fd, live) in self.bundles.items() if live > 0}
+            try:
+                self.cache.save(self.index, bundles)
+            except OSError as exc:
+                log.error("image cache '%s' not written: %s", self.cache.directory, exc)
+                return
+            self._unsaved = False
 
     def _changed_only(self, backend: ZoneSource, force: bool, retry_failed: bool,
                       quick: list[str] | None) -> dict[str, tuple[ZoneSource, str]] | None:
@@ -461,7 +530,7 @@ class ZoneDB:
             self._put(name, BROKEN, kind)
 
     def _put(self, name: str, state: int, kind: str, bundle: int = 0, offset: int = 0,
-             size: int = 0, generation: int = 0) -> None:
+             size: int = 0, generation: int = 0, token: int = 0) -> None:
         wire = _wire(name)
         before = self.index.get(wire)
         if before is None:
@@ -471,7 +540,7 @@ class ZoneDB:
             self._release(before[2])
         elif before[0] == BROKEN:
             self._below.append(wire)
-        self.index.put(wire, state, kind, bundle, offset, size, generation)
+        self.index.put(wire, state, kind, bundle, offset, size, generation, token)
         if state == LOADED and bundle in self.bundles:
             self.bundles[bundle][1] += 1
 
@@ -503,8 +572,10 @@ class ZoneDB:
             self.bundles[number] = [fd, 0]
             self.publisher.bundle(number, os.dup(fd))
             for loaded, offset in zip(batch, offsets, strict=True):
+                served = self.zones.get(loaded.name)
                 self._put(loaded.name, LOADED, loaded.kind, number, offset,
-                          len(loaded.image), loaded.generation)
+                          len(loaded.image), loaded.generation,
+                          token_digest(served.token) if served is not None else 0)
         self._publish()
 
     def _publish(self) -> None:

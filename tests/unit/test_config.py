@@ -77,6 +77,7 @@ def test_table_rows_are_well_formed() -> None:
         assert row.name == row.name.lower() and " " not in row.name
     # fastdns's own names are only those PowerDNS has no equivalent for
     assert set(SETTINGS) - PDNS_SETTINGS == {"workers", "zone-check-interval", "heartbeat-timeout",
+                                             "zone-cache-dir",
                                              "gsqlite3-create-schema",
                                              "gsqlite3-seed-bind-config"}
     for alias, target in ALIASES.items():
