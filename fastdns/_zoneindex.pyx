@@ -17,6 +17,7 @@ from libc.string cimport memcmp, memcpy, memset
 
 from fastdns._names cimport name_to_lk, lk_to_name, name_len, wire_name_ok
 from fastdns._reader cimport NAME_MAX
+from fastdns._gil cimport YIELD_EVERY, let_others_run
 
 cdef extern from "<unistd.h>" nogil:
     ssize_t pwrite(int fd, const void *buf, size_t count, long offset)
@@ -212,26 +213,36 @@ cdef class ZoneIndex:
 cdef str _text(const uint8_t *name):
     """A wire name as presentation text (letters and digits as they are, the rest escaped
     as a master file writes them)."""
-    cdef list labels = []
+    cdef char out[1024]
+    cdef int n = 0
     cdef int p = 0
-    cdef int n, i
+    cdef int i, end
     cdef uint8_t c
-    cdef list chars
     while name[p]:
-        n = name[p]
-        chars = []
-        for i in range(p + 1, p + 1 + n):
+        end = p + 1 + name[p]
+        for i in range(p + 1, end):
             c = name[i]
             if c == 0x2e or c == 0x5c or c == 0x28 or c == 0x29 or c == 0x3b or c == 0x22 \
                     or c == 0x24 or c == 0x40:
-                chars.append("\\" + chr(c))
+                out[n] = 0x5c
+                out[n + 1] = c
+                n += 2
             elif c <= 0x20 or c >= 0x7f:
-                chars.append(f"\\{c:03d}")
+                out[n] = 0x5c
+                out[n + 1] = 0x30 + c // 100
+                out[n + 2] = 0x30 + (c // 10) % 10
+                out[n + 3] = 0x30 + c % 10
+                n += 4
             else:
-                chars.append(chr(c))
-        labels.append("".join(chars))
-        p += n + 1
-    return ".".join(labels) + "."
+                out[n] = c
+                n += 1
+        out[n] = 0x2e
+        n += 1
+        p = end
+    if n == 0:
+        out[0] = 0x2e
+        n = 1
+    return out[:n].decode("ascii")
 
 
 cdef class IndexBuilder:
@@ -380,7 +391,11 @@ cdef class IndexBuilder:
         cdef uint8_t k = _KIND_NUMBERS.get(kind, 0)
         if state != Z_LOADED and state != Z_PENDING and state != Z_BROKEN:
             raise ValueError("bad zone state")
+        cdef Py_ssize_t count = 0
         for name in names:
+            count += 1
+            if count % YIELD_EVERY == 0:
+                let_others_run()       # the manager's event loop reads its channel meanwhile
             raw = (<str>name).encode("ascii", "replace") if name is not None else b""
             p = raw
             n = len(raw)

@@ -186,9 +186,10 @@ _GENERAL: tuple[Setting, ...] = (
     Setting("heartbeat-timeout", _T.INT, "3",
             "seconds a worker may go without a heartbeat before it is replaced",
             reloadable=True, minimum=1, maximum=3600),
-    Setting("zone-cache-dir", _T.PATH, "",
+    Setting("zone-cache-dir", _T.STR, "",
             "directory of the persisted zone images a restart serves unchanged zones from "
-            "(default: beside the first gsqlite3 database, as <file>.fastdns-cache; no: none)"),
+            "(relative to config-dir; default: beside the first gsqlite3 database, as "
+            "<file>.fastdns-cache; no: none)"),
     Setting("zone-check-interval", _T.INT, "60",
             "seconds between checks of the SQL backends for changed zones (0: only on reload)",
             reloadable=True, minimum=0),

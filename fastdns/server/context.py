@@ -113,9 +113,11 @@ class MasterControl:
                             f"{message.zones} zones in")
 
     def _want_zone(self, message: messages.WantZone, fds: list[int]) -> None:
+        # dropped when the manager's channel is full (it is busy listing a million zones):
+        # the worker asks again while its queries wait
         manager = self.master.child_of(kinds.MANAGER, 0)
         if manager is not None:
-            self.master.send(manager, message)
+            self.master.send(manager, message, droppable=True)
 
     def _reloaded(self, message: messages.Reloaded, fds: list[int]) -> None:
         future = self._reloads.pop(message.request, None)

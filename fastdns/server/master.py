@@ -300,12 +300,15 @@ class Master:
         assert self.loop is not None
         self.loop.call_later(max(0.0, wait), now)
 
-    def send(self, c: Child, message: messages.Message, fds: tuple[int, ...] = ()) -> bool:
+    def send(self, c: Child, message: messages.Message, fds: tuple[int, ...] = (),
+             droppable: bool = False) -> bool:
+        """Send ``message`` to ``c``; a child whose channel is full is killed (it does not
+        read it), unless the message is ``droppable`` (its sender asks again)."""
         try:
             c.channel.send(message, fds)
             return True
         except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.ENOBUFS):
+            if exc.errno in (errno.EAGAIN, errno.ENOBUFS) and not droppable:
                 log.error("%s (pid %d) does not read its channel; killing it", c.name, c.pid)
                 c.killed_for = "it did not read its channel"
                 self.kill(c, signal.SIGKILL)

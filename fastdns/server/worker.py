@@ -44,6 +44,9 @@ FLOOD_INTERVAL = 10.0
 FLOODS = (("corrupt-packets", "malformed packets (FORMERR or dropped)"),
           ("parked-timeouts", "queries that waited too long for a zone being loaded or "
            "for the resolver (SERVFAIL)"))
+#: seconds after which a worker asks the manager again for a zone queries still wait for
+#: (the master drops the request when the manager's channel is full)
+WANT_AGAIN = 0.5
 #: seconds a graceful stop waits for TCP clients to take their answers (a client that does
 #: not read must not hold the stop up)
 GRACEFUL_TIMEOUT = 1.0
@@ -66,8 +69,9 @@ class Worker:
         self.engine = options.engine((), ())
         self.engine.set_index(self.zones.index, self.zones.bundles)
         self.cache = options.cache()
-        #: apexes of pending zones queries wait for (asked of the manager)
-        self.wanted: set[bytes] = set()
+        #: apexes of pending zones queries wait for -> [first, last] time the manager was
+        #: asked for it
+        self.wanted: dict[bytes, list[float]] = {}
         #: expand-alias: the resolver ALIAS targets are asked of (started with the loop)
         self.resolver: StubResolver | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -125,7 +129,7 @@ class Worker:
         for wire in list(self.wanted):
             entry = index.get(wire)
             if entry is None or entry["state"] != "pending":
-                self.wanted.discard(wire)
+                del self.wanted[wire]
                 self.responder.resume(wire, WAIT_ZONE)
         return len(ids) + len(message.below)
 
@@ -160,8 +164,10 @@ class Worker:
                 self._want_zone if qtype == WAIT_ZONE else self._lookup, name, qtype)
 
     def _want_zone(self, wire: bytes, qtype: int) -> None:
-        if wire not in self.wanted:
-            self.wanted.add(wire)
+        now = time.monotonic()
+        asked = self.wanted.setdefault(wire, [now, -WANT_AGAIN])
+        if now - asked[1] >= WANT_AGAIN:
+            asked[1] = now
             self.send(messages.WantZone(wire.hex()))
         if self._expiry is None and self._loop is not None:
             self._expiry = self._loop.call_later(0.1, self._expire)
@@ -178,6 +184,13 @@ class Worker:
 
     def _expire(self) -> None:
         self._expiry = None
+        now = time.monotonic()
+        for wire, (first, last) in list(self.wanted.items()):
+            if now - first > 2 * WANT_AGAIN + 2:
+                del self.wanted[wire]          # its queries have had their SERVFAIL
+            elif now - last >= WANT_AGAIN:
+                self.wanted[wire][1] = now
+                self.send(messages.WantZone(wire.hex()))
         self.responder.expire()
         self.engine.expire(monotonic_seconds())
         if self.responder.parked and self._loop is not None:

@@ -50,7 +50,9 @@ def default_directory(config: Any) -> str:
     "" for none."""
     directory = str(config["zone-cache-dir"]) if "zone-cache-dir" in config else ""
     if directory:
-        return "" if directory == "no" else directory
+        if directory == "no":
+            return ""
+        return os.path.join(str(config["config-dir"]), directory)
     for instance in config.instances:
         if instance.backend == "gsqlite3":
             database = str(config.backend(instance).get("database") or "")
@@ -73,6 +75,9 @@ class ImageCache:
         self.identity = identity
         #: bundle number -> (size, crc) of the files written
         self._written: dict[int, tuple[int, int]] = {}
+        #: the highest bundle number the manifest read lists (new bundles count on from it,
+        #: so that none takes the number of a cached one that failed its check)
+        self.highest = 0
 
     def _path(self, name: str) -> str:
         return os.path.join(self.directory, name)
@@ -105,6 +110,7 @@ class ImageCache:
         bundles: dict[int, int] = {}
         bad = 0
         for number, (size, crc) in dict(manifest.get("bundles", {})).items():
+            self.highest = max(self.highest, int(number))
             fd = self._load_bundle(int(number), int(size), int(crc))
             if fd is None:
                 bad += 1
@@ -185,11 +191,21 @@ class ImageCache:
         manifest = {"format": FORMAT, "identity": self.identity,
                     "index": {"size": len(data), "crc": zlib.crc32(data)},
                     "bundles": {str(n): list(v) for n, v in written.items()}}
-        self._write(MANIFEST, lambda out: os.write(out, json.dumps(manifest).encode()))
-        for number in set(self._written) - set(written):
-            with contextlib.suppress(OSError):
-                os.unlink(self._path(f"bundle-{number}"))
+        data = json.dumps(manifest).encode()
+
+        def write_manifest(out: int) -> None:
+            done = 0
+            while done < len(data):
+                done += os.write(out, data[done:])
+
+        self._write(MANIFEST, write_manifest)
         self._written = written
+        # bundles of earlier saves, and any a failed start left unlisted
+        for name in os.listdir(self.directory):
+            if name.startswith("bundle-") and name[7:].isdigit() \
+                    and int(name[7:]) not in written:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._path(name))
 
     def _write(self, name: str, fill: Any) -> None:
         tmp = self._path(f".{name}.tmp")

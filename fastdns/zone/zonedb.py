@@ -126,12 +126,14 @@ class ZoneDB:
         #: the persisted image cache, and (at start) what it held
         self.cache = cache if publisher is not None else None
         self._cached: IndexBuilder | None = None
-        self._cache_bundles: list[int] = []
+        self._cache_bundles: set[int] = set()
         #: zones served from the cache at start, and whether the cache is behind the index
         self.from_cache = 0
         self._unsaved = False
         #: zones loaded (or found broken) on demand during the refresh under way
         self._demanded: set[str] = set()
+        #: whether the index changed since it was last published
+        self._dirty = False
         #: images compiled and not shipped yet
         self._batch_images: list[LoadedZone] = []
         self._batch_bytes = 0
@@ -256,11 +258,11 @@ class ZoneDB:
         if loaded is None:
             return
         self._cached, bundles = loaded
-        self._cache_bundles = list(bundles)
+        self._cache_bundles = set(bundles)
+        self._next_bundle = max(self._next_bundle, self.cache.highest + 1)
         for number, fd in sorted(bundles.items()):
             self.bundles[number] = [fd, 1]      # held until the zones in it are adopted
             self.publisher.bundle(number, os.dup(fd))
-            self._next_bundle = max(self._next_bundle, number + 1)
         for backend in self.backends:
             full_tokens = getattr(backend, "tokens_as_loaded", None)
             if full_tokens is not None:
@@ -271,7 +273,7 @@ class ZoneDB:
         assert self._cached is not None
         wire = _wire(name)
         entry = self._cached.get(wire)
-        if entry is None or entry[0] != LOADED or entry[2] not in self.bundles \
+        if entry is None or entry[0] != LOADED or entry[2] not in self._cache_bundles \
                 or entry[6] != token_digest(token):
             return False
         _state, _kind, bundle, offset, size, generation, digest, _id = entry
@@ -541,6 +543,7 @@ class ZoneDB:
         elif before[0] == BROKEN:
             self._below.append(wire)
         self.index.put(wire, state, kind, bundle, offset, size, generation, token)
+        self._dirty = True
         if state == LOADED and bundle in self.bundles:
             self.bundles[bundle][1] += 1
 
@@ -554,11 +557,14 @@ class ZoneDB:
             self._release(before[2])
         self._below.append(wire)
         self.index.remove(wire)
+        self._dirty = True
 
     def _release(self, bundle: int) -> None:
         entry = self.bundles.get(bundle)
         if entry is not None:
             entry[1] -= 1
+            if entry[1] <= 0:
+                self._dirty = True          # to be retired by the next index
 
     def _flush(self, result: RefreshResult) -> None:
         """Ship the images compiled so far as a bundle, and publish the index."""
@@ -579,8 +585,11 @@ class ZoneDB:
         self._publish()
 
     def _publish(self) -> None:
-        if self.publisher is None:
+        """Publish the index, if it changed since it was last published (a check that
+        finds nothing costs the workers nothing)."""
+        if self.publisher is None or not (self._dirty or self._full):
             return
+        self._dirty = False
         retired = [number for number, (fd, live) in self.bundles.items() if live <= 0]
         for number in retired:
             os.close(self.bundles.pop(number)[0])
