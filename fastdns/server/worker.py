@@ -127,11 +127,19 @@ class Worker:
             if self.rows is not None:
                 self.rows.set(self.slot, "packetcache-size", len(self.cache))
         for wire in list(self.wanted):
-            entry = index.get(wire)
-            if entry is None or entry["state"] != "pending":
-                del self.wanted[wire]
-                self.responder.resume(wire, WAIT_ZONE)
+            self._resume_if_in(wire)
         return len(ids) + len(message.below)
+
+    def _resume_if_in(self, wire: bytes) -> bool:
+        """Answer the queries parked for zone ``wire`` if the index served is past
+        pending for it (loaded, broken or gone); whether it was."""
+        index = self.zones.index
+        entry = index.get(wire) if index is not None else None
+        if entry is not None and entry["state"] == "pending":
+            return False
+        self.wanted.pop(wire, None)
+        self.responder.resume(wire, WAIT_ZONE)
+        return True
 
     def purge(self, wire: bytes | None, below: bool) -> int:
         if self.cache is None:
@@ -164,6 +172,10 @@ class Worker:
                 self._want_zone if qtype == WAIT_ZONE else self._lookup, name, qtype)
 
     def _want_zone(self, wire: bytes, qtype: int) -> None:
+        # the query was parked on an index older than the one served now, perhaps: the
+        # zone may be in already, and the manager would not publish it again
+        if self._resume_if_in(wire):
+            return
         now = time.monotonic()
         asked = self.wanted.setdefault(wire, [now, -WANT_AGAIN])
         if now - asked[1] >= WANT_AGAIN:
@@ -186,6 +198,8 @@ class Worker:
         self._expiry = None
         now = time.monotonic()
         for wire, (first, last) in list(self.wanted.items()):
+            if self._resume_if_in(wire):
+                continue
             if now - first > 2 * WANT_AGAIN + 2:
                 del self.wanted[wire]          # its queries have had their SERVFAIL
             elif now - last >= WANT_AGAIN:

@@ -142,16 +142,8 @@ class ImageCache:
             if os.fstat(source).st_size != size:
                 return None
 
-            def copy(fd: int) -> None:
-                done = 0
-                while done < size:
-                    sent = os.sendfile(fd, source, done, size - done)
-                    if sent <= 0:
-                        raise OSError("short copy")
-                    done += sent
-                os.lseek(fd, 0, os.SEEK_SET)
-
-            fd = sealed_memfd(f"fastdns-zones-{number}", size, copy)
+            fd = sealed_memfd(f"fastdns-zones-{number}", size,
+                              lambda fd: _copy(source, fd, size))
         except OSError:
             return None
         finally:
@@ -219,6 +211,8 @@ class ImageCache:
 
 
 def _copy(source: int, out: int, size: int) -> None:
+    """``size`` octets from the start of ``source`` to ``out`` (at its position), by the
+    kernel."""
     done = 0
     while done < size:
         sent = os.sendfile(out, source, done, size - done)
