@@ -161,15 +161,6 @@ cdef class ZoneIndex:
     def nbytes(self):
         return self.hdr.size
 
-    def bundles(self):
-        """The numbers of the bundles its loaded zones lie in."""
-        cdef set out = set()
-        cdef uint64_t i
-        for i in range(self.nentries):
-            if self.entries[i].state == Z_LOADED:
-                out.add(self.entries[i].bundle)
-        return out
-
     def get(self, wire):
         """The entry of the zone whose apex is ``wire`` (wire form) as a dict, or None."""
         cdef uint8_t lk[256]
@@ -204,10 +195,6 @@ cdef class ZoneIndex:
             out.append(_text(self.names + e.name_off + 1 + self.names[e.name_off]))
         return out
 
-    def all_entries(self):
-        """Every entry as a dict (tests and tools)."""
-        cdef uint64_t i
-        return [self._entry(&self.entries[i]) for i in range(self.nentries)]
 
 
 cdef str _text(const uint8_t *name):
@@ -482,18 +469,6 @@ cdef class IndexBuilder:
         return (e.state, KINDS[e.kind], e.bundle, e.offset, e.size, e.generation, e.token,
                 e.zone_id)
 
-    def names_wire(self):
-        """Every zone's apex in wire form (lowercase), in entry order."""
-        cdef list out = []
-        cdef uint64_t i
-        cdef uint32_t off
-        cdef int lklen
-        for i in range(self.nentries):
-            off = self.entries[i].name_off
-            lklen = self.names[off]
-            out.append(self.names[off + 1 + lklen:off + 2 + 2 * lklen])
-        return out
-
     def counts(self):
         """{state name: zones}."""
         cdef uint64_t n[4]
@@ -502,31 +477,6 @@ cdef class IndexBuilder:
         for i in range(self.nentries):
             n[self.entries[i].state & 3] += 1
         return {"loaded": n[Z_LOADED], "pending": n[Z_PENDING], "broken": n[Z_BROKEN]}
-
-    def bundle_bytes(self):
-        """{bundle number: octets of the images in it that are served}."""
-        cdef dict out = {}
-        cdef uint64_t i
-        for i in range(self.nentries):
-            if self.entries[i].state == Z_LOADED:
-                out[self.entries[i].bundle] = out.get(self.entries[i].bundle, 0) + \
-                    self.entries[i].size
-        return out
-
-    def in_bundles(self, bundles):
-        """(apex wire, offset, size) of the served zones in the bundles ``bundles``."""
-        cdef set wanted = set(bundles)
-        cdef list out = []
-        cdef uint64_t i
-        cdef IndexEntry *e
-        cdef int lklen
-        for i in range(self.nentries):
-            e = &self.entries[i]
-            if e.state == Z_LOADED and e.bundle in wanted:
-                lklen = self.names[e.name_off]
-                out.append((e.bundle, self.names[e.name_off + 1 + lklen:
-                                                 e.name_off + 2 + 2 * lklen], e.offset, e.size))
-        return out
 
     def load(self, ZoneIndex index not None):
         """Become a copy of the published ``index`` (the persisted image cache: its

@@ -122,7 +122,6 @@ class ZoneDB:
         self._full = publisher is not None
         #: a refresh and the demand thread's loads change the index one at a time
         self.lock = threading.RLock()
-        self._result: RefreshResult | None = None
         #: the persisted image cache, and (at start) what it held
         self.cache = cache if publisher is not None else None
         self._cached: IndexBuilder | None = None
@@ -229,13 +228,11 @@ class ZoneDB:
             self._publish()
         if listed is not None:
             listed()
-        self._result = result
         try:
             for backend in self.backends:
                 if id(backend) in to_load:
                     self._load_from(backend, to_load[id(backend)], result)
         finally:
-            self._result = None
             with self.lock:
                 if self._cached is not None:
                     self._cached = None
