@@ -12,7 +12,7 @@ from setuptools import Extension, setup
 
 EXTENSIONS = [# the wire format: names, queries, the response encoder, their Python API
               "_names", "_query", "_encoder", "_wire",
-              "_snapshot", "_shm", "_pcache",
+              "_snapshot", "_shm", "_pcache", "_sigcache",
               # the answer engine: its sections, zone table, supplied data, lookup, the entry
               "_zoneindex", "_sections", "_zonetable", "_supply", "_lookup", "_engine",
               # the worker's per-packet path: parked queries, the responder and UDP reader
