@@ -11,7 +11,7 @@ change checks to look again (``_wrote``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastdns.backends.bind import BindBackend
 from fastdns.backends.gsqlconn import SQLConnection, message
@@ -37,6 +37,22 @@ TABLES = {
     "cryptokeys": ("id", "domain_id", "flags", "active", "published", "content"),
     "tsigkeys": ("id", "name", "algorithm", "secret"),
 }
+
+
+class KeyRow(NamedTuple):
+    """One ``cryptokeys`` row: PowerDNS's columns (``content``: the ISC text)."""
+
+    id: int
+    flags: int
+    active: bool
+    published: bool
+    content: str
+
+
+def _key_row(row: Any) -> KeyRow:
+    key_id, flags, active, published, content = row
+    return KeyRow(int(key_id), int(flags or 0), bool(active),
+                  bool(published) if published is not None else True, content or "")
 
 
 class ZoneWrites(SQLConnection):
@@ -182,6 +198,123 @@ class ZoneWrites(SQLConnection):
             cur.execute(self._q("INSERT INTO domainmetadata (domain_id, kind, content) "
                                 "VALUES (?, ?, ?)"), (domain_id, kind, value))
         self._wrote()
+
+    # -- DNSSEC keys (``cryptokeys``) ---------------------------------------------------
+
+    def keys(self, zone: str) -> list[KeyRow]:
+        """The ``cryptokeys`` rows of ``zone``, by id; BackendError if there is no such
+        zone."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("SELECT id, flags, active, published, content FROM cryptokeys "
+                                "WHERE domain_id = ? ORDER BY id"), (domain_id,))
+            return [_key_row(row) for row in cur.fetchall()]
+
+    def keys_many(self, zones: Iterable[str]) -> dict[str, list[KeyRow]]:
+        """The keys of each of ``zones`` (names as given) in one query; zones without keys
+        (or not in the database) are left out."""
+        wanted = {db_name(zone): zone for zone in zones}
+        out: dict[str, list[KeyRow]] = {}
+        with self._cursor() as cur:
+            cur.execute("SELECT d.name, k.id, k.flags, k.active, k.published, k.content "
+                        "FROM cryptokeys k JOIN domains d ON d.id = k.domain_id "
+                        "ORDER BY k.id")
+            for name, *row in cur.fetchall():
+                zone = wanted.get(name or "")
+                if zone is not None:
+                    out.setdefault(zone, []).append(_key_row(row))
+        return out
+
+    def meta_many(self, zones: Iterable[str], kinds: Iterable[str]
+                  ) -> dict[str, dict[str, list[str]]]:
+        """Metadata ``kinds`` (uppercase) of each of ``zones`` in one query."""
+        wanted = {db_name(zone): zone for zone in zones}
+        upper = {kind.upper() for kind in kinds}
+        out: dict[str, dict[str, list[str]]] = {}
+        with self._cursor() as cur:
+            cur.execute("SELECT d.name, m.kind, m.content FROM domainmetadata m "
+                        "JOIN domains d ON d.id = m.domain_id ORDER BY m.id")
+            for name, kind, content in cur.fetchall():
+                zone = wanted.get(name or "")
+                kind = (kind or "").upper()
+                if zone is not None and kind in upper:
+                    out.setdefault(zone, {}).setdefault(kind, []).append(content or "")
+        return out
+
+    def add_key(self, zone: str, flags: int, active: bool, published: bool,
+                content: str) -> int:
+        """Add a key to ``zone``; its id."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("INSERT INTO cryptokeys (domain_id, flags, active, published, "
+                                "content) VALUES (?, ?, ?, ?, ?)"),
+                        (domain_id, flags, bool(active), bool(published), content))
+            cur.execute(self._q("SELECT MAX(id) FROM cryptokeys WHERE domain_id = ?"),
+                        (domain_id,))
+            key_id = int(cur.fetchone()[0])
+        self._wrote()
+        return key_id
+
+    def add_keys_many(self, keys: Iterable[tuple[str, int, bool, bool, str]],
+                      progress: Callable[[int], None] | None = None) -> int:
+        """Add many keys, ``(zone, flags, active, published, content)`` each, in one
+        transaction (secure-all-zones); how many.  BackendError (nothing added) if a zone
+        is not in the database."""
+        count = 0
+        with self._cursor() as cur:
+            cur.execute("SELECT id, name FROM domains")
+            ids = {name: int(domain_id) for domain_id, name in cur.fetchall()}
+            batch: list[tuple[int, int, bool, bool, str]] = []
+            query = self._q("INSERT INTO cryptokeys (domain_id, flags, active, published, "
+                            "content) VALUES (?, ?, ?, ?, ?)")
+            for zone, flags, active, published, content in keys:
+                domain_id = ids.get(db_name(zone))
+                if domain_id is None:
+                    raise BackendError(f"zone '{db_name(zone)}' is not in backend "
+                                       f"'{self.name}'")
+                batch.append((domain_id, flags, bool(active), bool(published), content))
+                if len(batch) >= 1000:
+                    cur.executemany(query, batch)
+                    count += len(batch)
+                    batch.clear()
+                    if progress is not None:
+                        progress(count)
+            if batch:
+                cur.executemany(query, batch)
+                count += len(batch)
+        self._wrote()
+        return count
+
+    def set_key_active(self, zone: str, key_id: int, active: bool) -> bool:
+        """Set a key's ``active``; False if ``zone`` has no key ``key_id``."""
+        return self._set_key(zone, key_id, "active", active)
+
+    def set_key_published(self, zone: str, key_id: int, published: bool) -> bool:
+        """Set a key's ``published``; False if ``zone`` has no key ``key_id``."""
+        return self._set_key(zone, key_id, "published", published)
+
+    def _set_key(self, zone: str, key_id: int, column: str, value: bool) -> bool:
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("SELECT id FROM cryptokeys WHERE domain_id = ? AND id = ?"),
+                        (domain_id, key_id))
+            if cur.fetchone() is None:
+                return False
+            cur.execute(self._q(f"UPDATE cryptokeys SET {column} = ? WHERE id = ?"),
+                        (bool(value), key_id))
+        self._wrote()
+        return True
+
+    def remove_key(self, zone: str, key_id: int) -> bool:
+        """Remove a key of ``zone``; False if there was none with that id."""
+        with self._cursor() as cur:
+            domain_id = self._domain_id(cur, zone)
+            cur.execute(self._q("DELETE FROM cryptokeys WHERE domain_id = ? AND id = ?"),
+                        (domain_id, key_id))
+            found = cur.rowcount != 0
+        if found:
+            self._wrote()
+        return found
 
     # -- autoprimaries (``supermasters``) ------------------------------------------------
 
