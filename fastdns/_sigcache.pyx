@@ -384,18 +384,18 @@ cdef class SigCache:
         cdef int way = -1
         cdef int w
         cdef bint same = False
-        # the key already has a way: write there (a signer re-signing it, or two at once)
+        # the key already has a way: write there (a signer re-signing it). If a writer holds
+        # that way, take another: the way may be held for good (a writer killed in the
+        # middle), and readers pass over a held way to the next with the same tag.
         for w in range(SC_WAYS):
             if load_relaxed(&meta.tag[w]) == tag \
                     and memcmp(_slot(t, bucket, w).key, key, SC_KEY) == 0:
                 slot = _slot(t, bucket, w)
                 seq = load_relaxed(&slot.seq)
-                if seq & 1 or not cas(&slot.seq, seq, seq + 1):
-                    atomic_add(&self.hdr.skipped, 1)
-                    return 0            # another writer is storing it right now
-                way = w
-                same = True
-                break
+                if not seq & 1 and cas(&slot.seq, seq, seq + 1):
+                    way = w
+                    same = True
+                    break
         if way < 0 and _lock_victim(t, bucket, now, &way) < 0:
             atomic_add(&self.hdr.skipped, 1)
             return 0
@@ -510,6 +510,13 @@ cdef class SigCache:
         if not 1 <= len(sig) <= SC_SIG_MAX:
             raise ValueError(f"a signature is 1..{SC_SIG_MAX} octets, not {len(sig)}")
         return self.sc_put(<const uint8_t *>key, <const uint8_t *>sig, <int>len(sig), now) > 0
+
+    def _sc_put(self, bytes key not None, bytes sig not None, uint32_t now=0):
+        """sc_put's own result (1 stored, 0 not, -1 a bad length), for tests."""
+        self._check()
+        if len(key) != SC_KEY:
+            raise ValueError("a signature cache key is 16 octets")
+        return self.sc_put(<const uint8_t *>key, <const uint8_t *>sig, <int>len(sig), now)
 
     @property
     def capacity(self):
