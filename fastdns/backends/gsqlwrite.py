@@ -3,9 +3,9 @@ autoprimaries, zones copied in from a named.conf, and the schema.
 
 Rows are written as PowerDNS 4.7 writes them: names lowercase without the trailing dot
 (``_checked``), the MX/SRV priority in ``prio``, ``domains.type`` NATIVE, MASTER or SLAVE;
-rectify adds and removes the empty non-terminal rows (NULL type) as PowerDNS's
-rectify-zone does for an unsigned zone. Each write is one transaction, and tells the
-change checks to look again (``_wrote``).
+rectify (fastdns.backends.gsqlrectify) sets ``auth`` and ``ordername`` and adds and removes
+the empty non-terminal rows (NULL type) as PowerDNS's rectify-zone does. Each write is one
+transaction, and tells the change checks to look again (``_wrote``).
 """
 
 from __future__ import annotations
@@ -145,32 +145,15 @@ class ZoneWrites(SQLConnection):
             [(domain_id, r.name, r.type, r.content, r.ttl, r.prio, bool(r.disabled),
               r.ordername, bool(r.auth)) for r in _checked(rows)])
 
-    def rectify_zone(self, zone: str) -> int:
-        """Bring the empty non-terminal rows (NULL type) in line with the records, as
-        PowerDNS 4.7's rectify-zone does for an unsigned zone (it leaves ``auth`` and
-        ``ordername`` alone there); how many rows it added or removed."""
-        with self._cursor() as cur:
-            domain_id = self._domain_id(cur, zone)
-            apex = db_name(zone)
-            cur.execute(self._q("SELECT name, type FROM records WHERE domain_id = ?"),
-                        (domain_id,))
-            names: set[str] = set()
-            have_ent: set[str] = set()
-            for name, rtype in cur.fetchall():
-                (names if rtype is not None else have_ent).add((name or "").lower())
-            wanted = _empty_non_terminals(names, apex)
-            stale = sorted(have_ent - wanted)
-            missing = sorted(wanted - have_ent)
-            if stale:
-                cur.executemany(self._q("DELETE FROM records WHERE domain_id = ? AND name = ? "
-                                        "AND type IS NULL"),
-                                [(domain_id, name) for name in stale])
-            if missing:
-                self._insert(cur, domain_id, [Row(name, None, "", 0, 0, False, True, None)
-                                              for name in missing])
-        if stale or missing:
-            self._wrote()
-        return len(stale) + len(missing)
+    def rectify_zone(self, zone: str, dnssec: bool = False) -> int:
+        """Rectify ``zone`` as PowerDNS 4.7's rectify-zone does (fastdns.backends.gsqlrectify:
+        ``auth``, ``ordername`` and the empty non-terminal rows; with ``dnssec`` False, as
+        with PowerDNS's ``gsqlite3-dnssec=no``, only the empty non-terminal rows); how many
+        empty non-terminal rows it added or removed."""
+        from fastdns.backends.gsqlrectify import rectify
+
+        done = rectify(self, zone, dnssec)
+        return len(done.ents_added) + len(done.ents_removed)
 
     # -- metadata ------------------------------------------------------------------------
 

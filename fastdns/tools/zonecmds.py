@@ -20,6 +20,7 @@ from typing import Any
 import dns.name
 
 from fastdns.backends.gsql import BATCH, DB_KINDS, Columns, GSQLBackend, Row, db_name
+from fastdns.backends.gsqlrectify import MAX_NSEC3_ITERATIONS, Rectified, rectify
 from fastdns.config.settings import parse_address
 from fastdns.tools.content import (
     ContentError,
@@ -568,13 +569,33 @@ def increase_serial(ctx: Context, args: list[str]) -> int:
     return 0
 
 
-def rectify_one(ctx: Context, zone: str) -> str | None:
-    """Rectify ``zone``; pdnsutil's message, or None when there is no such zone."""
+def backend_dnssec(ctx: Context, backend: object) -> bool:
+    """The ``<backend>-dnssec`` setting of the launched ``backend`` (PowerDNS reads and
+    writes keys, DNSSEC metadata, ``auth`` and ``ordername`` only where it is on)."""
+    for instance in ctx.config.instances:
+        if ctx.backend(str(instance)) is backend:
+            return bool(ctx.config.backend(instance).get("dnssec"))
+    return False
+
+
+def rectify_one(ctx: Context, zone: str) -> Rectified | None:
+    """Rectify ``zone`` as pdnsutil 4.7 does; None when there is no such zone (or no SOA)."""
     backend = ctx.find(zone)
     if not isinstance(backend, GSQLBackend) or not rrset_rows(backend, zone, zone, "SOA"):
         return None
-    updates = backend.rectify_zone(zone)
-    return f"Adding empty non-terminals for non-DNSSEC zone '{zone}', {updates} updates"
+    limit = ctx.config["max-nsec3-iterations"] if "max-nsec3-iterations" in ctx.config \
+        else MAX_NSEC3_ITERATIONS
+    return rectify(backend, zone, backend_dnssec(ctx, backend), int(limit))
+
+
+def _report(ctx: Context, done: Rectified, quiet: bool = False) -> bool:
+    """pdnsutil's lines for one rectify (on stderr; ``quiet``: only on failure)."""
+    if not quiet or not done.ok:
+        if done.info:
+            ctx.warn(done.info)
+        if not done.ok and done.error:
+            ctx.warn(done.error)
+    return done.ok
 
 
 @command("rectify-zone", "rectify-zone ZONE [ZONE ..]", "Fix up DNSSEC fields (order, auth)",
@@ -584,12 +605,12 @@ def rectify_zone(ctx: Context, args: list[str]) -> int:
     code = 0
     for text in args:
         zone = zone_arg(text)
-        message = rectify_one(ctx, zone)
-        if message is None:
+        done = rectify_one(ctx, zone)
+        if done is None:
             ctx.warn(f"No SOA known for '{zone}', is such a zone in the database?")
             code = 1
-        else:
-            ctx.warn(message)
+        elif not _report(ctx, done):
+            code = 1
     return code
 
 
@@ -602,6 +623,7 @@ def rectify_all_zones(ctx: Context, args: list[str]) -> int:
     if args and not quiet:
         raise UsageError("rectify-all-zones [quiet]")
     count = 0
+    ok = True
     with_soa: dict[int, set[str]] = {}
     for info, backend in ctx.zones():
         if not isinstance(backend, GSQLBackend):
@@ -611,12 +633,13 @@ def rectify_all_zones(ctx: Context, args: list[str]) -> int:
             with_soa[id(backend)] = zones_with_soa(backend)
         if zone not in with_soa[id(backend)]:
             continue  # pdnsutil lists only zones with an SOA here
-        message = rectify_one(ctx, zone)
-        if message is None:
+        done = rectify_one(ctx, zone)
+        if done is None:
             continue
-        if not quiet:
-            ctx.warn(f"Rectifying {zone}: {message}")
         count += 1
+        if not quiet:
+            ctx.err.write(f"Rectifying {zone}: ")
+        ok = _report(ctx, done, quiet) and ok
     if not quiet:
         ctx.say(f"Rectified {count} zones.")
-    return 0
+    return 0 if ok else 1
