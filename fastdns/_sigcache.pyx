@@ -182,6 +182,7 @@ cdef extern from *:
     void atomic_add "fastdns_sc_add"(uint64_t *p, uint64_t v) noexcept nogil
     uint64_t load64 "fastdns_sc_load64"(const uint64_t *p) noexcept nogil
     void cpu_relax "fastdns_sc_relax"() noexcept nogil
+    void prefetch "__builtin_prefetch"(const void *addr) noexcept nogil
     uint64_t reduce "fastdns_sc_reduce"(uint64_t h, uint64_t n) noexcept nogil
     uint64_t get_u64 "fastdns_sc_u64"(const uint8_t *p) noexcept nogil
     uint32_t get_u32 "fastdns_sc_u32"(const uint8_t *p) noexcept nogil
@@ -361,6 +362,10 @@ cdef class SigCache:
         if self.base == NULL:
             return -1
         cdef uint32_t tag = _tag(key)
+        if self.tables[1].nbuckets:
+            # a large signature (RSA) is looked for in the small table first: start loading
+            # its large bucket now, so that the two misses overlap rather than add up
+            prefetch(_bucket(&self.tables[1], key))
         cdef int n = _table_get(&self.tables[0], key, tag, out, now)
         if n < 0:
             n = _table_get(&self.tables[1], key, tag, out, now)
