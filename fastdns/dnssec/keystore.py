@@ -203,7 +203,8 @@ def _row(row: Any) -> KeyRow:
 
 def keystore_for(ctx_or_config: Any, zone: str) -> KeyStore | None:
     """The key store of ``zone`` (no trailing dot), or None when the zone is in no
-    launched backend, or in the bind backend without ``bind-dnssec-db``.
+    launched backend, in an SQL backend whose ``<backend>-dnssec`` setting is off, or in
+    the bind backend without ``bind-dnssec-db``.
 
     ``ctx_or_config``: a fastdns-util Context (its opened backends are used; the first in
     ``launch=`` order that has the zone wins), or a Config (the backends are opened here,
@@ -218,7 +219,7 @@ def keystore_for(ctx_or_config: Any, zone: str) -> KeyStore | None:
         if backend is None:
             return None
         if isinstance(backend, GSQLBackend):
-            return backend
+            return backend if _dnssec_on(config, backend.name) else None
         if isinstance(backend, BindBackend):
             return _bind_store(config, backend.name)
         return None
@@ -227,13 +228,25 @@ def keystore_for(ctx_or_config: Any, zone: str) -> KeyStore | None:
         if instance.backend in ("gsqlite3", "gpgsql", "gmysql"):
             sql = open_backend(config, instance)
             if sql.zone_info(zone) is not None:
-                return sql
+                if _dnssec_on(config, str(instance)):
+                    return sql
+                sql.close()
+                return None
             sql.close()
         elif instance.backend == "bind":
             path = config.backend(instance).get("config") or ""
             if path and dotted in {i.name for i in BindBackend(path).list_zones()}:
                 return _bind_store(config, str(instance))
     return None
+
+
+def _dnssec_on(config: Any, name: str) -> bool:
+    """The ``<backend>-dnssec`` setting of the SQL backend ``name``: PowerDNS keeps keys
+    and DNSSEC metadata only where it is on (and ignores the ones there when it is off)."""
+    for instance in config.instances:
+        if str(instance) == name:
+            return bool(config.backend(instance).get("dnssec"))
+    return False
 
 
 def _bind_store(config: Any, name: str) -> BindDnssecDB | None:
