@@ -23,6 +23,9 @@
 # (``used``, the caller's u32 clock, compared modulo 2^32). A hit refreshes ``used`` unless
 # it already holds ``now``. Nothing ever clears more than the one way it replaces.
 #
+# A key's signatures are all of one size class (the key covers the signing key, so its
+# algorithm): a key is looked for in the small table, then in the large one.
+#
 # Readers take no lock (a seqlock per slot): a writer moves ``seq`` from even to odd by CAS
 # (if it cannot, another writer holds the way: it tries the next or gives up, this is a
 # cache), writes, and releases it even again. A reader reads ``seq`` (acquire), the slot,

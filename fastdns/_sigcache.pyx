@@ -408,6 +408,8 @@ cdef class SigCache:
         seq = slot.seq                  # odd: ours
         fence_release()
         old_tag = load_relaxed(&meta.tag[way])
+        # (another writer may have put a new key in this way since it was compared)
+        same = old_tag != 0 and memcmp(slot.key, key, SC_KEY) == 0
         slot.len = <uint16_t>siglen
         memcpy(slot.key, key, SC_KEY)
         memcpy(<uint8_t *>slot + SC_SLOT_HEAD, sig, siglen)
