@@ -374,6 +374,13 @@ class ZoneKey:
             return False
         return True
 
+    def __eq__(self, other: object) -> bool:
+        """Keys are equal when their DNSKEY rdata are (flags, algorithm, public key)."""
+        return isinstance(other, ZoneKey) and other._rdata == self._rdata
+
+    def __hash__(self) -> int:
+        return hash(self._rdata)
+
     def __repr__(self) -> str:
         return f"ZoneKey(algorithm={self.algorithm}, flags={self.flags}, tag={self._tag})"
 
