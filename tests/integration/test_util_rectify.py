@@ -12,6 +12,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import dns.dnssec
 import pytest
 
 from fastdns.cli.util import main as util_main
@@ -243,3 +244,76 @@ def test_rectify_all_zones_and_missing_zones(site: Site, tmp_path: Path) -> None
     compare(site, tmp_path, "rectify-all-zones", "quiet", code=1)
     compare(site, tmp_path, "rectify-zone", "two.example", "missing.example", code=1)
     compare(site, tmp_path, "rectify-zone", "nosoa.example", code=1)
+
+
+# --------------------------------------------------------------------------------------------
+# hash-zone-record
+
+
+def test_hash_zone_record(site: Site, tmp_path: Path) -> None:
+    compare(site, tmp_path, "hash-zone-record", "example.com", "www.example.com")
+    compare(site, tmp_path, "hash-zone-record", "missing.example", "www")
+    assert site.util("hash-zone-record", "example.com") == (          # as pdnsutil: exit 0
+        0, "", "Syntax: fastdns-util hash-zone-record ZONE RNAME\n")
+    site.pdnsutil("set-nsec3", "example.com", "1 0 7 AbC1")
+    for name in ("www.example.com", "WWW.Example.COM.", "www", "a\\.b.example.com",
+                 "x\\032y.example.com", "example.com"):
+        compare(site, tmp_path, "hash-zone-record", "example.com", name)
+    compare(site, tmp_path, "hash-zone-record", "example.com", "www", dnssec=False)
+    site.pdnsutil("set-nsec3", "example.com", "1 0 0 -", "narrow")
+    _, ours = compare(site, tmp_path, "hash-zone-record", "Example.com.", "www.example.com")
+    assert ours.util("hash-zone-record", "example.com", "www.example.com")[1] == \
+        dns.dnssec.nsec3_hash("www.example.com.", "", 0, 1).lower() + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# check-zone's DNSSEC checks
+
+KEY = "6EsxkBcEbcTxC9hojRTgUwZk8BOcKqbFS6kNqX3m3ILRKINU4RwKKW/08SsZxBFPk4CkmG/AfUVHPnhfjPCjvQ=="
+CHECKED = textwrap.dedent(f"""\
+    $ORIGIN ck.test.
+    $TTL 300
+    @ SOA ns1 hostmaster 1 2h 1h 2w 5m
+    @ NS ns1
+    ns1 A 192.0.2.1
+    www A 192.0.2.2
+    *.wild A 192.0.2.3
+    sub NS ns.sub
+    sub DS {DS}
+    ns.sub A 192.0.2.4
+    lost DS {DS}
+    @ 3600 DNSKEY 256 3 13 {KEY}
+    @ 300 CDNSKEY 256 3 13 {KEY}
+    sub DNSKEY 256 3 13 {KEY}
+    www RRSIG A 13 3 300 20240101000000 20231201000000 12345 ck.test. {KEY}
+    www NSEC wild.ck.test. A RRSIG NSEC
+    0p9mhaveqvm6t7vbl5lop2u3t2rp3tom NSEC3 1 1 12 aabbccdd 2t7b4g4vsa5smi47k61mv5bv1a22bojr A
+    """)
+
+
+def test_check_zone_dnssec_texts(tmp_path: Path) -> None:
+    site = Site(tmp_path / "base").create()
+    (tmp_path / "ck.zone").write_text(CHECKED)
+    site.pdnsutil("load-zone", "ck.test", str(tmp_path / "ck.zone"))
+    out = compare(site, tmp_path, "check-zone", "ck.test", code=1)[1].util(
+        "check-zone", "ck.test")[1]
+    assert "[Error] RRSIG found at 'www.ck.test' in non-presigned zone. These do not belong " \
+        "in the database.\n" in out
+    assert "[Error] NSEC or NSEC3 found at 'www.ck.test'. These do not belong in the " \
+        "database.\n" in out
+    assert "[Warning] DNSKEY at 'ck.test' in non-presigned zone will mostly be ignored and " \
+        "can cause problems.\n" in out
+    assert "[Error] Following record is auth=1, run pdnsutil rectify-zone?: ns.sub.ck.test " \
+        "IN A 192.0.2.4\n" in out
+    compare(site, tmp_path, "check-zone", "ck.test", dnssec=False, code=1)
+    site.pdnsutil("rectify-zone", "ck.test")
+    site.sql("UPDATE records SET auth = 0 WHERE name = 'www.ck.test'")
+    compare(site, tmp_path, "check-zone", "ck.test", code=1)
+    site.pdnsutil("secure-zone", "ck.test")
+    site.pdnsutil("set-nsec3", "ck.test", "1 1 0 -")
+    out = compare(site, tmp_path, "check-zone", "ck.test", code=1)[1].util(
+        "check-zone", "ck.test")[1]
+    assert "[Info] Wildcard records in opt-out zones are insecure." in out
+    site.pdnsutil("set-presigned", "ck.test")
+    compare(site, tmp_path, "check-zone", "ck.test", code=1)
+    compare(site, tmp_path, "check-all-zones", code=1)
