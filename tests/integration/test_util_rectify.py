@@ -317,3 +317,43 @@ def test_check_zone_dnssec_texts(tmp_path: Path) -> None:
     site.pdnsutil("set-presigned", "ck.test")
     compare(site, tmp_path, "check-zone", "ck.test", code=1)
     compare(site, tmp_path, "check-all-zones", code=1)
+
+
+# --------------------------------------------------------------------------------------------
+# PostgreSQL (booleans, its own placeholders): one NSEC3 opt-out zone
+
+
+def test_nsec3_opt_out_on_postgresql(tmp_path: Path) -> None:
+    from tests._support.sqldb import TempDatabase
+
+    def setup(db: TempDatabase, name: str) -> Path:
+        conf = tmp_path / name
+        conf.mkdir()
+        (conf / "pdns.conf").write_text("".join(f"{k}={v}\n" for k, v in
+                                                db.settings().items()) + "gpgsql-dnssec=yes\n")
+        for args in (("load-zone", "example.com", str(tmp_path / "example.zone")),
+                     ("secure-zone", "example.com"),
+                     ("set-nsec3", "example.com", "1 1 3 Be5A")):
+            done = subprocess.run([PDNSUTIL, f"--config-dir={conf}", *args],
+                                  capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+        db.execute("DELETE FROM records WHERE type IS NULL")
+        db.execute("UPDATE records SET auth = true, ordername = NULL")
+        return conf
+
+    def rows(db: TempDatabase) -> list[tuple]:
+        return sorted(db.execute("SELECT name, type, auth, ordername, content, ttl, prio "
+                                 "FROM records"), key=repr)
+
+    (tmp_path / "example.zone").write_text(ZONE)
+    with TempDatabase("gpgsql", tmp_path) as theirs, TempDatabase("gpgsql", tmp_path) as ours:
+        their_conf, our_conf = setup(theirs, "pdns"), setup(ours, "fastdns")
+        done = subprocess.run([PDNSUTIL, f"--config-dir={their_conf}", "rectify-zone",
+                               "example.com"], capture_output=True, text=True, timeout=60)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = util_main([f"--config-dir={our_conf}", "rectify-zone", "example.com"])
+        assert (code, out.getvalue(), err.getvalue()) == \
+            (done.returncode, done.stdout, done.stderr)
+        assert rows(ours) == rows(theirs)
+        assert ("e.insec3.example.com", None, False, None, None, None, None) in rows(ours)
