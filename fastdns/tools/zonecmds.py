@@ -655,9 +655,7 @@ def rectify_all_zones(ctx: Context, args: list[str]) -> int:
 @command("hash-zone-record", "hash-zone-record ZONE RNAME",
          "Calculate the NSEC3 hash for RNAME in ZONE")
 def hash_zone_record(ctx: Context, args: list[str]) -> int:
-    if len(args) < 2:
-        ctx.warn("Syntax: fastdns-util hash-zone-record ZONE RNAME")
-        return 0  # as pdnsutil
+    require(args, 2, None, "hash-zone-record ZONE RNAME")  # pdnsutil ignores more
     shown = args[0] if args[0] in ("", ".") else args[0].removesuffix(".")
     try:
         zone = "." if shown in ("", ".") else db_name(".".join(
