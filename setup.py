@@ -14,7 +14,8 @@ EXTENSIONS = [# the wire format: names, queries, the response encoder, their Pyt
               "_names", "_query", "_encoder", "_wire",
               "_snapshot", "_shm", "_pcache", "_sigcache",
               # the answer engine: its sections, zone table, supplied data, lookup, the entry
-              "_zoneindex", "_sections", "_zonetable", "_supply", "_lookup", "_engine",
+              "_zoneindex", "_signing", "_sections", "_zonetable", "_supply", "_lookup",
+              "_engine",
               # the worker's per-packet path: parked queries, the responder and UDP reader
               "_parking", "_udp",
               # the reader of record data: types, fields, own readers, the entry
@@ -29,7 +30,8 @@ EXTENSIONS = [# the wire format: names, queries, the response encoder, their Pyt
               "zone._rows",
               "backends._sqlite3rows"]
 #: C libraries an extension links with (SQLite's C API: libsqlite3-dev to build)
-LIBRARIES = {"backends._sqlite3rows": ["sqlite3"]}
+LIBRARIES = {"backends._sqlite3rows": ["sqlite3"],
+             "_signing": ["crypto"]}    # libcrypto's SHA-1 (NSEC3): libssl-dev to build
 
 DEBUG = os.environ.get("FASTDNS_DEBUG") == "1"
 ANNOTATE = DEBUG or os.environ.get("FASTDNS_ANNOTATE") == "1"

@@ -66,6 +66,20 @@ ctypedef struct Target:
                               # SVCB/HTTPS AliasMode chain)
     bint required             # glue below the cut of a referral (RFC 9471): TC if it does not fit
 
+cdef enum:
+    PROOFS_MAX = 6            # NSEC/NSEC3 records one answer may need (NXDOMAIN: 3)
+    PROOF_NSEC = 1            # the NSEC of node ``index``
+    PROOF_NSEC3 = 2           # the NSEC3 of entry ``index`` of the zone's hashed chain
+    PROOF_NARROW = 3          # an NSEC3 made for ``hash``: of node ``index`` (its types),
+                              # or, for NO_NODE, covering the hash (owner hash - 1)
+    NO_NODE = 0xFFFFFFFF
+
+ctypedef struct Proof:
+    PyObject *snap
+    int kind
+    uint32_t index
+    uint8_t hash[20]
+
 ctypedef struct Answer:
     const Query *q
     Result *res
@@ -89,6 +103,10 @@ ctypedef struct Answer:
     PyObject *any_snap        # borrowed: where an ANY answer holds a whole node (NULL: none)
     int any_node              # ... that node: its addresses are in the answer already
     bint waiting              # it needs supplied data it does not have (Result.wait_*)
+    PyObject *signing         # borrowed: the engine's Signing, when the query has DO=1
+    bint nodata               # the last step wrote a NODATA answer's SOA
+    int nproofs
+    Proof proofs[PROOFS_MAX]
 
 
 cdef inline void ans_reset(Answer *a, uint16_t rcode, uint16_t flags) noexcept nogil:

@@ -18,11 +18,13 @@ from fastdns._answer cimport Answer, Result
 from fastdns._lookup cimport Lookup
 from fastdns._supply cimport Supplies
 from fastdns._zonetable cimport ZoneTable
+from fastdns._signing cimport Signing
 
 cdef class Engine:
     cdef ZoneTable _zones     # the zones served, by apex
     cdef Supplies _supplies   # records from outside the zones (ALIAS targets)
     cdef Lookup _lookup       # resolves a name over those two
+    cdef Signing _signing     # RRSIGs and denial for DO=1 queries to zones signed online
     cdef readonly int udp_limit   # udp-truncation-threshold
     cdef bytes _version_txt   # TXT rdata for version.bind / version.pdns; None: SERVFAIL
     cdef bytes _id_txt        # TXT rdata for id.server; None: refused

@@ -12,6 +12,7 @@ the zones do not hold comes from fastdns._supply.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.ref cimport PyObject
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
 from fastdns.consts cimport *
@@ -20,7 +21,9 @@ from fastdns._encoder cimport b_init, b_header, b_question, b_rr, b_opt, b_tsig_
 from fastdns._answer cimport *
 from fastdns._lookup cimport Lookup
 from fastdns._sections cimport sec_additional
-from fastdns._snapshot cimport Snapshot
+from fastdns._signing cimport Signing, sig_proofs
+from fastdns._sigcache cimport SigCache
+from fastdns._snapshot cimport Snapshot, SEC_BROKEN
 from fastdns._supply cimport Supplies
 from fastdns._zonetable cimport ZoneTable
 
@@ -66,6 +69,7 @@ cdef class Engine:
         self._zones = ZoneTable()
         self._supplies = Supplies()
         self._lookup = Lookup(self._zones, self._supplies)
+        self._signing = Signing()
 
     def __init__(self, zones=(), *, broken=(), int udp_truncation_threshold=1232,
                  version=None, server_id=None, bint dname_processing=True,
@@ -97,6 +101,16 @@ cdef class Engine:
         ``set_zones``. A query for a zone the index has as pending waits for it (the
         wait's type is 0, its name the apex)."""
         self._zones.set_index(index, bundles)
+
+    def set_signature_cache(self, SigCache cache):
+        """Sign from ``cache`` (fastdns._sigcache.SigCache; None: ask a signer for every
+        signature) from now on."""
+        self._signing = Signing(cache)
+
+    @property
+    def signing(self):
+        """The engine's Signing: the signature requests its answers left, its counts."""
+        return self._signing
 
     def keep_snapshots(self, Py_ssize_t count):
         """Keep at most ``count`` zones' Snapshots made at once (ZoneTable.snapshots_kept)."""
@@ -178,6 +192,8 @@ cdef class Engine:
         a.res = res
         a.now = now
         self.begin(&a, q, tcp, limit, out, &edns, &nsid)
+        if edns and q.edns_flags & EDNS_DO:
+            a.signing = <PyObject *>self._signing
         if q.status == PQ_FORMERR:
             a.rcode = RCODE_FORMERR
         elif q.status == PQ_NOTIMP:
@@ -244,6 +260,9 @@ cdef class Engine:
         a.multi = False
         a.any_snap = NULL
         a.any_node = -1
+        a.signing = NULL
+        a.nodata = False
+        a.nproofs = 0
         if q.has_question:
             b_question(&a.b, q.qname, q.qname_len, q.qtype, q.qclass)
         a.qend = a.b.pos
@@ -303,7 +322,12 @@ cdef class Engine:
         if qtype == TYPE_RRSIG:
             a.rcode = RCODE_REFUSED          # as PowerDNS: RRSIGs are not asked for directly
             return 0
+        if a.signing != NULL and snap.sec != NULL and snap.sec.flags & SEC_BROKEN:
+            a.rcode = RCODE_SERVFAIL         # its keys cannot sign: never unsigned data
+            return 0
         self._lookup.resolve(a, snap)
+        if a.nproofs and not a.stop:
+            sig_proofs(a)
         if not a.stop:
             sec_additional(a)
         return 0

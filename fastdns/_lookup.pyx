@@ -15,6 +15,7 @@ from fastdns._names cimport name_len, name_to_lk, lk_common_labels
 from fastdns._encoder cimport b_rr
 from fastdns._answer cimport (Answer, CHAIN_MAX, SEC_ANSWER, ST_DONE, ST_FOLLOW, ans_reset)
 from fastdns._sections cimport sec_put, sec_negative, sec_referral
+from fastdns._signing cimport proof_nodata, proof_nxdomain, proof_wildcard
 from fastdns._snapshot cimport (Snapshot, NodeRec, RRsetRec, rd_u16, N_APEX, N_CUT, N_DNAME,
                                 N_CNAME)
 from fastdns._supply cimport Supplies
@@ -67,7 +68,7 @@ cdef class Lookup:
                   int *nlen) except -1:
         cdef bint exact
         cdef int i = snap.find(a.lk, a.lk_len, &exact)
-        cdef int ce, common, cklen
+        cdef int ce, common, cklen, state
         cdef const NodeRec *n
         cdef const uint8_t *ck
         if i < 0:
@@ -79,7 +80,11 @@ cdef class Lookup:
                 return self.redirect(a, snap, n.above - 1, name, nlen)
             if n.flags & N_CUT and a.q.qtype != TYPE_DS:
                 return sec_referral(a, snap, i)
-            return self.at_node(a, snap, i, name, nlen)
+            a.nodata = False
+            state = self.at_node(a, snap, i, name, nlen)
+            if a.nodata and a.signing != NULL:
+                proof_nodata(a, snap, i)
+            return state
         # no such name: find the closest encloser, an ancestor of the predecessor (the
         # apex, node 0, for most names of a random-subdomain flood: no second search)
         ck = snap.node_lk(i, &cklen)
@@ -97,9 +102,15 @@ cdef class Lookup:
         if n.flags & N_DNAME:
             return self.dname(a, snap, ce, name, nlen)
         if n.wild:
-            return self.at_node(a, snap, n.wild - 1, name, nlen)
+            a.nodata = False
+            state = self.at_node(a, snap, n.wild - 1, name, nlen)
+            if a.signing != NULL:
+                proof_wildcard(a, snap, ce, n.wild - 1, a.nodata)
+            return state
         a.rcode = RCODE_NXDOMAIN
         sec_negative(a, snap)
+        if a.signing != NULL:
+            proof_nxdomain(a, snap, ce)
         return ST_DONE
 
     cdef int redirect(self, Answer *a, Snapshot snap, int node, const uint8_t **name,
@@ -120,7 +131,7 @@ cdef class Lookup:
             # the CNAME wins over other data at its name (RFC 1034 §3.6.2), and is followed
             # for ANY too, as PowerDNS does (differences.md, A2)
             rs = snap.rrset(node, TYPE_CNAME)
-            if sec_put(a, SEC_ANSWER, snap, rs, name[0], nlen[0], 0) < 0:
+            if sec_put(a, SEC_ANSWER, snap, node, rs, name[0], nlen[0], 0) < 0:
                 return ST_DONE
             name[0] = snap.rdata + rs.rdata_off + 2
             nlen[0] = rd_u16(snap.rdata + rs.rdata_off)
@@ -136,12 +147,13 @@ cdef class Lookup:
             a.any_snap = <PyObject *>snap
             a.any_node = node
             for k in range(n.rrset_start, n.rrset_start + n.rrset_count):
-                if sec_put(a, SEC_ANSWER, snap, &snap.rrsets[k], name[0], nlen[0], 0) < 0:
+                if sec_put(a, SEC_ANSWER, snap, node, &snap.rrsets[k], name[0], nlen[0],
+                           0) < 0:
                     return ST_DONE
             return ST_DONE
         rs = snap.rrset(node, qtype)
         if rs != NULL:
-            sec_put(a, SEC_ANSWER, snap, rs, name[0], nlen[0], 0)
+            sec_put(a, SEC_ANSWER, snap, node, rs, name[0], nlen[0], 0)
             return ST_DONE
         if self.supplies._external is not None and (qtype == TYPE_A or qtype == TYPE_AAAA):
             # the test hook stands where ALIAS expansion goes: an ALIAS RRset at the node
@@ -161,7 +173,7 @@ cdef class Lookup:
         cdef int target_len = rd_u16(snap.rdata + rs.rdata_off)
         cdef int prefix = nlen[0] - name_len(owner)
         cdef uint8_t *synth
-        if sec_put(a, SEC_ANSWER, snap, rs, owner, name_len(owner), 0) < 0:
+        if sec_put(a, SEC_ANSWER, snap, node, rs, owner, name_len(owner), 0) < 0:
             return ST_DONE
         if prefix + target_len > NAME_MAX:
             a.rcode = RCODE_YXDOMAIN

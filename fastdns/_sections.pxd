@@ -8,7 +8,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from fastdns._answer cimport Answer
 from fastdns._snapshot cimport Snapshot, RRsetRec
 
-cdef int sec_put(Answer *a, int section, Snapshot snap, const RRsetRec *rs,
+cdef int sec_put(Answer *a, int section, Snapshot snap, int node, const RRsetRec *rs,
                  const uint8_t *owner, int owner_len, uint32_t ttl) noexcept
 cdef void sec_negative(Answer *a, Snapshot snap) noexcept
 cdef int sec_referral(Answer *a, Snapshot snap, int cut) noexcept

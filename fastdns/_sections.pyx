@@ -15,35 +15,48 @@ from fastdns._encoder cimport b_rr
 from fastdns._answer cimport (Answer, ADDITIONAL_MAX, SEC_ANSWER, SEC_AUTHORITY,
                               SEC_ADDITIONAL, ST_DONE, ans_reset)
 from fastdns._snapshot cimport Snapshot, RRsetRec, rd_u16, EXTRA_RRSET, N_NONAUTH
+from fastdns._signing cimport signs, sig_rrset, proof_no_ds
 
 
 cdef int sec_referral(Answer *a, Snapshot snap, int cut) noexcept:
-    """A delegation: the child's NS in the authority section and glue; not authoritative."""
+    """A delegation: the child's NS in the authority section and glue; not authoritative.
+    Signed (DO=1), the DS RRset with its RRSIGs, or the proof that there is none."""
+    cdef const RRsetRec *ds
+    cdef const uint8_t *owner = snap.node_name(cut)
     if a.b.counts[SEC_ANSWER] == 0:
         a.flags &= ~FLAG_AA
-    sec_put(a, SEC_AUTHORITY, snap, snap.rrset(cut, TYPE_NS), snap.node_name(cut),
-            name_len(snap.node_name(cut)), 0)
+    if sec_put(a, SEC_AUTHORITY, snap, cut, snap.rrset(cut, TYPE_NS), owner,
+               name_len(owner), 0) < 0 or not signs(a, snap, cut, TYPE_DS):
+        return ST_DONE
+    ds = snap.rrset(cut, TYPE_DS)
+    if ds != NULL:
+        sec_put(a, SEC_AUTHORITY, snap, cut, ds, owner, name_len(owner), 0)
+    else:
+        proof_no_ds(a, snap, cut)
     return ST_DONE
 
 
 cdef void sec_negative(Answer *a, Snapshot snap) noexcept:
     """NODATA or NXDOMAIN: the SOA with the negative TTL (RFC 2308 §3)."""
     cdef const uint8_t *apex = snap.node_name(0)
-    sec_put(a, SEC_AUTHORITY, snap, &snap.rrsets[snap.hdr.soa_rrset], apex, name_len(apex),
-            snap.hdr.neg_ttl)
+    a.nodata = True
+    sec_put(a, SEC_AUTHORITY, snap, 0, &snap.rrsets[snap.hdr.soa_rrset], apex,
+            name_len(apex), snap.hdr.neg_ttl)
 
 
-cdef int sec_put(Answer *a, int section, Snapshot snap, const RRsetRec *rs,
+cdef int sec_put(Answer *a, int section, Snapshot snap, int node, const RRsetRec *rs,
                  const uint8_t *owner, int owner_len, uint32_t ttl) noexcept:
-    """Write an RRset (``ttl`` 0: its own TTL) and note its additional targets.
+    """Write an RRset of ``node`` (``ttl`` 0: its own TTL), with its RRSIGs when the answer
+    is signed, and note its additional targets.
 
-    An RRset that does not fit is never sent in part. In the answer or authority section
+    An RRset that does not fit, or whose RRSIGs do not, is never sent in part. In the answer or authority section
     that truncates the whole response: TC, every section empty (as PowerDNS). In the
     additional section the RRset is left out and -1 returned; TC is not set for optional
     data (RFC 2181 §9).
     """
     cdef uint32_t p = rs.rdata_off
     cdef uint32_t k, entry
+    cdef int sigs
     cdef uint16_t rdlen
     cdef const uint32_t *targets
     cdef int save_pos = a.b.pos
@@ -63,6 +76,18 @@ cdef int sec_put(Answer *a, int section, Snapshot snap, const RRsetRec *rs,
                 ans_reset(a, a.rcode, FLAG_TC)
             return -1
         p += 2 + rdlen
+    if signs(a, snap, node, rs.rdtype):
+        sigs = sig_rrset(a, section, snap, node, rs, owner, owner_len, ttl)
+        if sigs == -2:
+            return -1                       # SERVFAIL (the RRset is too large to sign)
+        if sigs < 0:
+            if section == SEC_ADDITIONAL:
+                a.b.pos = save_pos
+                a.b.ncomp = save_ncomp
+                a.b.counts[section] = save_count
+            else:
+                ans_reset(a, a.rcode, FLAG_TC)
+            return -1
     if rs.extra_off and section != SEC_ADDITIONAL:
         targets = snap.extra + rs.extra_off
         for k in range(targets[0]):
@@ -124,13 +149,14 @@ cdef int sec_add_target(Answer *a, int i) noexcept:
     cdef const RRsetRec *rs
     if a.targets[i].rdtype:
         rs = snap.rrset(node, a.targets[i].rdtype)
-        if rs != NULL and sec_put(a, SEC_ADDITIONAL, snap, rs, owner, owner_len, 0) < 0:
+        if rs != NULL and sec_put(a, SEC_ADDITIONAL, snap, node, rs, owner, owner_len,
+                                  0) < 0:
             return -1
         return 0
     rs = snap.rrset(node, TYPE_A)
-    if rs != NULL and sec_put(a, SEC_ADDITIONAL, snap, rs, owner, owner_len, 0) < 0:
+    if rs != NULL and sec_put(a, SEC_ADDITIONAL, snap, node, rs, owner, owner_len, 0) < 0:
         return -1
     rs = snap.rrset(node, TYPE_AAAA)
-    if rs != NULL and sec_put(a, SEC_ADDITIONAL, snap, rs, owner, owner_len, 0) < 0:
+    if rs != NULL and sec_put(a, SEC_ADDITIONAL, snap, node, rs, owner, owner_len, 0) < 0:
         return -1
     return 0

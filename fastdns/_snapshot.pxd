@@ -17,12 +17,15 @@
 #              EXTRA_RRSET set, a node whose RRset of the referring type goes in (the
 #              records an SVCB or HTTPS AliasMode chain leads to). The list at offset 0 is
 #              empty, so that ``extra_off == 0`` means "none".
+#     security what signing the zone online needs (a signed zone only; sec_off 0: none):
+#              SecHeader, its keys, each RRset's canonical rdata where it differs from
+#              the rdata served, the NSEC chain or the hashed NSEC3 chain
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
 cdef enum:
-    IMAGE_VERSION = 2
+    IMAGE_VERSION = 3
     EXTRA_RRSET = 0x40000000   # (node numbers stay below it: the store refuses more nodes)
 
 ctypedef struct ImageHeader:
@@ -41,6 +44,7 @@ ctypedef struct ImageHeader:
     uint64_t rdata_off
     uint64_t extra_off
     uint64_t size
+    uint64_t sec_off          # the SecHeader (0: the zone is not signed online)
 
 ctypedef struct NodeRec:
     uint32_t lk_off
@@ -57,6 +61,48 @@ ctypedef struct RRsetRec:
     uint32_t ttl
     uint32_t rdata_off
     uint32_t extra_off
+
+# The security section (fastdns.dnssec.imagesec writes it). Offsets are from the image's
+# start; every table lies inside the image.
+ctypedef struct SecHeader:
+    uint32_t flags            # SEC_*
+    uint16_t key_count        # SecKey records: the active keys, which sign
+    uint16_t iterations       # NSEC3
+    uint8_t hash_alg          # NSEC3 (1: SHA-1)
+    uint8_t nsec3_flags       # NSEC3 (1: opt-out)
+    uint8_t salt_len
+    uint8_t signer_len        # the apex in wire form, lower case: RRSIG's signer name
+    uint8_t salt[256]
+    uint8_t signer[256]
+    uint32_t denial_ttl       # NSEC and NSEC3 TTL
+    uint32_t chain_count      # NSEC3Rec entries (broad NSEC3)
+    uint64_t keys_off
+    uint64_t canon_off        # rrset_count x u32: offset of the RRset's canonical rdata
+                              # in the canon area, NO_CANON: the rdata served is canonical
+    uint64_t canon_data_off   # the canon area: per RRset count x ([u16 rdlength][rdata])
+    uint64_t link_off         # node_count x u32: NSEC: the next node of the chain
+                              # (cyclic), NSEC3: the node's entry in the chain; NOT_LINKED
+                              # for a node outside the chain
+    uint64_t chain_off        # chain_count x NSEC3Rec, by hash
+
+ctypedef struct SecKey:
+    uint16_t tag
+    uint8_t algorithm
+    uint8_t role              # KEY_KSK: signs DNSKEY, CDS, CDNSKEY (all RRsets without a ZSK)
+
+ctypedef struct NSEC3Rec:
+    uint8_t hash[20]
+    uint32_t node
+
+cdef enum:
+    SEC_NSEC3 = 0x01
+    SEC_NARROW = 0x02         # NSEC3 computed per query (hash - 1, hash + 1)
+    SEC_HAVE_ZSK = 0x04       # some key is a ZSK: KSKs sign DNSKEY, CDS, CDNSKEY only
+    SEC_BROKEN = 0x08         # the zone's keys or settings cannot be used: a query with
+                              # DO=1 gets SERVFAIL, never unsigned data (no keys then)
+    KEY_KSK = 0x01
+    NO_CANON = 0xFFFFFFFF
+    NOT_LINKED = 0xFFFFFFFF
 
 # node flags
 cdef enum:
@@ -91,6 +137,12 @@ cdef class Snapshot:
     cdef const uint8_t *rdata
     cdef const uint32_t *extra
     cdef uint32_t nnodes
+    cdef const SecHeader *sec         # NULL: not signed online
+    cdef const SecKey *keys
+    cdef const uint32_t *canon
+    cdef const uint8_t *canon_data
+    cdef const uint32_t *links
+    cdef const NSEC3Rec *chain
     cdef readonly uint64_t generation
     cdef readonly bytes origin        # wire form of the apex, as the zone wrote it
     cdef readonly bytes apex_lk
@@ -99,6 +151,7 @@ cdef class Snapshot:
     cdef _validate(self, Py_ssize_t size, bint trusted=*)
     cdef _validate_names(self, uint32_t i)
     cdef _validate_node(self, uint32_t i)
+    cdef _validate_security(self, bint trusted)
     cdef int find(self, const uint8_t *lk, int lklen, bint *exact) noexcept nogil
     cdef const RRsetRec *rrset(self, uint32_t node, uint16_t rdtype) noexcept nogil
     cdef const uint8_t *node_lk(self, uint32_t node, int *lklen) noexcept nogil

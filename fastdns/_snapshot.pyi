@@ -4,6 +4,7 @@ from typing_extensions import Buffer
 
 VERSION: int
 MAGIC: bytes
+SEC_HEADER_SIZE: int
 NODE_FLAGS: dict[str, int]
 
 class ImageError(ValueError): ...
@@ -15,6 +16,8 @@ class Snapshot:
     tag: int
     def __init__(self, buffer: Buffer, generation: int = 0) -> None: ...
     def __len__(self) -> int: ...
+    @property
+    def signed(self) -> bool: ...
     @property
     def serial(self) -> int: ...
     @property

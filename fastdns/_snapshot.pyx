@@ -18,6 +18,8 @@ from fastdns._gil cimport YIELD_EVERY, let_others_run
 VERSION = IMAGE_VERSION
 MAGIC = image_magic()[:8]
 #: node flags (see _snapshot.pxd)
+#: the size of the security section's header (fastdns.dnssec.imagesec writes it)
+SEC_HEADER_SIZE = sizeof(SecHeader)
 NODE_FLAGS = {"apex": N_APEX, "cut": N_CUT, "dname": N_DNAME, "cname": N_CNAME, "ent": N_ENT,
               "wildcard": N_WILDCARD, "nonauth": N_NONAUTH, "address": N_ADDRESS}
 
@@ -25,6 +27,10 @@ NODE_FLAGS = {"apex": N_APEX, "cut": N_CUT, "dname": N_DNAME, "cname": N_CNAME, 
 cdef const char *image_magic() noexcept nogil:
     cdef uint16_t probe = 1
     return b"FDNSZILE" if (<uint8_t *>&probe)[0] == 1 else b"FDNSZIBE"
+
+
+cdef inline uint64_t _extra_end(const ImageHeader *h) noexcept nogil:
+    return h.sec_off if h.sec_off else h.size
 
 
 class ImageError(ValueError):
@@ -82,8 +88,9 @@ cdef class Snapshot:
         self.rdata = self.base + h.rdata_off
         self.extra = <const uint32_t *>(self.base + h.extra_off)
         self.nnodes = h.node_count
-        if (h.size - h.extra_off) // 4 < 1 or self.extra[0] != 0:
+        if (_extra_end(h) - h.extra_off) // 4 < 1 or self.extra[0] != 0:
             raise ImageError("extra section malformed")
+        self._validate_security(trusted)
         cdef uint32_t i
         if trusted:
             return
@@ -101,6 +108,60 @@ cdef class Snapshot:
                 or not (self.nodes[0].rrset_start <= h.soa_rrset
                         < self.nodes[0].rrset_start + self.nodes[0].rrset_count):
             raise ImageError("no SOA record at the apex")
+
+    cdef _validate_security(self, bint trusted):
+        """The security section's tables lie inside the image, in order; untrusted, every
+        offset in them is checked too."""
+        cdef const ImageHeader *h = self.hdr
+        cdef const SecHeader *sec
+        cdef uint64_t end
+        cdef uint32_t i
+        self.sec = NULL
+        if h.sec_off == 0:
+            return
+        if h.sec_off % 8 or h.sec_off < h.extra_off or h.sec_off + sizeof(SecHeader) > h.size:
+            raise ImageError("security section out of place")
+        sec = <const SecHeader *>(self.base + h.sec_off)
+        end = h.size
+        if not (h.sec_off + sizeof(SecHeader) <= sec.keys_off
+                and sec.keys_off + <uint64_t>sec.key_count * sizeof(SecKey) <= sec.canon_off
+                and sec.canon_off + <uint64_t>h.rrset_count * 4 <= sec.link_off
+                and sec.link_off + <uint64_t>h.node_count * 4 <= sec.chain_off
+                and sec.chain_off + <uint64_t>sec.chain_count * sizeof(NSEC3Rec)
+                <= sec.canon_data_off <= end
+                and sec.canon_off % 4 == 0 and sec.link_off % 4 == 0
+                and sec.chain_off % 4 == 0):
+            raise ImageError("security section's tables out of place")
+        if sec.signer_len == 0 or (sec.key_count == 0) != bool(sec.flags & SEC_BROKEN):
+            raise ImageError("security section malformed")
+        self.sec = sec
+        self.keys = <const SecKey *>(self.base + sec.keys_off)
+        self.canon = <const uint32_t *>(self.base + sec.canon_off)
+        self.links = <const uint32_t *>(self.base + sec.link_off)
+        self.chain = <const NSEC3Rec *>(self.base + sec.chain_off)
+        self.canon_data = self.base + sec.canon_data_off
+        if trusted:
+            return
+        if not wire_name_ok(sec.signer, sec.signer_len, sec.signer_len):
+            raise ImageError("security section: bad signer name")
+        for i in range(h.node_count):
+            if self.links[i] != NOT_LINKED and (
+                    self.links[i] >= (sec.chain_count if sec.flags & SEC_NSEC3
+                                      else h.node_count)):
+                raise ImageError(f"security section: node {i}: link out of range")
+        for i in range(sec.chain_count):
+            if self.chain[i].node >= h.node_count:
+                raise ImageError(f"security section: chain entry {i} out of range")
+        cdef uint64_t p, size = end - sec.canon_data_off
+        cdef uint32_t k
+        for i in range(h.rrset_count):
+            if self.canon[i] == NO_CANON:
+                continue
+            p = self.canon[i]
+            for k in range(self.rrsets[i].count):
+                if p + 2 > size or p + 2 + rd_u16(self.canon_data + p) > size:
+                    raise ImageError(f"security section: rrset {i}: canonical rdata overruns")
+                p += 2 + rd_u16(self.canon_data + p)
 
     cdef _validate_names(self, uint32_t i):
         """Key and owner of node ``i`` are well formed, agree, and sort after node i-1."""
@@ -143,7 +204,7 @@ cdef class Snapshot:
         cdef const NodeRec *n = &self.nodes[i]
         cdef const RRsetRec *rs
         cdef uint64_t rdata_size = self.hdr.extra_off - self.hdr.rdata_off
-        cdef uint64_t extra_words = (self.hdr.size - self.hdr.extra_off) // 4
+        cdef uint64_t extra_words = (_extra_end(self.hdr) - self.hdr.extra_off) // 4
         cdef uint64_t p
         cdef uint32_t j, k, count
         cdef uint16_t rdlen
@@ -264,6 +325,11 @@ cdef class Snapshot:
             raise ValueError("name too long")
         n = name_to_lk(name, len(name), lk)
         return self.find(lk, n, &exact), bool(exact)
+
+    @property
+    def signed(self):
+        """Does the image carry a security section (the zone is signed online)?"""
+        return self.sec != NULL
 
     def node(self, uint32_t index):
         """(owner wire name, flags, above, wild) of node ``index``."""

@@ -106,6 +106,27 @@ cdef class RecordStore:
 
     # -- Python API ----------------------------------------------------------------------
 
+    def add_wire(self, bytes owner not None, uint16_t rdtype, uint32_t ttl,
+                 bytes rdata not None):
+        """Add one record given in wire form (owner at or below the origin, its rdata
+        already checked): how the records a zone's keys and settings make (DNSKEY, CDS,
+        NSEC3PARAM...) join the zone's own."""
+        cdef uint8_t lk[256]
+        cdef int olen = len(owner)
+        if self.prepared:
+            raise ValueError("the store is prepared already")
+        if not 1 <= olen <= 255 or not wire_name_ok(owner, olen, olen) or len(rdata) > 65535:
+            raise ValueError("bad owner or rdata")
+        cdef int lklen = name_to_lk(owner, olen, lk)
+        if lklen < self.s.origin_lklen or memcmp(lk, self.s.origin_lk,
+                                                  self.s.origin_lklen) != 0:
+            raise ValueError("owner outside the zone")
+        if not self.same_owner(owner, olen):
+            self.set_owner(owner, olen, lk)
+        cdef uint8_t *room = self.room(len(rdata))
+        memcpy(room, <const uint8_t *>rdata, len(rdata))
+        self.add_rec(rdtype, ttl, len(rdata), 0, 0)
+
     def prepare(self, cname_neighbours, first_only):
         """Order and group the records; the RRsets that check_zone must see.
 

@@ -17,7 +17,8 @@ LAYERS = {
     "fastdns._names": 0, "fastdns._query": 0, "fastdns._encoder": 0,
     "fastdns._snapshot": 1, "fastdns._pcache": 1, "fastdns._shm": 1, "fastdns._zoneindex": 1,
     "fastdns._sigcache": 1,
-    "fastdns._answer": 2, "fastdns._sections": 2, "fastdns._zonetable": 2, "fastdns._supply": 2,
+    "fastdns._answer": 2, "fastdns._signing": 2, "fastdns._sections": 2,
+    "fastdns._zonetable": 2, "fastdns._supply": 2,
     "fastdns._lookup": 2, "fastdns._engine": 2, "fastdns._parking": 2, "fastdns._udp": 2,
     "fastdns.config": 3, "fastdns.zone": 3, "fastdns.dnssec": 3, "fastdns.backends": 3,
     "fastdns.xfr": 3, "fastdns.stats": 3, "fastdns.log": 3,
@@ -122,7 +123,7 @@ def test_hot_path_imports_no_python_package(module):
         if module.endswith(("_wire", "_reader", "_names", "_query", "_encoder", "_snapshot",
                             "_answer", "_sections", "_zonetable", "_supply", "_lookup",
                             "_engine", "_pcache", "_parking", "_udp", "_shm",
-                            "_zoneindex", "_sigcache")):
+                            "_zoneindex", "_sigcache", "_signing")):
             assert CYTHON_ALLOWED.match(imported), f"{module} imports {imported}"
         else:
             assert imported.startswith("fastdns") or imported in ("enum",), \

@@ -1,0 +1,591 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""DNSSEC in answers: RRSIGs from the shared signature cache, NSEC and NSEC3 proofs.
+
+An answer to a query with DO=1 from a zone signed online (its image has a security
+section, fastdns.dnssec.imagesec) carries, for every authoritative RRset it holds, one RRSIG
+per active key (the KSKs sign DNSKEY, CDS and CDNSKEY only when the zone has a ZSK, as
+PowerDNS), and the NSEC or NSEC3 records that prove a name or a type absent (RFC 4035
+§3.1.3, RFC 5155 §7.2): noted by the lookup as it goes (proof_*), written at the end of the
+authority section (sig_proofs), each signed too.
+
+The RRSIG's validity is PowerDNS's weekly window (DESIGN §5): inception the Thursday 00:00
+UTC before last, expiry two weeks after the last. The data signed (RFC 4034 §3.1.8.1: the
+RRSIG's fields, then the RRset in canonical form and order) is hashed into the cache key, so
+an entry is right for exactly those records under that key and window, whichever zone
+version or process asked for it. A signature the cache lacks is a request (the cache key
+and the data) left in ``Signing.pending`` for the worker to send to a signer; the query
+waits for the key (WAIT_SIGNATURE) and is answered again when the signer has put it in.
+"""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.ref cimport PyObject
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy, memcmp, memset
+
+from fastdns.consts cimport *
+from fastdns._names cimport name_len, lk_to_name
+from fastdns._encoder cimport b_rr
+from fastdns._answer cimport (Answer, Proof, PROOFS_MAX, PROOF_NSEC, PROOF_NSEC3,
+                              PROOF_NARROW, NO_NODE, SEC_AUTHORITY, ans_reset)
+from fastdns._snapshot cimport (Snapshot, RRsetRec, NodeRec, SecHeader, SecKey, NSEC3Rec,
+                                rd_u16, N_CUT, N_ENT, N_NONAUTH, SEC_NSEC3, SEC_NARROW,
+                                SEC_HAVE_ZSK, SEC_BROKEN, KEY_KSK, NO_CANON, NOT_LINKED)
+from fastdns._sigcache cimport SigCache, sig_key
+
+cdef extern from "<openssl/sha.h>" nogil:
+    unsigned char *SHA1(const unsigned char *d, size_t n, unsigned char *md)
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    time_t time(time_t *t)
+
+cdef enum:
+    FIELDS = 18               # RRSIG rdata before the signer's name
+    SIG_MAX = 512
+
+#: for Python: the wait type of a query waiting for a signature
+WAIT_TYPE = WAIT_SIGNATURE
+
+cdef const char *B32HEX = b"0123456789abcdefghijklmnopqrstuv"
+
+
+cdef class Signing:
+    """What an engine signs with: the shared signature cache (None: every signature is
+    asked of a signer), the requests not yet sent, the current window."""
+
+    def __cinit__(self):
+        self.data = <uint8_t *>malloc(SIGN_DATA_MAX)
+        if self.data == NULL:
+            raise MemoryError()
+        self.pending = {}
+
+    def __init__(self, SigCache cache=None):
+        self.cache = cache
+        self.skew = 0
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef void window(self, uint32_t now) noexcept:
+        cdef uint32_t week = now // WEEK
+        if week != self.week or self.expiration == 0:
+            self.week = week
+            self.inception = week * WEEK - WEEK
+            self.expiration = week * WEEK + 2 * WEEK
+
+    # -- Python API (the worker; tests) -------------------------------------------------
+
+    def take_requests(self):
+        """The signature requests since the last call: [(wait name, request), ...]; a
+        request is the 16-octet cache key then the data to sign (RRSIG fields first)."""
+        out = list(self.pending.items())
+        self.pending.clear()
+        return out
+
+    @property
+    def requests_pending(self):
+        return len(self.pending)
+
+    def set_clock(self, int skew):
+        """Sign as if the wall clock were ``skew`` seconds ahead (tests of the weekly
+        turn)."""
+        self.skew = skew
+        self.expiration = 0
+
+    def window_at(self, uint32_t now):
+        """(inception, expiration) of the signatures made at wall-clock ``now``."""
+        self.window(now)
+        return self.inception, self.expiration
+
+
+cdef inline uint32_t wall_clock(Signing sg) noexcept:
+    return <uint32_t>(time(NULL) + sg.skew)
+
+
+cdef inline void put16(uint8_t *p, uint16_t v) noexcept nogil:
+    p[0] = v >> 8
+    p[1] = v & 0xFF
+
+
+cdef inline void put32(uint8_t *p, uint32_t v) noexcept nogil:
+    p[0] = v >> 24
+    p[1] = (v >> 16) & 0xFF
+    p[2] = (v >> 8) & 0xFF
+    p[3] = v & 0xFF
+
+
+cdef int lower_name(const uint8_t *src, uint8_t *dst) noexcept nogil:
+    """Copy the wire name ``src`` in lower case; its length."""
+    cdef int n = name_len(src)
+    cdef int i
+    cdef uint8_t c
+    for i in range(n):
+        c = src[i]
+        dst[i] = c + 32 if 65 <= c <= 90 else c
+    return n
+
+
+cdef int rrsig_labels(const uint8_t *name) noexcept nogil:
+    """The RRSIG labels field of owner ``name``: its labels, a leading '*' not counted."""
+    cdef int labels = 0, p = 0
+    if name[0] == 1 and name[1] == 42:
+        p = 2
+    while name[p]:
+        labels += 1
+        p += name[p] + 1
+    return labels
+
+
+cdef bint signs(Answer *a, Snapshot snap, int node, uint16_t rdtype) noexcept:
+    """Does an RRset of ``rdtype`` at ``node`` get RRSIGs in this answer? Only in a zone
+    signed online, for DO=1, and only authoritative data: not a delegation's NS, not glue."""
+    cdef uint16_t flags
+    if a.signing == NULL or snap.sec == NULL or snap.sec.flags & SEC_BROKEN:
+        return False
+    flags = snap.nodes[node].flags
+    if flags & N_NONAUTH:
+        return False
+    return not (flags & N_CUT) or rdtype == TYPE_DS or rdtype == TYPE_NSEC
+
+
+cdef int fields(Signing sg, Snapshot snap, uint16_t rdtype, int labels, uint32_t ttl,
+                uint8_t *out) noexcept:
+    """The RRSIG's fields before the signature (algorithm and key tag left for the key);
+    their length."""
+    put16(out, rdtype)
+    out[2] = 0
+    out[3] = labels
+    put32(out + 4, ttl)
+    put32(out + 8, sg.expiration)
+    put32(out + 12, sg.inception)
+    put16(out + 16, 0)
+    memcpy(out + FIELDS, snap.sec.signer, snap.sec.signer_len)
+    return FIELDS + snap.sec.signer_len
+
+
+cdef int canon_rr(uint8_t *data, int pos, const uint8_t *owner_lc, int olen, uint16_t rdtype,
+                  uint32_t ttl, const uint8_t *rdata, int rdlen) noexcept:
+    """Append one record in canonical form; the new position, or -1 past SIGN_DATA_MAX."""
+    if pos + olen + 10 + rdlen > SIGN_DATA_MAX:
+        return -1
+    memcpy(data + pos, owner_lc, olen)
+    pos += olen
+    put16(data + pos, rdtype)
+    put16(data + pos + 2, CLASS_IN)
+    put32(data + pos + 4, ttl)
+    put16(data + pos + 8, rdlen)
+    memcpy(data + pos + 10, rdata, rdlen)
+    return pos + 10 + rdlen
+
+
+cdef int sig_rrset(Answer *a, int section, Snapshot snap, int node, const RRsetRec *rs,
+                   const uint8_t *owner, int owner_len, uint32_t ttl) noexcept:
+    cdef Signing sg = <Signing>a.signing
+    cdef uint8_t owner_lc[256]
+    cdef const uint8_t *name = snap.node_name(node)
+    cdef int olen = lower_name(name, owner_lc)
+    cdef uint32_t index = <uint32_t>(rs - snap.rrsets)
+    cdef const uint8_t *rd
+    cdef int pos, k, rdlen
+    if ttl == 0:
+        ttl = rs.ttl
+    sg.window(wall_clock(sg))
+    rd = snap.rdata + rs.rdata_off if snap.canon[index] == NO_CANON \
+        else snap.canon_data + snap.canon[index]
+    pos = fields(sg, snap, rs.rdtype, rrsig_labels(name), ttl, sg.data)
+    for k in range(rs.count):
+        rdlen = rd_u16(rd)
+        pos = canon_rr(sg.data, pos, owner_lc, olen, rs.rdtype, ttl, rd + 2, rdlen)
+        if pos < 0:
+            sg.too_big += 1
+            ans_reset(a, RCODE_SERVFAIL, 0)
+            return -2
+        rd += 2 + rdlen
+    return put_sigs(a, sg, snap, section, rs.rdtype, owner, owner_len, ttl, pos)
+
+
+cdef int put_sigs(Answer *a, Signing sg, Snapshot snap, int section, uint16_t rdtype,
+                  const uint8_t *owner, int owner_len, uint32_t ttl, int length) noexcept:
+    """One RRSIG per key that signs ``rdtype``, over ``sg.data[:length]``: from the cache,
+    or, missing, asked of a signer (the answer then waits)."""
+    cdef const SecHeader *sec = snap.sec
+    cdef const SecKey *key
+    cdef bint keyset = rdtype == TYPE_DNSKEY or rdtype == TYPE_CDS or rdtype == TYPE_CDNSKEY
+    cdef int k, n
+    cdef int head = FIELDS + sec.signer_len
+    cdef uint8_t ck[16]
+    cdef uint8_t rr[FIELDS + 256 + SIG_MAX]
+    for k in range(sec.key_count):
+        key = &snap.keys[k]
+        if sec.flags & SEC_HAVE_ZSK and bool(key.role & KEY_KSK) != keyset:
+            continue
+        sg.data[2] = key.algorithm
+        put16(sg.data + 16, key.tag)
+        n = -1
+        if sg.cache is not None:
+            sig_key(sg.cache, sg.data, length, ck)
+            n = sg.cache.sc_get(ck, rr + head, a.now)
+        else:
+            _fallback_key(sg.data, length, ck)
+        if n < 0:
+            sg.misses += 1
+            _ask(a, sg, ck, length)
+            continue
+        sg.hits += 1
+        if a.waiting:
+            continue           # the answer is made again when the signatures are in
+        memcpy(rr, sg.data, head)
+        if b_rr(&a.b, section, owner, owner_len, TYPE_RRSIG, CLASS_IN, ttl, rr,
+                head + n) < 0:
+            return -1
+    return 0
+
+
+cdef void _fallback_key(const uint8_t *data, int length, uint8_t *out) noexcept:
+    """A cache key without a cache (an engine made without one, in tests): SHA-1 of the
+    data, its first 16 octets."""
+    cdef uint8_t digest[20]
+    SHA1(data, length, digest)
+    memcpy(out, digest, 16)
+
+
+cdef void _ask(Answer *a, Signing sg, const uint8_t *ck, int length) noexcept:
+    """Note a signature to request, and make the answer wait for it."""
+    cdef bytes wait = PyBytes_FromStringAndSize(NULL, WAIT_NAME_LEN)
+    cdef uint8_t *w = <uint8_t *><char *>wait
+    w[0] = 16
+    memcpy(w + 1, ck, 16)
+    w[17] = 0
+    if wait not in sg.pending:
+        sg.pending[wait] = PyBytes_FromStringAndSize(<char *>ck, 16) \
+            + PyBytes_FromStringAndSize(<char *>sg.data, length)
+    if not a.waiting:
+        a.waiting = True
+        a.res.wait_type = WAIT_SIGNATURE
+        a.res.wait_name_len = WAIT_NAME_LEN
+        memcpy(a.res.wait_name, w, WAIT_NAME_LEN)
+
+
+# -- NSEC3 hashes -------------------------------------------------------------------------
+
+cdef void nsec3_hash(const SecHeader *sec, const uint8_t *lk, int lklen,
+                     uint8_t out[20]) noexcept:
+    """RFC 5155 §5: the hash of the name with lookup key ``lk`` (lower case already)."""
+    cdef uint8_t buf[256 + 256]
+    cdef int n = lk_to_name(lk, lklen, buf)
+    cdef int i
+    memcpy(buf + n, sec.salt, sec.salt_len)
+    SHA1(buf, n + sec.salt_len, out)
+    for i in range(sec.iterations):
+        memcpy(buf, out, 20)
+        memcpy(buf + 20, sec.salt, sec.salt_len)
+        SHA1(buf, 20 + sec.salt_len, out)
+
+
+cdef void hash_step(uint8_t *h, int delta) noexcept:
+    """``h`` plus or minus one, as a 160-bit number (wrapping)."""
+    cdef int i = 19
+    if delta > 0:
+        while i >= 0:
+            h[i] = (h[i] + 1) & 0xFF
+            if h[i] != 0:
+                return
+            i -= 1
+    else:
+        while i >= 0:
+            h[i] = (h[i] - 1) & 0xFF
+            if h[i] != 0xFF:
+                return
+            i -= 1
+
+
+cdef int hashed_owner(const SecHeader *sec, const uint8_t *h, uint8_t *out) noexcept:
+    """base32hex(h).<apex>, in wire form; its length."""
+    cdef int i, bit, v, k
+    out[0] = 32
+    for i in range(32):
+        bit = i * 5
+        k = bit >> 3
+        v = (h[k] << 8) | (h[k + 1] if k + 1 < 20 else 0)
+        out[1 + i] = B32HEX[(v >> (11 - (bit & 7))) & 31]
+    memcpy(out + 33, sec.signer, sec.signer_len)
+    return 33 + sec.signer_len
+
+
+# -- noting the proofs ---------------------------------------------------------------------
+
+cdef void note(Answer *a, Snapshot snap, int kind, uint32_t index, const uint8_t *h) noexcept:
+    cdef int i
+    cdef Proof *p
+    for i in range(a.nproofs):
+        p = &a.proofs[i]
+        if p.snap == <PyObject *>snap and p.kind == kind and p.index == index and (
+                kind != PROOF_NARROW or memcmp(p.hash, h, 20) == 0):
+            return
+    if a.nproofs == PROOFS_MAX:
+        return
+    p = &a.proofs[a.nproofs]
+    a.nproofs += 1
+    p.snap = <PyObject *>snap
+    p.kind = kind
+    p.index = index
+    if h != NULL:
+        memcpy(p.hash, h, 20)
+
+
+cdef inline bint proving(Answer *a, Snapshot snap) noexcept:
+    return a.signing != NULL and snap.sec != NULL and not snap.sec.flags & SEC_BROKEN
+
+
+cdef void nsec_cover(Answer *a, Snapshot snap, int i) noexcept:
+    """The NSEC whose owner is node ``i`` or the nearest before it in the chain."""
+    while i > 0 and snap.links[i] == NOT_LINKED:
+        i -= 1
+    note(a, snap, PROOF_NSEC, i, NULL)
+
+
+cdef void nsec_cover_lk(Answer *a, Snapshot snap, const uint8_t *lk, int lklen) noexcept:
+    cdef bint exact
+    cdef int i = snap.find(lk, lklen, &exact)
+    nsec_cover(a, snap, i if i > 0 else 0)
+
+
+cdef void nsec3_match(Answer *a, Snapshot snap, int node) noexcept:
+    cdef uint8_t h[20]
+    cdef int lklen
+    cdef const uint8_t *lk
+    if snap.sec.flags & SEC_NARROW:
+        lk = snap.node_lk(node, &lklen)
+        nsec3_hash(snap.sec, lk, lklen, h)
+        note(a, snap, PROOF_NARROW, node, h)
+    elif snap.links[node] != NOT_LINKED:
+        note(a, snap, PROOF_NSEC3, snap.links[node], NULL)
+
+
+cdef void nsec3_cover(Answer *a, Snapshot snap, const uint8_t *lk, int lklen) noexcept:
+    """The NSEC3 covering the hash of the name ``lk``."""
+    cdef uint8_t h[20]
+    cdef int lo = 0, hi, mid
+    nsec3_hash(snap.sec, lk, lklen, h)
+    if snap.sec.flags & SEC_NARROW:
+        note(a, snap, PROOF_NARROW, NO_NODE, h)
+        return
+    hi = snap.sec.chain_count
+    if hi == 0:
+        return
+    while lo < hi:           # the first entry whose hash is not below h
+        mid = (lo + hi) >> 1
+        if memcmp(snap.chain[mid].hash, h, 20) < 0:
+            lo = mid + 1
+        else:
+            hi = mid
+    # its predecessor covers h; before the first, the last entry does (the chain wraps)
+    note(a, snap, PROOF_NSEC3, (lo if lo else snap.sec.chain_count) - 1, NULL)
+
+
+cdef int next_closer(const uint8_t *lk, int lklen, int celen) noexcept:
+    """The length of the lookup key of the next closer name: the closest encloser (key
+    length ``celen``) and one more label of ``lk``."""
+    if celen >= lklen:
+        return lklen
+    return celen + 1 + lk[celen]
+
+
+cdef void proof_nodata(Answer *a, Snapshot snap, int node) noexcept:
+    """NODATA at an existing name (RFC 4035 §3.1.3.1, RFC 5155 §7.2.3, §7.2.4)."""
+    if not proving(a, snap):
+        return
+    if not snap.sec.flags & SEC_NSEC3:
+        nsec_cover(a, snap, node)      # its own NSEC; an empty non-terminal's cover
+    elif snap.sec.flags & SEC_NARROW or snap.links[node] != NOT_LINKED:
+        nsec3_match(a, snap, node)
+    else:
+        proof_optout(a, snap, node)
+
+
+cdef void proof_optout(Answer *a, Snapshot snap, int node) noexcept:
+    """A name outside the NSEC3 chain (an insecure delegation under opt-out): the closest
+    provable encloser's NSEC3 and the opt-out NSEC3 covering the next closer name
+    (RFC 5155 §7.2.4)."""
+    cdef int lklen, p, last = 0, i, celen
+    cdef bint exact
+    cdef const uint8_t *lk = snap.node_lk(node, &lklen)
+    p = 0
+    while p < lklen:             # the longest proper ancestor in the chain
+        p += lk[p] + 1
+        if p >= lklen:
+            break
+        i = snap.find(lk, p, &exact)
+        if exact and snap.links[i] != NOT_LINKED:
+            last = i
+    snap.node_lk(last, &celen)
+    nsec3_match(a, snap, last)
+    nsec3_cover(a, snap, lk, next_closer(lk, lklen, celen))
+
+
+cdef void proof_nxdomain(Answer *a, Snapshot snap, int ce) noexcept:
+    """NXDOMAIN (RFC 4035 §3.1.3.2, RFC 5155 §7.2.2): the name and the wildcard at its
+    closest encloser ``ce`` do not exist."""
+    cdef int celen
+    cdef uint8_t wild[256]
+    cdef const uint8_t *ck
+    if not proving(a, snap):
+        return
+    ck = snap.node_lk(ce, &celen)
+    memcpy(wild, ck, celen)
+    wild[celen] = 1
+    wild[celen + 1] = 42
+    if not snap.sec.flags & SEC_NSEC3:
+        nsec_cover_lk(a, snap, a.lk, a.lk_len)
+        nsec_cover_lk(a, snap, wild, celen + 2)
+        return
+    nsec3_match(a, snap, ce)
+    nsec3_cover(a, snap, a.lk, next_closer(a.lk, a.lk_len, celen))
+    nsec3_cover(a, snap, wild, celen + 2)
+
+
+cdef void proof_wildcard(Answer *a, Snapshot snap, int ce, int wild, bint nodata) noexcept:
+    """An answer from the wildcard ``wild`` (RFC 4035 §3.1.3.3, §3.1.3.4; RFC 5155 §7.2.5,
+    §7.2.6): no closer name exists, and for NODATA the wildcard lacks the type."""
+    cdef int celen
+    if not proving(a, snap):
+        return
+    snap.node_lk(ce, &celen)
+    if not snap.sec.flags & SEC_NSEC3:
+        nsec_cover_lk(a, snap, a.lk, a.lk_len)
+        if nodata:
+            nsec_cover(a, snap, wild)
+        return
+    if nodata:
+        nsec3_match(a, snap, ce)
+    nsec3_cover(a, snap, a.lk, next_closer(a.lk, a.lk_len, celen))
+    if nodata:
+        nsec3_match(a, snap, wild)
+
+
+cdef void proof_no_ds(Answer *a, Snapshot snap, int cut) noexcept:
+    """A delegation without DS: it is insecure (RFC 4035 §3.1.4)."""
+    proof_nodata(a, snap, cut)
+
+
+# -- writing the proofs --------------------------------------------------------------------
+
+cdef int bitmap(Snapshot snap, int node, bint nsec3, bint full, uint8_t *out) noexcept:
+    """The type bitmap of an NSEC or NSEC3 at ``node`` (RFC 4034 §4.1.2); its length.
+    ``full`` False: an NSEC3 that only covers (no types)."""
+    cdef uint16_t types[520]
+    cdef int n = 0, i, j, length = 0, win, last, hi
+    cdef const NodeRec *nd = &snap.nodes[node]
+    cdef uint16_t t
+    cdef bint ds = False
+    if not full:
+        return 0
+    if nd.flags & N_CUT:
+        types[n] = TYPE_NS
+        n += 1
+        if snap.rrset(node, TYPE_DS) != NULL:
+            types[n] = TYPE_DS
+            n += 1
+            ds = True
+        if ds or not nsec3:
+            types[n] = TYPE_RRSIG
+            n += 1
+    elif not nd.flags & N_ENT:
+        for i in range(nd.rrset_start, nd.rrset_start + nd.rrset_count):
+            if n < 510:
+                types[n] = snap.rrsets[i].rdtype
+                n += 1
+        types[n] = TYPE_RRSIG
+        n += 1
+    if not nsec3:
+        types[n] = TYPE_NSEC
+        n += 1
+    for i in range(1, n):                  # insertion sort: a handful of types
+        t = types[i]
+        j = i - 1
+        while j >= 0 and types[j] > t:
+            types[j + 1] = types[j]
+            j -= 1
+        types[j + 1] = t
+    i = 0
+    while i < n:
+        win = types[i] >> 8
+        memset(out + length + 2, 0, 32)
+        hi = 0
+        while i < n and types[i] >> 8 == win:
+            t = types[i] & 0xFF
+            out[length + 2 + (t >> 3)] |= 0x80 >> (t & 7)
+            if (t >> 3) + 1 > hi:
+                hi = (t >> 3) + 1
+            i += 1
+        out[length] = win
+        out[length + 1] = hi
+        length += 2 + hi
+    return length
+
+
+cdef void sig_proofs(Answer *a) noexcept:
+    """Write the NSEC and NSEC3 records noted, each with its RRSIGs."""
+    cdef int i
+    for i in range(a.nproofs):
+        if a.stop or put_proof(a, &a.proofs[i]) < 0:
+            return
+
+
+cdef int put_proof(Answer *a, const Proof *p) noexcept:
+    cdef Snapshot snap = <Snapshot>p.snap
+    cdef const SecHeader *sec = snap.sec
+    cdef Signing sg = <Signing>a.signing
+    cdef uint8_t owner[256]
+    cdef uint8_t owner_lc[256]
+    cdef uint8_t rdata[2 + 256 + 255 + 6 + 20 + 8704]
+    cdef uint8_t h[20]
+    cdef int olen, rlen, pos, node
+    cdef uint16_t rdtype
+    cdef uint32_t e
+    if p.kind == PROOF_NSEC:
+        rdtype = TYPE_NSEC
+        olen = name_len(snap.node_name(p.index))
+        memcpy(owner, snap.node_name(p.index), olen)
+        rlen = lower_name(snap.node_name(snap.links[p.index]), rdata)
+        rlen += bitmap(snap, p.index, False, True, rdata + rlen)
+    else:
+        rdtype = TYPE_NSEC3
+        rdata[0] = sec.hash_alg
+        rdata[1] = sec.nsec3_flags
+        put16(rdata + 2, sec.iterations)
+        rdata[4] = sec.salt_len
+        memcpy(rdata + 5, sec.salt, sec.salt_len)
+        rlen = 5 + sec.salt_len
+        rdata[rlen] = 20
+        if p.kind == PROOF_NSEC3:
+            e = p.index
+            olen = hashed_owner(sec, snap.chain[e].hash, owner)
+            memcpy(rdata + rlen + 1, snap.chain[(e + 1) % sec.chain_count].hash, 20)
+            node = snap.chain[e].node
+            rlen += 21
+            rlen += bitmap(snap, node, True, True, rdata + rlen)
+        else:
+            memcpy(h, p.hash, 20)
+            if p.index == NO_NODE:
+                hash_step(h, -1)          # owner hash - 1, next hash + 1: covers it only
+            olen = hashed_owner(sec, h, owner)
+            memcpy(h, p.hash, 20)
+            hash_step(h, 1)
+            memcpy(rdata + rlen + 1, h, 20)
+            rlen += 21
+            if p.index != NO_NODE:
+                rlen += bitmap(snap, p.index, True, True, rdata + rlen)
+    if b_rr(&a.b, SEC_AUTHORITY, owner, olen, rdtype, CLASS_IN, sec.denial_ttl, rdata,
+            rlen) < 0:
+        ans_reset(a, a.rcode, FLAG_TC)
+        return -1
+    sg.window(wall_clock(sg))
+    lower_name(owner, owner_lc)
+    pos = fields(sg, snap, rdtype, rrsig_labels(owner), sec.denial_ttl, sg.data)
+    pos = canon_rr(sg.data, pos, owner_lc, olen, rdtype, sec.denial_ttl, rdata, rlen)
+    if put_sigs(a, sg, snap, SEC_AUTHORITY, rdtype, owner, olen, sec.denial_ttl, pos) < 0:
+        ans_reset(a, a.rcode, FLAG_TC)
+        return -1
+    return 0

@@ -1,0 +1,252 @@
+"""A zone image made ready for online signing (its layout: fastdns/_snapshot.pxd).
+
+The zone's keys and settings (fastdns.dnssec.zonesec) add records to the zone — DNSKEY,
+CDS, CDNSKEY, NSEC3PARAM at the apex, as PowerDNS serves them — and a security section
+that the engine signs from: the active keys, each RRset's canonical rdata (RFC 4034 §6.2,
+§6.3) where it differs from the rdata served, and the NSEC chain (the next name of every
+name in it) or the NSEC3 chain (its hashes, in order). Signatures themselves are never in
+the image: signers compute them into the shared signature cache when a query first needs
+them.
+
+    image = secure_image(compiled.image, setup)
+
+This runs in the manager once per load of a signed zone; the per-record work is here,
+in Python, for signed zones only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass, field
+
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
+from fastdns._snapshot import NODE_FLAGS, SEC_HEADER_SIZE, Snapshot
+from fastdns.dnssec.keys import ds_rdata
+from fastdns.zone._imagebuild import RecordStore
+
+TYPE_SOA, TYPE_NS, TYPE_DS = 6, 2, 43
+TYPE_DNSKEY, TYPE_NSEC3PARAM, TYPE_CDS, TYPE_CDNSKEY = 48, 51, 59, 60
+
+SEC_NSEC3, SEC_NARROW, SEC_HAVE_ZSK = 0x01, 0x02, 0x04
+KEY_KSK = 0x01
+NO_CANON = NOT_LINKED = 0xFFFFFFFF
+#: SecHeader (see _snapshot.pxd): native layout, alignment as the C compiler lays it out
+_HEADER = struct.Struct("=IHHBBBB256s256sII4xQQQQQ")
+_NSEC3REC = struct.Struct("=20sI")
+_SECKEY = struct.Struct("=HBB")
+
+#: the CDS and CDNSKEY rdata of RFC 8078 §4 (delete the DS at the parent)
+CDS_DELETE = b"\x00\x00\x00\x00"
+CDNSKEY_DELETE = b"\x00\x00\x03\x00\x00"
+
+_FLAG_ENT = NODE_FLAGS["ent"]
+_FLAG_CUT = NODE_FLAGS["cut"]
+_FLAG_NONAUTH = NODE_FLAGS["nonauth"]
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """One key of the zone as the image needs it."""
+
+    flags: int                      # 256 ZSK, 257 KSK (the SEP bit)
+    algorithm: int
+    dnskey: bytes                   # the DNSKEY rdata
+    active: bool = True             # signs
+    published: bool = True          # in the DNSKEY RRset
+
+    @property
+    def tag(self) -> int:
+        return key_tag(self.dnskey)
+
+    @property
+    def ksk(self) -> bool:
+        return bool(self.flags & 1)
+
+
+@dataclass(frozen=True, slots=True)
+class SigningSetup:
+    """What a signed zone's image is made from: its keys and DNSSEC settings."""
+
+    keys: tuple[SigningKey, ...]
+    #: (hash algorithm, flags, iterations, salt) of NSEC3PARAM; None: NSEC
+    nsec3: tuple[int, int, int, bytes] | None = None
+    narrow: bool = False
+    #: PUBLISH-CDS digest types (0: the RFC 8078 delete record); empty: no CDS
+    cds: tuple[int, ...] = ()
+    #: PUBLISH-CDNSKEY: None no CDNSKEY, True the keys', False the delete record
+    cdnskey: bool | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def key_tag(dnskey: bytes) -> int:
+    """RFC 4034 Appendix B (algorithm 1 is never served)."""
+    total = 0
+    for i, octet in enumerate(dnskey):
+        total += octet << 8 if i % 2 == 0 else octet
+    return (total + (total >> 16)) & 0xFFFF
+
+
+def secure_image(image: bytes, setup: SigningSetup) -> bytes:
+    """The image of the zone in ``image`` with its DNSSEC records and security section."""
+    unsigned = Snapshot(image)
+    apex = unsigned.origin
+    store = RecordStore(apex)
+    store.files.append("<keys and DNSSEC metadata>")
+    soa_min = 0
+    for index in range(len(unsigned)):
+        owner = unsigned.node(index)[0]
+        for rdtype, ttl, rdatas, _ in unsigned.node_rrsets(index):
+            if index == 0 and rdtype in (TYPE_DNSKEY, TYPE_CDS, TYPE_CDNSKEY,
+                                         TYPE_NSEC3PARAM):
+                continue        # the keys and settings make these (as PowerDNS)
+            if index == 0 and rdtype == TYPE_SOA:
+                soa_min = int.from_bytes(rdatas[0][-4:], "big")
+            for rdata in rdatas:
+                store.add_wire(owner, rdtype, ttl, rdata)
+    for rdtype, rdata in _apex_records(apex, setup):
+        store.add_wire(apex, rdtype, soa_min, rdata)
+    store.prepare((), ())
+    return _with_section(store.pack(), setup)
+
+
+def _apex_records(apex: bytes, setup: SigningSetup) -> list[tuple[int, bytes]]:
+    out = [(TYPE_DNSKEY, key.dnskey) for key in setup.keys if key.published]
+    entry = [key for key in setup.keys if key.published and key.ksk and key.active]
+    if setup.cds:
+        if 0 in setup.cds:
+            out.append((TYPE_CDS, CDS_DELETE))
+        else:
+            out.extend((TYPE_CDS, ds_rdata(apex, key.dnskey, digest))
+                       for key in entry for digest in setup.cds)
+    if setup.cdnskey is not None:
+        if setup.cdnskey:
+            out.extend((TYPE_CDNSKEY, key.dnskey) for key in entry)
+        else:
+            out.append((TYPE_CDNSKEY, CDNSKEY_DELETE))
+    if setup.nsec3 is not None:
+        alg, _, iterations, salt = setup.nsec3
+        # the opt-out flag is the NSEC3 records', never NSEC3PARAM's (RFC 5155 §4.1.2)
+        out.append((TYPE_NSEC3PARAM, struct.pack("!BBHB", alg, 0, iterations, len(salt))
+                    + salt))
+    return out
+
+
+def _canonical(rdtype: int, rdatas: list[bytes]) -> list[bytes]:
+    """The RRset's rdata in canonical form and order (RFC 4034 §6.2 item 3, §6.3)."""
+    out = []
+    for wire in rdatas:
+        try:
+            rd = dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RdataType.make(rdtype),
+                                     wire, 0, len(wire))
+            out.append(rd.to_digestable())
+        except Exception:             # a type dnspython reads otherwise: as it is
+            out.append(wire)
+    out.sort()
+    return out
+
+
+def nsec3_digest(name: bytes, salt: bytes, iterations: int) -> bytes:
+    """RFC 5155 §5: the SHA-1 hash of a lower-case wire name, iterated."""
+    digest = hashlib.sha1(name + salt).digest()
+    for _ in range(iterations):
+        digest = hashlib.sha1(digest + salt).digest()
+    return digest
+
+
+def _lower(wire: bytes) -> bytes:
+    return wire.lower()
+
+
+def _with_section(image: bytes, setup: SigningSetup) -> bytes:
+    snap = Snapshot(image)
+    nodes = [snap.node(i) for i in range(len(snap))]
+    rrsets = [snap.node_rrsets(i) for i in range(len(snap))]
+    apex = _lower(snap.origin)
+    active = [key for key in setup.keys if key.active]
+    have_zsk = any(not key.ksk for key in active)
+    flags = SEC_HAVE_ZSK if have_zsk else 0
+    nsec3 = setup.nsec3
+    if nsec3 is not None:
+        flags |= SEC_NSEC3 | (SEC_NARROW if setup.narrow else 0)
+
+    # the canonical rdata of the RRsets whose served rdata is not canonical already
+    canon_offsets: list[int] = []
+    canon = bytearray()
+    for node_rrsets in rrsets:
+        for rdtype, _, rdatas, _ in node_rrsets:
+            form = _canonical(rdtype, rdatas)
+            if form == rdatas:
+                canon_offsets.append(NO_CANON)
+                continue
+            canon_offsets.append(len(canon))
+            for rdata in form:
+                canon += len(rdata).to_bytes(2, "little" if _LITTLE else "big") + rdata
+
+    # the chain: a name is in it unless it is glue or occluded (or, for NSEC, empty)
+    links = [NOT_LINKED] * len(nodes)
+    chain: list[tuple[bytes, int]] = []
+    in_chain = [not (flags_ & _FLAG_NONAUTH) and not above
+                for _, flags_, above, _ in nodes]
+    if nsec3 is None:
+        members = [i for i, (_, f, _, _) in enumerate(nodes)
+                   if in_chain[i] and not f & _FLAG_ENT]
+        for k, i in enumerate(members):
+            links[i] = members[(k + 1) % len(members)]
+    elif not setup.narrow:
+        alg, nflags, iterations, salt = nsec3
+        optout = bool(nflags & 1)
+        for i, (owner, f, _, _) in enumerate(nodes):
+            if not in_chain[i]:
+                continue
+            if optout and f & _FLAG_CUT and not any(t == TYPE_DS for t, *_ in rrsets[i]):
+                continue        # an insecure delegation: covered by opt-out
+            chain.append((nsec3_digest(_lower(owner), salt, iterations), i))
+        chain.sort()
+        for k, (_, i) in enumerate(chain):
+            links[i] = k
+
+    keys = b"".join(_SECKEY.pack(key.tag, key.algorithm, KEY_KSK if key.ksk else 0)
+                    for key in active)
+    rrset_count = len(canon_offsets)
+    start = _align(len(image), 8)
+    keys_off = start + _HEADER.size
+    canon_off = _align(keys_off + len(keys), 4)
+    link_off = canon_off + 4 * rrset_count
+    chain_off = link_off + 4 * len(nodes)
+    canon_data_off = chain_off + _NSEC3REC.size * len(chain)
+    alg, nflags, iterations, salt = nsec3 if nsec3 is not None else (0, 0, 0, b"")
+    header = _HEADER.pack(flags, len(active), iterations, alg, nflags, len(salt), len(apex),
+                          salt, apex, snap.neg_ttl, len(chain), keys_off, canon_off,
+                          canon_data_off, link_off, chain_off)
+    out = bytearray(image)
+    out += bytes(start - len(out))
+    out += header
+    out += keys + bytes(canon_off - keys_off - len(keys))
+    out += struct.pack(f"={rrset_count}I", *canon_offsets)
+    out += struct.pack(f"={len(links)}I", *links)
+    for digest, node in chain:
+        out += _NSEC3REC.pack(digest, node)
+    out += canon
+    _patch_header(out, start)
+    return bytes(out)
+
+
+#: ImageHeader's sec_off and size: the last two u64 of the header (see _snapshot.pxd)
+_SIZE_AT = 8 + 4 * 8 + 8 * 5
+
+
+def _patch_header(out: bytearray, sec_off: int) -> None:
+    struct.pack_into("=QQ", out, _SIZE_AT, len(out), sec_off)
+
+
+def _align(n: int, to: int) -> int:
+    return (n + to - 1) // to * to
+
+
+_LITTLE = struct.pack("=H", 1) == b"\x01\x00"
+
+assert _HEADER.size == SEC_HEADER_SIZE, (_HEADER.size, SEC_HEADER_SIZE)
