@@ -256,6 +256,9 @@ def secure_zone(ctx: Context, args: list[str]) -> int:
     for text in args:
         zone = zone_arg(text)
         try:
+            if ctx.find(zone) is not None and keystore_for(ctx, zone) is None:
+                for line in plan.lines():      # pdnsutil says what it tried first
+                    ctx.say(line)
             store = _store(ctx, zone, "Can't find a zone called '{zone}'")
             if _is_secured(store, zone):
                 raise Failure(f"Zone '{zone}' already secure, remove keys with fastdns-util "
@@ -510,9 +513,12 @@ def export_zone_ds(ctx: Context, args: list[str]) -> int:
     require(args, 1, 1, "export-zone-ds ZONE")
     zone = zone_arg(args[0])
     store = _store(ctx, zone)
-    keys = _keyset(store, zone) if not _presigned(store, zone) else []
-    if not keys:
+    presigned = _presigned(store, zone)
+    keys = _keyset(store, zone) if not presigned else []
+    if not keys and not presigned:
         raise Failure("Zone is not actively secured")
+    if not keys:      # a presigned zone: its keys are in the zone, not here
+        ctx.warn(f"No keys for zone '{zone}'.")
     for k in keys:
         if k.key is not None and k.type != ZSK:
             for line in _ds_lines(zone, k.key, ctx.verbose):
