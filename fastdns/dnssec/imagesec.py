@@ -26,12 +26,13 @@ import dns.rdatatype
 
 from fastdns._snapshot import NODE_FLAGS, SEC_HEADER_SIZE, Snapshot
 from fastdns.dnssec.keys import ds_rdata
+from fastdns.dnssec.zonesec import ZoneSecurity
 from fastdns.zone._imagebuild import RecordStore
 
 TYPE_SOA, TYPE_NS, TYPE_DS = 6, 2, 43
 TYPE_DNSKEY, TYPE_NSEC3PARAM, TYPE_CDS, TYPE_CDNSKEY = 48, 51, 59, 60
 
-SEC_NSEC3, SEC_NARROW, SEC_HAVE_ZSK = 0x01, 0x02, 0x04
+SEC_NSEC3, SEC_NARROW, SEC_HAVE_ZSK, SEC_BROKEN = 0x01, 0x02, 0x04, 0x08
 KEY_KSK = 0x01
 NO_CANON = NOT_LINKED = 0xFFFFFFFF
 #: SecHeader (see _snapshot.pxd): native layout, alignment as the C compiler lays it out
@@ -82,6 +83,20 @@ class SigningSetup:
     warnings: list[str] = field(default_factory=list)
 
 
+def setup_from(security: ZoneSecurity) -> SigningSetup:
+    """The SigningSetup of a zone's usable signing state (ZoneSecurity.usable)."""
+    keys = tuple(SigningKey(k.flags, k.key.algorithm, k.key.dnskey_rdata(), k.active,
+                            k.published)
+                 for k in security.keys if k.key is not None)
+    nsec3 = security.nsec3
+    cds = (0,) if security.cdnskey_delete else security.publish_cds
+    cdnskey = False if security.cdnskey_delete else (True if security.publish_cdnskey
+                                                     else None)
+    return SigningSetup(keys, None if nsec3 is None else
+                        (nsec3.algorithm, nsec3.flags, nsec3.iterations, nsec3.salt),
+                        security.narrow, cds, cdnskey)
+
+
 def key_tag(dnskey: bytes) -> int:
     """RFC 4034 Appendix B (algorithm 1 is never served)."""
     total = 0
@@ -111,6 +126,25 @@ def secure_image(image: bytes, setup: SigningSetup) -> bytes:
         store.add_wire(apex, rdtype, soa_min, rdata)
     store.prepare((), ())
     return _with_section(store.pack(), setup)
+
+
+def broken_image(image: bytes) -> bytes:
+    """The image of a zone whose keys or settings cannot sign it: served as it is to
+    queries without DO, SERVFAIL to those with DO=1 (never unsigned data)."""
+    snap = Snapshot(image)
+    nodes = len(snap)
+    rrsets = sum(len(snap.node_rrsets(i)) for i in range(nodes))
+    start = _align(len(image), 8)
+    apex = _lower(snap.origin)
+    keys_off = canon_off = start + _HEADER.size
+    link_off = canon_off + 4 * rrsets
+    chain_off = canon_data_off = link_off + 4 * nodes
+    header = _HEADER.pack(SEC_BROKEN, 0, 0, 0, 0, 0, len(apex), b"", apex, 0, 0, keys_off,
+                          canon_off, canon_data_off, link_off, chain_off)
+    out = bytearray(image) + bytes(start - len(image)) + header
+    out += struct.pack(f"={rrsets + nodes}I", *([NO_CANON] * (rrsets + nodes)))
+    _patch_header(out, start)
+    return bytes(out)
 
 
 def _apex_records(apex: bytes, setup: SigningSetup) -> list[tuple[int, bytes]]:
