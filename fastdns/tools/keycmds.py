@@ -533,8 +533,10 @@ def export_zone_ds(ctx: Context, args: list[str]) -> int:
 def _list_line(zone: str, k: _Key) -> str:
     key = k.key
     assert key is not None
-    # each column padded to its width less one, then one space (as pdnsutil's setw)
-    return (f"{zone:<29} {k.type:<4} {'Act' if k.row.active else '':<3} "
+    # each column padded to its width less one, then one space (as pdnsutil's setw); a
+    # zone name too long for its column stands on a line of its own
+    head = f"{zone:<29} " if len(zone) < 30 else f"{zone}\n{'':30}"
+    return (f"{head}{k.type:<4} {'Act' if k.row.active else '':<3} "
             f"{'Pub' if k.row.published else '':<3} {key.bits:<7} "
             f"{algorithm_name(key.algorithm):<15} {k.row.id:<4} {'cryptokeys':<11} {key.tag}")
 

@@ -154,6 +154,8 @@ def test_secure_zone_like_pdnsutil(site):
                                             "Zone example.com secured\n")
     assert mine.returncode == theirs.returncode == 1
     assert mine.stderr.startswith("Can't find a zone called 'nozone.test'\n")
+    # then the zone is rectified, as pdnsutil does (rectify-zone's code and words)
+    assert mine.stderr == theirs.stderr
     assert [(r[1], r[2], r[3], r[4]) for r in keys(site)] == \
         [(r[1], r[2], r[3], r[4]) for r in keys(other)] == [("example.com", 257, 1, 1)]
     assert keys(site)[0][5].startswith("Private-key-format: v1.2\nAlgorithm: 13 "
@@ -178,6 +180,12 @@ def test_secure_zone_with_a_ksk_and_a_zsk(tmp_path):
     assert [(r[2], r[3], r[4], r[5].splitlines()[1]) for r in keys(site)] == \
         [(r[2], r[3], r[4], r[5].splitlines()[1]) for r in keys(other)]
     readers_agree(site, [r[0] for r in keys(site)])
+    # a zone name longer than list-keys' column
+    long_site = make_site(tmp_path / "long", zones=("a-very-long-zone-name-indeed.example.com",
+                                                    "twenty-nine-chars-long.exampl"))
+    for zone in ("a-very-long-zone-name-indeed.example.com", "twenty-nine-chars-long.exampl"):
+        pdns(long_site, "secure-zone", zone)
+    same(ours(long_site, "list-keys"), pdns(long_site, "list-keys"))
     rsa = make_site(tmp_path / "rsa", "default-ksk-algorithm=rsasha256\n")
     result = ours(rsa, "secure-zone", "example.com")
     assert result.returncode == 1 and result.stderr == (
