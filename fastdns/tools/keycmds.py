@@ -246,8 +246,7 @@ def _is_secured(store: KeyStore, zone: str) -> bool:
 
 
 @command("secure-zone", "secure-zone ZONE [ZONE ..]",
-         "Add DNSSEC to zone ZONE (a CSK, or a KSK and a ZSK with default-zsk-algorithm)",
-         aliases=("zone secure",))
+         "Add DNSSEC to zone ZONE (a CSK, or a KSK and a ZSK with default-zsk-algorithm)")
 def secure_zone(ctx: Context, args: list[str]) -> int:
     require(args, 1, None, "secure-zone ZONE [ZONE ..]")
     plan = _Plan(ctx)
@@ -280,7 +279,7 @@ def secure_zone(ctx: Context, args: list[str]) -> int:
 
 
 @command("secure-all-zones", "secure-all-zones [increase-serial]",
-         "Secure all zones without keys", aliases=("zone secure-all",))
+         "Secure all zones without keys")
 def secure_all_zones(ctx: Context, args: list[str]) -> int:
     require(args, 0, 1, "secure-all-zones [increase-serial]")
     if args and args[0] != "increase-serial":
@@ -329,8 +328,7 @@ def secure_all_zones(ctx: Context, args: list[str]) -> int:
 
 
 @command("disable-dnssec", "disable-dnssec ZONE",
-         "Deactivate all keys and unset PRESIGNED and NSEC3PARAM in ZONE",
-         aliases=("zone dnssec-disable",))
+         "Deactivate all keys and unset PRESIGNED and NSEC3PARAM in ZONE")
 def disable_dnssec(ctx: Context, args: list[str]) -> int:
     require(args, 1, 1, "disable-dnssec ZONE")
     zone = zone_arg(args[0])
@@ -353,7 +351,7 @@ def disable_dnssec(ctx: Context, args: list[str]) -> int:
 
 
 @command("add-zone-key", ADD_KEY_USAGE.split("\n")[0],
-         "Add a ZSK or KSK to zone and specify algo&bits", aliases=("zone add-key",))
+         "Add a ZSK or KSK to zone and specify algo&bits")
 def add_zone_key(ctx: Context, args: list[str]) -> int:
     if len(args) < 2:
         raise UsageError(ADD_KEY_USAGE)
@@ -420,8 +418,7 @@ def _read(path: str) -> str:
 
 
 @command("import-zone-key", "import-zone-key ZONE FILE [ksk|zsk] [active|inactive] "
-         "[published|unpublished]", "Import from a file a private key, ZSK or KSK",
-         aliases=("zone import-key",))
+         "[published|unpublished]", "Import from a file a private key, ZSK or KSK")
 def import_zone_key(ctx: Context, args: list[str]) -> int:
     usage = "import-zone-key ZONE FILE [ksk|zsk] [active|inactive] [published|unpublished]"
     require(args, 2, 5, usage)
@@ -448,7 +445,7 @@ def import_zone_key(ctx: Context, args: list[str]) -> int:
 
 
 @command("import-zone-key-pem", "import-zone-key-pem ZONE FILE ALGORITHM {ksk|zsk}",
-         "Import a private key from PEM file", aliases=("zone import-key-pem",))
+         "Import a private key from PEM file")
 def import_zone_key_pem(ctx: Context, args: list[str]) -> int:
     usage = "import-zone-key-pem ZONE FILE ALGORITHM {ksk|zsk}"
     require(args, 4, 4, usage)
@@ -484,7 +481,7 @@ def _export_args(ctx: Context, args: list[str], usage: str) -> tuple[str, ZoneKe
 
 
 @command("export-zone-key", "export-zone-key ZONE KEY-ID",
-         "Export to stdout the private key (ISC format)", aliases=("zone export-key",))
+         "Export to stdout the private key (ISC format)")
 def export_zone_key(ctx: Context, args: list[str]) -> int:
     _, key = _export_args(ctx, args, "export-zone-key ZONE KEY-ID")
     ctx.say(key.to_isc())
@@ -492,7 +489,7 @@ def export_zone_key(ctx: Context, args: list[str]) -> int:
 
 
 @command("export-zone-key-pem", "export-zone-key-pem ZONE KEY-ID",
-         "Export to stdout the private key (PEM format)", aliases=("zone export-key-pem",))
+         "Export to stdout the private key (PEM format)")
 def export_zone_key_pem(ctx: Context, args: list[str]) -> int:
     _, key = _export_args(ctx, args, "export-zone-key-pem ZONE KEY-ID")
     ctx.out.write(key.to_pem())
@@ -500,7 +497,7 @@ def export_zone_key_pem(ctx: Context, args: list[str]) -> int:
 
 
 @command("export-zone-dnskey", "export-zone-dnskey ZONE KEY-ID",
-         "Export to stdout the public key", aliases=("zone export-dnskey",))
+         "Export to stdout the public key")
 def export_zone_dnskey(ctx: Context, args: list[str]) -> int:
     zone, key = _export_args(ctx, args, "export-zone-dnskey ZONE KEY-ID")
     ctx.say(f"{zone} IN DNSKEY {key.dnskey_text()}")
@@ -508,7 +505,7 @@ def export_zone_dnskey(ctx: Context, args: list[str]) -> int:
 
 
 @command("export-zone-ds", "export-zone-ds ZONE",
-         "Export to stdout all KSK DS records for ZONE", aliases=("zone export-ds",))
+         "Export to stdout all KSK DS records for ZONE")
 def export_zone_ds(ctx: Context, args: list[str]) -> int:
     require(args, 1, 1, "export-zone-ds ZONE")
     zone = zone_arg(args[0])
@@ -542,7 +539,7 @@ def _list_line(zone: str, k: _Key) -> str:
 
 
 @command("list-keys", "list-keys [ZONE]", "List DNSSEC keys for ZONE. When ZONE is unset, "
-         "display keys for all active zones", aliases=("zone list-keys",))
+         "display keys for all active zones")
 def list_keys(ctx: Context, args: list[str]) -> int:
     require(args, 0, 1, "list-keys [ZONE]")
     if args:
@@ -616,8 +613,7 @@ def _serial(ctx: Context, backend: Any, zone: str) -> int | None:
     return None
 
 
-@command("show-zone", "show-zone ZONE", "Show DNSSEC (public) information about a zone",
-         aliases=("zone show",))
+@command("show-zone", "show-zone ZONE", "Show DNSSEC (public) information about a zone")
 def show_zone(ctx: Context, args: list[str]) -> int:
     require(args, 1, 1, "show-zone ZONE")
     zone = zone_arg(args[0])
@@ -689,31 +685,31 @@ def _key_change(ctx: Context, args: list[str], usage: str, change: str) -> int:
 
 
 @command("activate-zone-key", "activate-zone-key ZONE KEY-ID",
-         "Activate the key with key id KEY-ID in ZONE", aliases=("zone activate-key",))
+         "Activate the key with key id KEY-ID in ZONE")
 def activate_zone_key(ctx: Context, args: list[str]) -> int:
     return _key_change(ctx, args, "activate-zone-key ZONE KEY-ID", "activate")
 
 
 @command("deactivate-zone-key", "deactivate-zone-key ZONE KEY-ID",
-         "Deactivate the key with key id KEY-ID in ZONE", aliases=("zone deactivate-key",))
+         "Deactivate the key with key id KEY-ID in ZONE")
 def deactivate_zone_key(ctx: Context, args: list[str]) -> int:
     return _key_change(ctx, args, "deactivate-zone-key ZONE KEY-ID", "deactivate")
 
 
 @command("publish-zone-key", "publish-zone-key ZONE KEY-ID",
-         "Publish the zone key with key id KEY-ID in ZONE", aliases=("zone publish-key",))
+         "Publish the zone key with key id KEY-ID in ZONE")
 def publish_zone_key(ctx: Context, args: list[str]) -> int:
     return _key_change(ctx, args, "publish-zone-key ZONE KEY-ID", "publish")
 
 
 @command("unpublish-zone-key", "unpublish-zone-key ZONE KEY-ID",
-         "Unpublish the zone key with key id KEY-ID in ZONE", aliases=("zone unpublish-key",))
+         "Unpublish the zone key with key id KEY-ID in ZONE")
 def unpublish_zone_key(ctx: Context, args: list[str]) -> int:
     return _key_change(ctx, args, "unpublish-zone-key ZONE KEY-ID", "unpublish")
 
 
 @command("remove-zone-key", "remove-zone-key ZONE KEY-ID",
-         "Remove key with KEY-ID from ZONE", aliases=("zone remove-key",))
+         "Remove key with KEY-ID from ZONE")
 def remove_zone_key(ctx: Context, args: list[str]) -> int:
     return _key_change(ctx, args, "remove-zone-key ZONE KEY-ID", "remove")
 
@@ -789,8 +785,7 @@ def _meta_store(ctx: Context, args: Sequence[str]) -> tuple[str, KeyStore]:
 
 @command("set-publish-cds", "set-publish-cds ZONE [DIGESTALGOS]",
          "Enable sending CDS responses for ZONE, using DIGESTALGOS as signature algorithms; "
-         "DIGESTALGOS should be a comma separated list of numbers, it is '2' by default",
-         aliases=("zone set-publish-cds",))
+         "DIGESTALGOS should be a comma separated list of numbers, it is '2' by default")
 def set_publish_cds(ctx: Context, args: list[str]) -> int:
     require(args, 1, 2, "set-publish-cds ZONE [DIGESTALGOS]")
     value = args[1] if len(args) > 1 else "2"
@@ -804,7 +799,7 @@ def set_publish_cds(ctx: Context, args: list[str]) -> int:
 
 
 @command("unset-publish-cds", "unset-publish-cds ZONE",
-         "Disable sending CDS responses for ZONE", aliases=("zone unset-publish-cds",))
+         "Disable sending CDS responses for ZONE")
 def unset_publish_cds(ctx: Context, args: list[str]) -> int:
     require(args, 1, 1, "unset-publish-cds ZONE")
     zone, store = _meta_store(ctx, args)
@@ -814,7 +809,7 @@ def unset_publish_cds(ctx: Context, args: list[str]) -> int:
 
 @command("set-publish-cdnskey", "set-publish-cdnskey ZONE [delete]",
          "Enable sending CDNSKEY responses for ZONE. Add 'delete' to publish a CDNSKEY with a "
-         "DNSSEC delete algorithm", aliases=("zone set-publish-cdnskey",))
+         "DNSSEC delete algorithm")
 def set_publish_cdnskey(ctx: Context, args: list[str]) -> int:
     require(args, 1, 2, "set-publish-cdnskey ZONE [delete]")
     if len(args) > 1 and args[1] != "delete":
@@ -825,7 +820,7 @@ def set_publish_cdnskey(ctx: Context, args: list[str]) -> int:
 
 
 @command("unset-publish-cdnskey", "unset-publish-cdnskey ZONE",
-         "Disable sending CDNSKEY responses for ZONE", aliases=("zone unset-publish-cdnskey",))
+         "Disable sending CDNSKEY responses for ZONE")
 def unset_publish_cdnskey(ctx: Context, args: list[str]) -> int:
     require(args, 1, 1, "unset-publish-cdnskey ZONE")
     zone, store = _meta_store(ctx, args)
@@ -833,8 +828,7 @@ def unset_publish_cdnskey(ctx: Context, args: list[str]) -> int:
     return 0
 
 
-@command("set-presigned", "set-presigned ZONE", "Use presigned RRSIGs from storage",
-         aliases=("zone set-presigned",))
+@command("set-presigned", "set-presigned ZONE", "Use presigned RRSIGs from storage")
 def set_presigned(ctx: Context, args: list[str]) -> int:
     require(args, 1, 1, "set-presigned ZONE")
     zone, store = _meta_store(ctx, args)
@@ -842,8 +836,7 @@ def set_presigned(ctx: Context, args: list[str]) -> int:
     return 0
 
 
-@command("unset-presigned", "unset-presigned ZONE", "Stop using presigned RRSIGs on ZONE",
-         aliases=("zone unset-presigned",))
+@command("unset-presigned", "unset-presigned ZONE", "Stop using presigned RRSIGs on ZONE")
 def unset_presigned(ctx: Context, args: list[str]) -> int:
     require(args, 1, 1, "unset-presigned ZONE")
     zone, store = _meta_store(ctx, args)
@@ -852,8 +845,7 @@ def unset_presigned(ctx: Context, args: list[str]) -> int:
 
 
 @command("set-nsec3", "set-nsec3 ZONE ['PARAMS' [narrow]]",
-         "Enable NSEC3 with PARAMS (default '1 0 0 -'); optionally narrow",
-         aliases=("zone set-nsec3",))
+         "Enable NSEC3 with PARAMS (default '1 0 0 -'); optionally narrow")
 def set_nsec3(ctx: Context, args: list[str]) -> int:
     usage = "set-nsec3 ZONE ['PARAMS' [narrow]]"
     require(args, 1, 3, usage)
@@ -886,8 +878,7 @@ def set_nsec3(ctx: Context, args: list[str]) -> int:
     return 0
 
 
-@command("unset-nsec3", "unset-nsec3 ZONE", "Switch ZONE back to NSEC",
-         aliases=("zone unset-nsec3",))
+@command("unset-nsec3", "unset-nsec3 ZONE", "Switch ZONE back to NSEC")
 def unset_nsec3(ctx: Context, args: list[str]) -> int:
     require(args, 1, 1, "unset-nsec3 ZONE")
     zone, store = _meta_store(ctx, args)
