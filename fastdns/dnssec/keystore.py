@@ -55,6 +55,8 @@ class KeyStore(Protocol):
     def meta_many(self, zones: Iterable[str], kinds: Iterable[str]
                   ) -> dict[str, dict[str, list[str]]]: ...
 
+    def close(self) -> None: ...
+
 
 def _zone_key(zone: str) -> str:
     """A zone name as the bind-dnssec-db stores it: lowercase, no trailing dot."""

@@ -278,6 +278,27 @@ def secure_zone(ctx: Context, args: list[str]) -> int:
     return code
 
 
+class _ZoneProgress(Progress):
+    """Progress counted in zones secured (``done``: zones looked at)."""
+
+    def update(self, count: int, done: int = 0) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._shown < 0.1:
+            return
+        self._shown = now
+        share = f" {min(100, 100 * done // self.total)}%" if self.total and done else ""
+        self.stream.write(f"\r{self.label}:{share} {count:,} secured\x1b[K")
+        self.stream.flush()
+
+    def finish(self, count: int) -> None:
+        if self.enabled:
+            elapsed = time.monotonic() - self.started
+            self.stream.write(f"\r{self.label}: {count:,} secured in {elapsed:.1f}s\x1b[K\n")
+            self.stream.flush()
+
+
 @command("secure-all-zones", "secure-all-zones [increase-serial]",
          "Secure all zones without keys")
 def secure_all_zones(ctx: Context, args: list[str]) -> int:
@@ -288,7 +309,7 @@ def secure_all_zones(ctx: Context, args: list[str]) -> int:
     lines = plan.lines()
     # one store per backend; which zones are secured already: two queries per store
     groups = _groups(ctx)
-    progress = Progress(ctx.err, "Securing zones", sum(len(names) for _, names in groups))
+    progress = _ZoneProgress(ctx.err, "Securing zones", sum(len(names) for _, names in groups))
     secured = errors = done = 0
     bumped: list[str] = []
     for store, names in groups:

@@ -413,6 +413,21 @@ def test_secure_all_zones_is_batched_and_prints_what_pdnsutil_prints(tmp_path):
     assert ours(site, "secure-all-zones", "foo").returncode == 1
     # pdnsutil serves the keys we stored: one check is enough
     same(ours(site, "show-zone", "z1999.example"), pdns(site, "show-zone", "z1999.example"))
+    # the server's view: every zone's signing state with one query per table
+    from fastdns.config.loader import load_config, parse_command_line
+    from fastdns.dnssec.keystore import keystore_for
+    from fastdns.dnssec.zonesec import load_security_many
+
+    config = load_config(parse_command_line([f"--config-dir={site}"]))
+    store = keystore_for(config, "z7.example")
+    assert store is not None and keystore_for(config, "nozone.test") is None
+    try:
+        states = load_security_many(store, [*zones, "nosoa.example"], max_iterations=100)
+    finally:
+        store.close()
+    assert all(states[zone].usable for zone in zones)
+    assert not states["nosoa.example"].signed
+    assert {states[zone].keys[0].key.algorithm for zone in zones} == {13}
 
 
 def test_secure_all_zones_increase_serial(tmp_path):
@@ -545,3 +560,37 @@ def test_bad_input_is_refused_clearly(site, call, message):
     if message is not None:
         assert result.stderr == message
     assert meta(site) == [] and keys(site) == []
+
+
+def test_a_key_that_cannot_be_read(site):
+    assert ours(site, "secure-zone", "example.com").returncode == 0
+    conn = sqlite3.connect(site / "pdns.sqlite3")
+    conn.execute("INSERT INTO cryptokeys (domain_id, flags, active, published, content) "
+                 "VALUES (1, 256, 1, 1, 'Private-key-format: v1.2\nAlgorithm: 12 (ECC-GOST)\n"
+                 "GostAsn1: AAAA\n')")
+    conn.commit()
+    conn.close()
+    shown = ours(site, "show-zone", "example.com")
+    assert shown.returncode == 0
+    assert "ID = 2, flags = 256: this key cannot be read: unsupported DNSKEY algorithm 12 " \
+        "(ALG12)\n" in shown.stdout
+    listed = ours(site, "list-keys", "example.com")
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 3
+    assert listed.stderr == ("Key 2 of zone 'example.com' cannot be read: unsupported DNSKEY "
+                             "algorithm 12 (ALG12)\n")
+    exported = ours(site, "export-zone-key", "example.com", "2")
+    assert exported.returncode == 1 and exported.stderr == (
+        "Error: key 2 of zone 'example.com' cannot be read: unsupported DNSKEY algorithm 12 "
+        "(ALG12)\n")
+    from fastdns.config.loader import load_config, parse_command_line
+    from fastdns.dnssec.keystore import keystore_for
+    from fastdns.dnssec.zonesec import load_security
+
+    store = keystore_for(load_config(parse_command_line([f"--config-dir={site}"])),
+                         "example.com")
+    try:
+        state = load_security(store, "example.com")
+    finally:
+        store.close()
+    assert state.signed and not state.usable
+    assert state.problems == ["key 2: unsupported DNSKEY algorithm 12 (ALG12)"]
