@@ -311,11 +311,14 @@ def secure_all_zones(ctx: Context, args: list[str]) -> int:
     groups = _groups(ctx)
     progress = _ZoneProgress(ctx.err, "Securing zones", sum(len(names) for _, names in groups))
     secured = errors = done = 0
-    bumped: list[str] = []
+    from fastdns.tools import zonecmds
+
     for store, names in groups:
         with_keys = store.keys_many(names)
         presigned = store.meta_many(names, ("PRESIGNED",))
         batch: list[tuple[str, int, bool, bool, str]] = []
+        #: (zone, what to print, secured): printed once the batch is stored
+        report: list[tuple[str, str, bool]] = []
         for zone in names:
             done += 1
             if zone in with_keys or (presigned.get(zone, {}).get("PRESIGNED") or [""])[0] \
@@ -324,26 +327,24 @@ def secure_all_zones(ctx: Context, args: list[str]) -> int:
             try:
                 keys = plan.keys()
             except Failure as exc:
-                ctx.say(f"Securing {zone}: {exc}")
+                report.append((zone, f"Securing {zone}: {exc}", False))
                 errors += 1
                 continue
-            ctx.say(f"Securing {zone}: " + "\n".join(lines))
             batch += [(zone, flags, True, True, content) for flags, content in keys]
-            ctx.say(f"Zone {zone} secured")
+            report.append((zone, f"Securing {zone}: " + "\n".join(lines)
+                           + f"\nZone {zone} secured", True))
             secured += 1
-            bumped.append(zone)
             progress.update(secured, done)
         store.add_keys_many(batch)
+        for zone, text, ok in report:
+            ctx.say(text)
+            if ok and args:     # increase-serial, after each zone as pdnsutil does
+                try:
+                    zonecmds.increase_serial(ctx, [zone])
+                except Failure as exc:
+                    ctx.warn(str(exc))
+                    errors += 1
     progress.finish(secured)
-    if args:
-        from fastdns.tools import zonecmds
-
-        for zone in bumped:
-            try:
-                zonecmds.increase_serial(ctx, [zone])
-            except Failure as exc:
-                ctx.warn(str(exc))
-                errors += 1
     ctx.say(f"Secured: {secured} zones. Errors: {errors}")
     return 0
 
