@@ -44,6 +44,11 @@ cdef enum:
     C_PARKED_QUERIES              # queries parked to wait for data from outside the zones
     C_PARKED_TIMEOUTS             # ... answered SERVFAIL: deadline passed, or no room to park
     C_PACKETCACHE_NOT_ADMITTED    # computed answers not kept: first time asked (doorkeeper)
+    C_SIGNATURES                  # RRSIGs computed (a signer's row)
+    C_SIGNATURE_CACHE_SIZE        # gauge: signatures in the shared cache (signer 0's row)
+    C_SIGNATURE_CACHE_MISSES      # signatures an answer needed and the cache lacked (workers)
+    C_SIGNING_DEADLINE_LOSSES     # requests a signer dropped: their queries' deadline passed
+    C_SIGNING_REQUESTS_DROPPED    # requests a worker could not send: every signer was full
     NCOUNTERS
 
 cdef enum:

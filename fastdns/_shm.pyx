@@ -24,11 +24,14 @@ COUNTER_NAMES = (
     "latency", "user-msec", "sys-msec", "heartbeat", "pid",
     # fastdns's own (PowerDNS has none of these)
     "parked-queries", "parked-timeouts", "packetcache-not-admitted",
+    "signatures", "signature-cache-size", "signature-cache-misses",
+    "signing-deadline-losses", "signing-requests-dropped",
 )
 assert len(COUNTER_NAMES) == NCOUNTERS
 
 #: counters that are a level, not a count (``latency`` is averaged, the others summed)
-GAUGES = frozenset({"open-tcp-connections", "packetcache-size", "latency", "heartbeat", "pid"})
+GAUGES = frozenset({"open-tcp-connections", "packetcache-size", "latency", "heartbeat", "pid",
+                    "signature-cache-size"})
 ROW_SIZE = sizeof(Row)
 REMOTE_SLOTS = REMOTES
 SIZE_BUCKET = SIZE_STEP

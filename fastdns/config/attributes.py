@@ -69,7 +69,7 @@ class SettingAttributes:
     api: bool
     api_key: str
     max_signature_cache_entries: int | None
-    signing_threads: int
+    signing_threads: int | None
     max_nsec3_iterations: int
     direct_dnskey: bool
     default_ksk_algorithm: str

@@ -251,7 +251,11 @@ _GENERAL: tuple[Setting, ...] = (
     Setting("api-key", _T.STR, "", "key that API clients send in X-API-Key"),
     Setting("max-signature-cache-entries", _T.INT, "",
             "RRSIGs kept in the shared signature cache (empty: no limit)", minimum=0),
-    Setting("signing-threads", _T.INT, "3", "signer processes computing RRSIGs", minimum=0),
+    # PowerDNS's default is 3 threads; fastdns's signers are processes, one per CPU by
+    # default, so that signing uses every core (DESIGN §2; differences.md)
+    Setting("signing-threads", _T.INT, "",
+            "signer processes computing RRSIGs (empty: one per CPU, 16 at most)", minimum=1,
+            maximum=16),
     Setting("max-nsec3-iterations", _T.INT, "100",
             "highest NSEC3 iteration count a zone may use", minimum=0, maximum=65535),
     Setting("direct-dnskey", _T.BOOL, "no",
@@ -313,7 +317,7 @@ NOT_IMPLEMENTED: frozenset[str] = frozenset(
     chroot query-cache-ttl disable-axfr
     allow-axfr-ips primary secondary autosecondary also-notify only-notify default-soa-content
     default-ttl webserver webserver-address webserver-port webserver-allow-from
-    webserver-password api api-key max-signature-cache-entries signing-threads
+    webserver-password api api-key
     max-nsec3-iterations direct-dnskey default-ksk-algorithm default-ksk-size
     default-zsk-algorithm default-zsk-size
     bind-dnssec-db bind-dnssec-db-journal-mode bind-hybrid

@@ -4,7 +4,8 @@ worker; fastdns has several, and the signer is next).
 Each kind declares how many children of it run, how one starts (the function the forked
 child runs), its rows of the shared counters, whether it is respawned when it dies, and how
 long it may go without a heartbeat before the master replaces it. The master's code names
-no kind except to ask for this table's rows.
+no kind except to ask for this table's rows (and to give workers and signers the links
+between them, fastdns.server.signer).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
     from fastdns.server.master import Master
 
 #: counter rows in all: the workers take the first ones, then the other kinds, the master last
-ROWS = 64
+ROWS = 96
+#: the most signer processes at once
+SIGNER_ROWS = 16
 #: the manager's heartbeat limit is never shorter than this: a compile of a big zone holds
 #: the interpreter for a while, and a reload must not be mistaken for a hang
 MANAGER_HEARTBEAT_FLOOR = 60.0
@@ -56,7 +59,22 @@ def _run_worker(master: Master, birth: Birth) -> int:
     from fastdns.server import worker
 
     zones = master.book.for_new_worker()
-    return worker.main(birth, master.listeners[birth.slot], master.options, zones)
+    return worker.main(birth, master.listeners[birth.slot], master.options, zones,
+                       (master.sigcache_fd, master.links.worker_ends(birth.slot)))
+
+
+def _signer_count(master: Master) -> int:
+    """signing-threads (empty: one per CPU), at most SIGNER_ROWS."""
+    count = master.config.signing_threads
+    return max(1, min(SIGNER_ROWS, count or os.cpu_count() or 1))
+
+
+def _run_signer(master: Master, birth: Birth) -> int:
+    from fastdns.server import signer
+
+    master.book.close()
+    return signer.main(birth, master.config, master.sigcache_fd,
+                       master.links.signer_ends(birth.slot))
 
 
 def _run_manager(master: Master, birth: Birth) -> int:
@@ -76,11 +94,14 @@ def _manager_heartbeat(master: Master) -> float:
 
 MANAGER = ChildKind("manager", rows=1, count=lambda master: 1, main=_run_manager,
                     heartbeat=_manager_heartbeat)
-WORKER = ChildKind("worker", rows=ROWS - 2, count=_worker_count, main=_run_worker,
-                   heartbeat=_worker_heartbeat, after="manager", keeps_listeners=True)
+SIGNER = ChildKind("signer", rows=SIGNER_ROWS, count=_signer_count, main=_run_signer,
+                   heartbeat=_worker_heartbeat, after="manager")
+WORKER = ChildKind("worker", rows=ROWS - 2 - SIGNER_ROWS, count=_worker_count,
+                   main=_run_worker, heartbeat=_worker_heartbeat, after="manager",
+                   keeps_listeners=True)
 
 #: in start order; a kind with ``after`` starts when that kind is up
-KINDS: tuple[ChildKind, ...] = (MANAGER, WORKER)
+KINDS: tuple[ChildKind, ...] = (MANAGER, SIGNER, WORKER)
 
 
 def first_rows() -> dict[str, int]:

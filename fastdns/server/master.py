@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastdns import stats
+from fastdns._sigcache import SigCache
 from fastdns.control.protocol import ControlServer, ControlServerError, start_control_server
 from fastdns.log import log
 from fastdns.server import child, kinds, messages, sdnotify
@@ -34,6 +35,7 @@ from fastdns.server.context import MasterControl
 from fastdns.server.kinds import Birth, ChildKind
 from fastdns.server.messages import Channel
 from fastdns.server.options import worker_options
+from fastdns.server.signer import SignerLinks
 from fastdns.server.sockets import SlotSockets
 from fastdns.server.zonebook import ZoneBook
 
@@ -49,6 +51,9 @@ BOOT_ATTEMPTS = 3
 #: seconds between a child's heartbeats: well under the shortest heartbeat-timeout (1 s),
 #: whatever HUP or set makes it later
 HEARTBEAT_TICK = 0.25
+#: signatures the shared cache holds when max-signature-cache-entries is empty (170 octets
+#: of shared memory each, touched only when written: docs/performance.md)
+SIGNATURE_CACHE_DEFAULT = 1_000_000
 
 
 @dataclass(slots=True)
@@ -79,6 +84,10 @@ class Master:
                                       for a in config.local_address])
         self.children: dict[int, Child] = {}
         self.book = ZoneBook()
+        #: the shared signature cache (every worker and signer maps it) and the links
+        #: between workers and signers
+        self.sigcache_fd = -1
+        self.links = SignerLinks(self.counts["signer"])
         self.control = MasterControl(self)
         self.failed_boots: Counter[tuple[str, int]] = Counter()
         self._last_spawn: dict[tuple[str, int], float] = {}
@@ -106,7 +115,9 @@ class Master:
         try:
             for slot in range(self.num_workers):
                 self.listeners.bind(slot)
+                self.links.ensure(slot)
             os.makedirs(self.config.socket_dir, exist_ok=True)
+            self.sigcache_fd = SigCache.create(self.signature_cache_entries())
         except OSError as exc:
             log.error("%s%s", f"{exc.filename}: " if exc.filename else "", exc.strerror or exc)
             return 1
@@ -166,6 +177,10 @@ class Master:
             self.reap()
         self.listeners.close()
         self.book.close()
+        self.links.close()
+        if self.sigcache_fd >= 0:
+            os.close(self.sigcache_fd)
+            self.sigcache_fd = -1
         self.control.remove_files()
 
     # -- children --------------------------------------------------------------------------
@@ -189,7 +204,17 @@ class Master:
     def of_kind(self, kind: ChildKind) -> list[Child]:
         return [c for c in self.children.values() if c.kind is kind]
 
+    def signature_cache_entries(self) -> int:
+        """max-signature-cache-entries (empty: SIGNATURE_CACHE_DEFAULT), at least 1024."""
+        entries = self.config.max_signature_cache_entries
+        return max(1024, SIGNATURE_CACHE_DEFAULT if entries is None else entries)
+
     def spawn(self, kind: ChildKind, slot: int) -> None:
+        if kind is kinds.WORKER and self.links.ensure(slot):
+            # a worker slot TTIN added: the signers running take their end of its links
+            for signer in self.of_kind(kinds.SIGNER):
+                self.send(signer, messages.SignerLink(slot),
+                          (self.links.pairs[slot][signer.slot][1].fileno(),))
         ours, theirs = messages.channel()
         birth = Birth(kind.name, slot, self.row_of[kind.name] + slot, Channel(theirs),
                       self.rows, os.getpid(), tick=HEARTBEAT_TICK)
@@ -214,6 +239,7 @@ class Master:
         for other in self.children.values():
             fds += [other.channel.fileno(), other.pidfd]
         fds += self.listeners.fds(but=slot if kind.keeps_listeners else None)
+        fds += self.links.not_for(kind.name, slot)
         # the control sockets: closed, not close()d (that would remove the socket file)
         fds += self.server.fds() if self.server is not None else []
         return fds

@@ -148,6 +148,15 @@ class NewIndex(Message):
 
 
 @message
+class SignerLink(Message):
+    """A signer's end of the link to a worker slot added since it started (master ->
+    signer): a datagram socket its requests come on."""
+
+    FDS: ClassVar[int] = 1
+    worker: int
+
+
+@message
 class Reload(Message):
     """Look for changed, new and removed zones now; reply ``Reloaded``."""
 

@@ -27,6 +27,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from fastdns._shm import SharedRows
+from fastdns._sigcache import SigCache
+from fastdns._signing import WAIT_TYPE as WAIT_SIGNATURE
 from fastdns._udp import Responder, UdpReader, monotonic_seconds
 from fastdns._wire import to_lk
 from fastdns._zonetable import WAIT_ZONE
@@ -35,6 +37,7 @@ from fastdns.server import child, messages
 from fastdns.server.messages import Channel
 from fastdns.server.options import WorkerOptions
 from fastdns.server.resolver import StubResolver
+from fastdns.server.signer import SigningClient
 from fastdns.server.sockets import Listener
 from fastdns.server.zoneset import ZoneSet, zone_ids
 
@@ -59,7 +62,7 @@ class Worker:
 
     def __init__(self, options: WorkerOptions, listeners: Iterable[Listener],
                  zones: ZoneSet | None = None, rows: SharedRows | None = None,
-                 slot: int = 0) -> None:
+                 slot: int = 0, signing: tuple[int, list[int]] | None = None) -> None:
         self.options = options
         self.tcp = options.tcp
         self.listeners = list(listeners)
@@ -78,6 +81,14 @@ class Worker:
         self._expiry: asyncio.TimerHandle | None = None
         self.responder = Responder(self.engine, self.cache, rows, slot,
                                    on_error=self._engine_error, on_wait=self._on_wait)
+        #: the signature cache and the links to the signers (fastdns.server.signer)
+        self.signing: SigningClient | None = None
+        if signing is not None:
+            cache_fd, links = signing
+            self.engine.set_signature_cache(SigCache(cache_fd))
+            self.signing = SigningClient(
+                links, lambda: self.engine.signing.take_requests(), self._signed,
+                _signature_wait, self.responder.wait_ms / 1000.0, rows, slot)
         #: sends a message to the master (set by main)
         self.send: Callable[[messages.Message], None] = lambda message: None
         self.tcp_connections: set[TcpConnection] = set()
@@ -165,8 +176,13 @@ class Worker:
     # -- what the engine waits for (ALIAS targets) -----------------------------------------
 
     def _on_wait(self, name: bytes, qtype: int) -> None:
-        """A query waits for (``name``, ``qtype``): ask the resolver, or the manager for a
-        zone not loaded yet, from the loop (this is called from a UDP thread too)."""
+        """A query waits for (``name``, ``qtype``): ask the resolver, the manager for a
+        zone not loaded yet, or a signer for a signature, from the loop (this is called
+        from a UDP thread too)."""
+        if qtype == WAIT_SIGNATURE:
+            if self.signing is not None:
+                self.signing.wanted()
+            return
         if self._loop is not None:
             self._loop.call_soon_threadsafe(
                 self._want_zone if qtype == WAIT_ZONE else self._lookup, name, qtype)
@@ -191,6 +207,10 @@ class Worker:
             # parked TCP queries are expired from here; the UDP threads expire their own
             self._expiry = self._loop.call_later(0.1, self._expire)
 
+    def _signed(self, wait: bytes) -> None:
+        """A signer put the signature ``wait`` names in the cache: answer its queries."""
+        self.responder.resume(wait, WAIT_SIGNATURE)
+
     def _supply(self, name: bytes, qtype: int, rdatas, ttl: int) -> None:
         self.responder.supply(name, qtype, rdatas, ttl)
 
@@ -207,6 +227,8 @@ class Worker:
                 self.send(messages.WantZone(wire.hex()))
         self.responder.expire()
         self.engine.expire(monotonic_seconds())
+        if self.signing is not None and self.engine.signing.requests_pending:
+            self.signing.flush()       # requests whose queries parked behind another's
         if self.responder.parked and self._loop is not None:
             self._expiry = self._loop.call_later(0.1, self._expire)
 
@@ -233,6 +255,8 @@ class Worker:
         if self.options.resolver is not None:
             self.resolver = StubResolver(self.options.resolver, self._supply)
             await self.resolver.start()
+        if self.signing is not None:
+            self.signing.attach(loop)
         for listener in self.listeners:
             v6 = listener.sock.family == socket.AF_INET6
             if listener.kind == "udp":
@@ -282,6 +306,8 @@ class Worker:
             self._expiry.cancel()
         if self._flood_timer is not None:
             self._flood_timer.cancel()
+        if self.signing is not None:
+            self.signing.detach()
 
 
 class UdpThread:
@@ -465,13 +491,20 @@ def _remote_key(address: str) -> bytes | None:
 
 # -- the process ---------------------------------------------------------------------------
 
-def main(birth, listeners: list[Listener], options: WorkerOptions, zones: ZoneSet) -> int:
+def _signature_wait(key: bytes) -> bytes:
+    """The wait name of the queries waiting for the signature of cache key ``key``
+    (fastdns._signing: the key as one label)."""
+    return b"\x10" + key + b"\x00"
+
+
+def main(birth, listeners: list[Listener], options: WorkerOptions, zones: ZoneSet,
+         signing: tuple[int, list[int]] | None = None) -> int:
     """A forked worker's life; its exit status (BOOT_ERROR when it could not start)."""
     import uvloop
 
     try:
         child.start(f"worker {birth.slot}", options.user, options.group)
-        worker = Worker(options, listeners, zones, birth.rows, birth.row)
+        worker = Worker(options, listeners, zones, birth.rows, birth.row, signing)
     except Exception as exc:
         log.error("worker %d cannot start: %s", birth.slot, exc)
         return child.BOOT_ERROR

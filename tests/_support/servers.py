@@ -142,7 +142,7 @@ class Fastdns(ServerProcess):
         self.rundir = workdir / "fastdns-run"
         self.settings = {"local-address": "127.0.0.1", "local-port": str(self.port),
                          "loglevel": "6", "socket-dir": str(self.rundir), "workers": "1",
-                         **(settings or {})}
+                         "signing-threads": "1", **(settings or {})}
         self.args = args or []
         self.confdir = workdir / "fastdns-conf"
         self.confdir.mkdir(parents=True, exist_ok=True)
@@ -176,7 +176,7 @@ class Fastdns(ServerProcess):
         return self.rundir / "pdns.controlsocket"
 
     def children(self) -> dict[int, str]:
-        """pid -> process title of the master's children (manager, workers)."""
+        """pid -> process title of the master's children (manager, signers, workers)."""
         assert self.proc is not None
         out = {}
         for entry in Path("/proc").iterdir():

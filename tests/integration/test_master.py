@@ -102,7 +102,7 @@ def test_titles_and_every_worker_answers(tree, tmp_path):
     assert server.proc is not None
     assert title(server.proc.pid) == "fastdns: master"
     assert sorted(server.children().values()) == \
-        ["fastdns: manager", "fastdns: worker 0", "fastdns: worker 1"]
+        ["fastdns: manager", "fastdns: signer 0", "fastdns: worker 0", "fastdns: worker 1"]
     assert all_answer(server) == 50                  # both workers are up and serving
     before = statistics(server)
     worker0 = workers_by_title(server)["fastdns: worker 0"]
@@ -247,7 +247,7 @@ def test_stop_leaves_nothing_behind(tree, tmp_path, sig):
     client = connect(server)                    # an open TCP connection must not hold it up
     assert tcp_exchange(client, WWW) is not None
     pids = family(server)
-    assert len(pids) == 4
+    assert len(pids) == 5                      # master, manager, signer, two workers
     started = time.monotonic()
     server.kill(sig)
     code = exits_within(server.proc, PROMPTLY)
@@ -274,7 +274,7 @@ def test_children_exit_when_the_master_is_killed(tree, tmp_path):
     assert server.proc is not None
     assert all_answer(server) == 50
     children = list(server.children())
-    assert len(children) == 3
+    assert len(children) == 4                  # manager, signer, two workers
     killed = time.monotonic()
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait()
@@ -437,7 +437,7 @@ def test_children_drop_privileges_master_keeps_root(tmp_path):
             server.kill(signal.SIGTTIN)
             server.wait_workers(3)
             children = server.children()
-            assert sorted(children.values()) == ["fastdns: manager"] + \
+            assert sorted(children.values()) == ["fastdns: manager", "fastdns: signer 0"] + \
                 [f"fastdns: worker {i}" for i in range(3)]
             for pid, name in children.items():
                 assert ids(pid) == {"Uid": [uid] * 4, "Gid": [gid] * 4, "Groups": []}, name

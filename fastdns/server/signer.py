@@ -1,0 +1,438 @@
+"""Signers: the processes that compute RRSIGs for every worker (DESIGN §2, §5).
+
+A worker's answer that needs a signature the shared signature cache (fastdns._sigcache)
+lacks leaves a request in its engine (fastdns._signing) and waits. The worker sends its
+requests, batched, over one datagram socket pair per (worker slot, signer slot) that the
+master made before forking (no address another process could send to: a signer signs only
+for its workers). A signer signs, puts each signature in the cache and answers with the
+keys it put there; the worker then answers the queries that waited for them.
+
+    datagram, worker -> signer:  u64 deadline (CLOCK_MONOTONIC ms), then per request
+                                 u16 length, 16-octet cache key, data to sign (RRSIG
+                                 fields first: algorithm at 2, key tag at 16, signer at 18)
+    datagram, signer -> worker:  per request, u8 status (SIGNED, NO_KEY, LATE) and its key
+
+A request past its deadline is not signed (its queries got SERVFAIL already): counted in
+``signing-deadline-losses``. A worker never blocks on a signer: a full socket moves the
+batch to the next signer, and with every signer full the batch is dropped (counted in
+``signing-requests-dropped``; its queries get SERVFAIL at their deadline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import struct
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastdns.log import Throttled, log, reopen
+
+#: reply status of one request
+SIGNED, NO_KEY, LATE = 1, 2, 3
+#: a batch's datagram stays below this (the socket pair's buffer holds several)
+DATAGRAM_MAX = 48 * 1024
+#: socket buffer of each direction of a link
+LINK_BUFFER = 1 << 20
+#: how long a zone's keys are trusted before a request for an unknown key reloads them
+KEYS_RECHECK = 1.0
+#: the most signer processes (their counter rows)
+MAX_SIGNERS = 16
+
+_DEADLINE = struct.Struct("=Q")
+_LENGTH = struct.Struct("!H")
+
+
+def monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+def encode_batch(requests: Iterable[bytes], deadline_ms: int) -> list[bytes]:
+    """Requests (cache key + data) in datagrams of at most DATAGRAM_MAX octets."""
+    out: list[bytes] = []
+    head = _DEADLINE.pack(deadline_ms)
+    parts: list[bytes] = [head]
+    size = len(head)
+    for request in requests:
+        if size + 2 + len(request) > DATAGRAM_MAX and len(parts) > 1:
+            out.append(b"".join(parts))
+            parts, size = [head], len(head)
+        parts.append(_LENGTH.pack(len(request)))
+        parts.append(request)
+        size += 2 + len(request)
+    if len(parts) > 1:
+        out.append(b"".join(parts))
+    return out
+
+
+def decode_batch(datagram: bytes) -> tuple[int, list[bytes]]:
+    """(deadline, [request, ...]) of a datagram; ValueError if it is malformed."""
+    if len(datagram) < _DEADLINE.size:
+        raise ValueError("short datagram")
+    (deadline,) = _DEADLINE.unpack_from(datagram)
+    requests = []
+    pos = _DEADLINE.size
+    while pos < len(datagram):
+        if pos + 2 > len(datagram):
+            raise ValueError("truncated request length")
+        (length,) = _LENGTH.unpack_from(datagram, pos)
+        pos += 2
+        if length < 16 + 19 or pos + length > len(datagram):
+            raise ValueError("truncated request")
+        requests.append(datagram[pos:pos + length])
+        pos += length
+    return deadline, requests
+
+
+def signer_zone(data: bytes) -> tuple[int, int, str]:
+    """(algorithm, key tag, signer zone as text without the final dot) of the RRSIG
+    fields at the start of ``data``."""
+    algorithm, tag = data[2], int.from_bytes(data[16:18], "big")
+    labels, pos = [], 18
+    while True:
+        if pos >= len(data):
+            raise ValueError("signer name runs past the data")
+        length = data[pos]
+        if length == 0:
+            break
+        if length > 63:
+            raise ValueError("bad signer name")
+        labels.append(data[pos + 1:pos + 1 + length].decode("ascii", "backslashreplace"))
+        pos += 1 + length
+    return algorithm, tag, ".".join(labels)
+
+
+# -- the master's side: the links ----------------------------------------------------------
+
+class SignerLinks:
+    """The datagram socket pairs between worker slots and signer slots (the master's)."""
+
+    def __init__(self, signers: int) -> None:
+        self.signers = signers
+        #: worker slot -> [(worker end, signer end) per signer slot]
+        self.pairs: dict[int, list[tuple[socket.socket, socket.socket]]] = {}
+
+    def ensure(self, worker_slot: int) -> bool:
+        """Make the pairs of ``worker_slot`` if they are not made; True if made now."""
+        if worker_slot in self.pairs or not self.signers:
+            return False
+        pairs = []
+        for _ in range(self.signers):
+            a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            for end in (a, b):
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, LINK_BUFFER)
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, LINK_BUFFER)
+                end.setblocking(False)
+            pairs.append((a, b))
+        self.pairs[worker_slot] = pairs
+        return True
+
+    def worker_ends(self, worker_slot: int) -> list[int]:
+        return [a.fileno() for a, _ in self.pairs.get(worker_slot, [])]
+
+    def signer_ends(self, signer_slot: int) -> list[tuple[int, int]]:
+        """[(worker slot, fd), ...] of a signer slot."""
+        return [(w, pairs[signer_slot][1].fileno()) for w, pairs in self.pairs.items()]
+
+    def all_fds(self) -> list[int]:
+        return [s.fileno() for pairs in self.pairs.values() for pair in pairs for s in pair]
+
+    def not_for(self, kind: str, slot: int) -> list[int]:
+        """The link descriptors a new child of ``kind`` in ``slot`` must close."""
+        keep: set[int] = set()
+        if kind == "worker":
+            keep = set(self.worker_ends(slot))
+        elif kind == "signer":
+            keep = {fd for _, fd in self.signer_ends(slot)}
+        return [fd for fd in self.all_fds() if fd not in keep]
+
+    def close(self) -> None:
+        for pairs in self.pairs.values():
+            for a, b in pairs:
+                a.close()
+                b.close()
+        self.pairs.clear()
+
+
+# -- the worker's side ---------------------------------------------------------------------
+
+class SigningClient:
+    """A worker's end of its links: sends its engine's requests, resumes the queries whose
+    signatures came."""
+
+    def __init__(self, fds: list[int], take: Callable[[], list[tuple[bytes, bytes]]],
+                 resume: Callable[[bytes], Any], wait_name: Callable[[bytes], bytes],
+                 deadline: float, rows: Any = None, row: int = 0) -> None:
+        self.socks = [socket.socket(fileno=fd) for fd in fds]
+        for sock in self.socks:
+            sock.setblocking(False)
+        self.take = take
+        self.resume = resume
+        self.wait_name = wait_name
+        self.deadline = deadline
+        self.rows = rows
+        self.row = row
+        self._next = 0
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.dropped = Throttled(logging.WARNING, "signature requests dropped: every "
+                                 "signer's queue is full; their queries get SERVFAIL")
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        for sock in self.socks:
+            loop.add_reader(sock.fileno(), self._read, sock)
+
+    def detach(self) -> None:
+        if self._loop is not None:
+            for sock in self.socks:
+                self._loop.remove_reader(sock.fileno())
+        self._loop = None
+
+    def wanted(self) -> None:
+        """A query waits for a signature (from any thread): send soon, batched."""
+        if self._loop is not None and not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon_threadsafe(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        requests = [request for _, request in self.take()]
+        if not requests:
+            return
+        if self.rows is not None:
+            self.rows.add(self.row, "signature-cache-misses", len(requests))
+        if not self.socks:
+            self._drop(len(requests))
+            return
+        deadline = monotonic_ms() + int(self.deadline * 1000)
+        for datagram in encode_batch(requests, deadline):
+            self._send(datagram)
+
+    def _send(self, datagram: bytes) -> None:
+        for _ in range(len(self.socks)):
+            sock = self.socks[self._next % len(self.socks)]
+            self._next += 1
+            try:
+                sock.send(datagram)
+                return
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                continue
+        _, requests = decode_batch(datagram)
+        self._drop(len(requests))
+
+    def _drop(self, count: int) -> None:
+        if self.rows is not None:
+            self.rows.add(self.row, "signing-requests-dropped", count)
+        self.dropped(f"{count} requests")
+
+    def _read(self, sock: socket.socket) -> None:
+        for _ in range(64):
+            try:
+                reply = sock.recv(DATAGRAM_MAX)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            for pos in range(0, len(reply) - 16, 17):
+                if reply[pos] == SIGNED:
+                    self.resume(self.wait_name(reply[pos + 1:pos + 17]))
+
+
+# -- the signer process --------------------------------------------------------------------
+
+class KeyRing:
+    """The private keys a signer signs with, loaded from the zones' key stores when a
+    request first needs them (and again, at most once a second, for a key not known)."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self._keys: dict[str, dict[tuple[int, int], Any]] = {}
+        self._loaded: dict[str, float] = {}
+        self.failures = Throttled(logging.ERROR, "signer: cannot load keys")
+
+    def key(self, zone: str, algorithm: int, tag: int) -> Any | None:
+        keys = self._keys.get(zone)
+        if keys is None or ((algorithm, tag) not in keys
+                            and time.monotonic() - self._loaded.get(zone, 0) > KEYS_RECHECK):
+            keys = self._load(zone)
+        return keys.get((algorithm, tag))
+
+    def _load(self, zone: str) -> dict[tuple[int, int], Any]:
+        from fastdns.dnssec.keystore import keystore_for
+        from fastdns.dnssec.zonesec import load_security
+
+        keys: dict[tuple[int, int], Any] = {}
+        self._loaded[zone] = time.monotonic()
+        store = None
+        try:
+            store = keystore_for(self.config, zone)
+            if store is not None:
+                for stored in load_security(store, zone).keys:
+                    if stored.key is not None and stored.active:
+                        keys[(stored.key.algorithm, stored.key.tag)] = stored.key
+        except Exception as exc:     # a database gone, a key store unreadable
+            self.failures(f"zone {zone or '.'}: {exc}")
+        finally:
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
+        self._keys[zone] = keys
+        return keys
+
+    def forget(self) -> None:
+        self._keys.clear()
+        self._loaded.clear()
+
+
+class Signer:
+    """One signer process's work: requests in, signatures into the cache, keys out."""
+
+    def __init__(self, cache: Any, keys: KeyRing, rows: Any = None, row: int = 0,
+                 gauge: bool = False) -> None:
+        self.cache = cache
+        self.keys = keys
+        self.rows = rows
+        self.row = row
+        self.gauge = gauge
+        self.signed = 0
+        self.late = 0
+        self.malformed = Throttled(logging.WARNING, "signer: malformed request")
+        self.unknown = Throttled(logging.WARNING, "signer: no active key")
+
+    def handle(self, datagram: bytes) -> bytes:
+        """Sign a batch; the reply."""
+        try:
+            deadline, requests = decode_batch(datagram)
+        except ValueError as exc:
+            self.malformed(str(exc))
+            return b""
+        late = monotonic_ms() > deadline
+        reply = bytearray()
+        now = int(time.monotonic())
+        for request in requests:
+            ck, data = request[:16], request[16:]
+            if late:
+                reply += bytes([LATE]) + ck
+                continue
+            try:
+                algorithm, tag, zone = signer_zone(data)
+            except ValueError as exc:
+                self.malformed(str(exc))
+                continue
+            key = self.keys.key(zone, algorithm, tag)
+            if key is None:
+                self.unknown(f"zone {zone or '.'}: algorithm {algorithm}, tag {tag}")
+                reply += bytes([NO_KEY]) + ck
+                continue
+            self.cache.put(ck, key.sign(data), now)
+            self.signed += 1
+            reply += bytes([SIGNED]) + ck
+        if late:
+            self.late += len(requests)
+        if self.rows is not None:
+            if late:
+                self.rows.add(self.row, "signing-deadline-losses", len(requests))
+            self.rows.set(self.row, "signatures", self.signed)
+        return bytes(reply)
+
+    def report(self) -> None:
+        """The gauges (signer 0 reports the cache's size for all)."""
+        if self.rows is not None and self.gauge:
+            self.rows.set(self.row, "signature-cache-size", self.cache.size)
+
+
+def main(birth: Any, config: Any, cache_fd: int, links: list[tuple[int, int]]) -> int:
+    """A forked signer's life; its exit status."""
+    import uvloop
+
+    from fastdns._sigcache import SigCache
+    from fastdns.server import child
+
+    try:
+        child.start(f"signer {birth.slot}", config.setuid, config.setgid)
+        cache = SigCache(cache_fd)
+    except Exception as exc:
+        log.error("signer %d cannot start: %s", birth.slot, exc)
+        return child.BOOT_ERROR
+    signer = Signer(cache, KeyRing(config), birth.rows, birth.row, gauge=birth.slot == 0)
+    return uvloop.run(_serve(signer, birth, links))
+
+
+async def _serve(signer: Signer, birth: Any, links: list[tuple[int, int]]) -> int:
+    from fastdns.server import child, messages
+
+    loop = asyncio.get_running_loop()
+    stopping: asyncio.Future[bool] = loop.create_future()
+    socks = [socket.socket(fileno=fd) for _, fd in links]
+
+    def stop(graceful: bool = True) -> None:
+        if not stopping.done():
+            stopping.set_result(graceful)
+
+    def readable(sock: socket.socket) -> None:
+        for _ in range(16):
+            try:
+                datagram = sock.recv(DATAGRAM_MAX + 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            reply = signer.handle(datagram)
+            if reply:
+                try:
+                    sock.send(reply)
+                except OSError:
+                    pass     # the worker is gone or full: its queries time out
+
+    def on_link(message: Any, fds: list[int]) -> None:
+        sock = socket.socket(fileno=fds[0])
+        sock.setblocking(False)
+        socks.append(sock)
+        loop.add_reader(sock.fileno(), readable, sock)
+
+    def on_ping(message: Any, fds: list[int]) -> None:
+        reply(messages.Replied(message.request))
+
+    def on_configure(message: Any, fds: list[int]) -> None:
+        signer.keys.forget()
+
+    def reply(message: Any) -> None:
+        try:
+            birth.channel.send(message)
+        except OSError:
+            stop(False)
+
+    for sock in socks:
+        sock.setblocking(False)
+        loop.add_reader(sock.fileno(), readable, sock)
+    loop.add_signal_handler(signal.SIGTERM, stop, True)
+    loop.add_signal_handler(signal.SIGINT, stop, True)
+    loop.add_signal_handler(signal.SIGQUIT, os._exit, 0)
+    loop.add_signal_handler(signal.SIGHUP, signer.keys.forget)
+    loop.add_signal_handler(signal.SIGUSR1, reopen)
+    birth.channel.attach(loop, {messages.SignerLink: on_link, messages.Ping: on_ping,
+                                messages.Configure: on_configure},
+                         on_closed=lambda: stop(False))
+    heartbeat = child.Heartbeat(birth.rows, birth.row, birth.master_pid, birth.tick,
+                                orphaned=lambda: stop(False))
+    heartbeat.start()
+
+    def gauges() -> None:
+        signer.report()
+        loop.call_later(1.0, gauges)
+
+    gauges()
+    reply(messages.Booted())
+    await stopping
+    heartbeat.stop()
+    for sock in socks:
+        loop.remove_reader(sock.fileno())
+        sock.close()
+    return 0
