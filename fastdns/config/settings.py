@@ -462,8 +462,7 @@ declare_backend_settings("bind", _BIND)
 
 #: Settings every generic SQL backend has (PowerDNS's ``gsql`` module declares them all).
 _GSQL_COMMON: tuple[Setting, ...] = (
-    Setting("dnssec", _T.BOOL, "no", "serve DNSSEC keys and metadata from this backend",
-            implemented=False),
+    Setting("dnssec", _T.BOOL, "no", "serve DNSSEC keys and metadata from this backend"),
 )
 
 _GSQLITE3: tuple[Setting, ...] = (
