@@ -193,10 +193,12 @@ cdef int sig_rrset(Answer *a, int section, Snapshot snap, int node, const RRsetR
     sg.window(wall_clock(sg))
     rd = snap.rdata + rs.rdata_off if snap.canon[index] == NO_CANON \
         else snap.canon_data + snap.canon[index]
-    pos = fields(sg, snap, rs.rdtype, rrsig_labels(name), ttl, sg.data)
+    # signed with the RRset's own TTL (the RRSIG's original TTL), served with ``ttl`` (a
+    # negative answer's SOA), as PowerDNS signs it (RFC 4035 §5.3.3 restores it)
+    pos = fields(sg, snap, rs.rdtype, rrsig_labels(name), rs.ttl, sg.data)
     for k in range(rs.count):
         rdlen = rd_u16(rd)
-        pos = canon_rr(sg.data, pos, owner_lc, olen, rs.rdtype, ttl, rd + 2, rdlen)
+        pos = canon_rr(sg.data, pos, owner_lc, olen, rs.rdtype, rs.ttl, rd + 2, rdlen)
         if pos < 0:
             sg.too_big += 1
             ans_reset(a, RCODE_SERVFAIL, 0)
