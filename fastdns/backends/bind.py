@@ -6,12 +6,22 @@ change token is the identity of its files (the master file and every ``$INCLUDE`
 so a refresh re-reads exactly the files that changed. Zones are compiled by
 fastdns.zone.loader, as PowerDNS reads them (``bind-ignore-broken-records``,
 ``max-generate-steps``, ``svc-autohints``).
+
+With ``bind-dnssec-db`` (hybrid mode), the zones' keys and DNSSEC metadata are in that
+SQLite file (fastdns.dnssec.keystore.BindDnssecDB): each listing takes the fingerprint of
+each zone's rows there (one aggregate per table, skipped when SQLite's ``data_version``
+says nothing was written since), and a zone's token holds its fingerprint, so a key or
+metadata change reloads the zone as a file change does.
 """
 
 import os
-from collections.abc import Hashable
+import sqlite3
+import zlib
+from collections.abc import Hashable, Iterable
+from typing import Any
 
 from fastdns.backends.namedconf import NamedConf, NamedConfError, NamedZone, parse_named_conf
+from fastdns.log import log
 from fastdns.zone.check import ZoneError
 from fastdns.zone.loader import DEFAULT_OPTIONS, CompiledZone, ZoneOptions, load_image
 from fastdns.zone.source import BackendError, ZoneInfo, ZoneSource
@@ -39,6 +49,102 @@ class BindBackend(ZoneSource):
         self._zones: dict[str, NamedZone] = {}
         #: per zone, the files its last load read (master file first)
         self._files: dict[str, list[str]] = {}
+        #: bind-dnssec-db (empty: the zones are not signed) and max-nsec3-iterations
+        self.dnssec_db = ""
+        self.max_nsec3_iterations: int | None = None
+        self._store: Any = None
+        self._dnssec_conn: sqlite3.Connection | None = None
+        #: zone (lowercase, no trailing dot) -> fingerprint of its rows in the dnssec-db
+        #: (None: not taken since the database was set or last failed)
+        self._dnssec_prints: dict[str, tuple[Hashable, Hashable]] | None = None
+        self._dnssec_version: Hashable = None
+        #: the last error reading the dnssec-db (logged once)
+        self._dnssec_error = ""
+
+    def dnssec_from_config(self, config: Any) -> None:
+        """Take ``bind-dnssec-db`` and ``max-nsec3-iterations`` from ``config``."""
+        for instance in getattr(config, "instances", ()):
+            if str(instance) == self.name:
+                self.use_dnssec_db(str(config.backend(instance).get("dnssec-db") or ""))
+        if "max-nsec3-iterations" in config:
+            self.max_nsec3_iterations = int(config["max-nsec3-iterations"])
+
+    def use_dnssec_db(self, path: str) -> None:
+        if path != self.dnssec_db:
+            self.close()
+            self.dnssec_db = path
+            self._store = None
+            self._dnssec_prints = None
+
+    def key_store(self) -> Any:
+        """The zones' KeyStore (a BindDnssecDB), or None without ``bind-dnssec-db``."""
+        if not self.dnssec_db:
+            return None
+        if self._store is None:
+            from fastdns.dnssec.keystore import BindDnssecDB
+
+            self._store = BindDnssecDB(self.dnssec_db, name=f"{self.name} dnssec-db")
+        return self._store
+
+    def keyed_zones(self, zones: Iterable[str]) -> set[str]:
+        """The zones of ``zones`` with keys in the dnssec-db (as of the last listing)."""
+        if not self.dnssec_db:
+            return set()
+        if self._dnssec_prints is None:
+            self._read_dnssec_prints()
+        keyed = self._dnssec_prints or {}
+        return {z for z in zones if (keyed.get(_db_zone(z)) or (None,))[0] is not None}
+
+    def close(self) -> None:
+        if self._dnssec_conn is not None:
+            self._dnssec_conn.close()
+            self._dnssec_conn = None
+        if self._store is not None:
+            self._store.close()
+
+    def _read_dnssec_prints(self) -> None:
+        """The fingerprints of every zone's keys and metadata in the dnssec-db, unless
+        nothing was written to it since they were last taken."""
+        try:
+            if self._dnssec_conn is None:
+                if not os.path.exists(self.dnssec_db):
+                    raise sqlite3.OperationalError("no such file (make it with "
+                                                   "'fastdns-util create-bind-db')")
+                uri = "file:" + self.dnssec_db.replace("?", "%3f").replace("#", "%23")
+                self._dnssec_conn = sqlite3.connect(f"{uri}?mode=rw", uri=True, timeout=10.0,
+                                                    check_same_thread=False)
+                self._dnssec_conn.create_function("fastdns_hash", 1, _hash,
+                                                  deterministic=True)
+                self._dnssec_version = None
+            conn = self._dnssec_conn
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if self._dnssec_prints is not None and version == self._dnssec_version:
+                return
+            prints: dict[str, list[Hashable]] = {}
+            for column, query in enumerate((
+                    "SELECT lower(domain), COUNT(*), MAX(id), SUM(fastdns_hash(flags || ' ' || "
+                    "COALESCE(active, '') || ' ' || COALESCE(published, '') || ' ' || "
+                    "COALESCE(content, ''))) FROM cryptokeys GROUP BY lower(domain)",
+                    "SELECT lower(domain), COUNT(*), MAX(id), SUM(fastdns_hash(COALESCE(kind, "
+                    "'') || ' ' || COALESCE(content, ''))) FROM domainmetadata GROUP BY "
+                    "lower(domain)")):
+                for domain, count, high, total in conn.execute(query):
+                    entry = prints.setdefault(_db_zone(domain or ""), [None, None])
+                    entry[column] = (int(count), int(high or 0), int(total or 0))
+            self._dnssec_prints = {z: (k, m) for z, (k, m) in prints.items()}
+            self._dnssec_version = version
+            self._dnssec_error = ""
+        except sqlite3.Error as exc:
+            error = f"bind-dnssec-db '{self.dnssec_db}': {exc}"
+            if error != self._dnssec_error:
+                log.error("backend '%s': %s; its zones are served without DNSSEC until it "
+                          "can be read", self.name, error)
+                self._dnssec_error = error
+            if self._dnssec_conn is not None:
+                self._dnssec_conn.close()
+                self._dnssec_conn = None
+            self._dnssec_prints = {}
+            self._dnssec_version = None
 
     def list_zones(self) -> list[ZoneInfo]:
         try:
@@ -48,6 +154,8 @@ class BindBackend(ZoneSource):
         except OSError as exc:
             raise BackendError(f"{self.config_path}: cannot read: {exc.strerror}") from None
         self._zones = {z.name: z for z in self._conf.zones}
+        if self.dnssec_db:
+            self._read_dnssec_prints()
         return [ZoneInfo(z.name, z.kind, z.where) for z in self._conf.zones]
 
     def _zone(self, zone: str) -> NamedZone:
@@ -64,7 +172,12 @@ class BindBackend(ZoneSource):
 
     def change_token(self, zone: str) -> Hashable:
         files = self._files.get(zone) or [self._zone(zone).file]
-        return (self._zone(zone).file, tuple(_file_token(f) for f in files))
+        token = (self._zone(zone).file, tuple(_file_token(f) for f in files))
+        if not self.dnssec_db:
+            return token
+        if self._dnssec_prints is None:
+            self._read_dnssec_prints()
+        return (*token, (self._dnssec_prints or {}).get(_db_zone(zone)))
 
     def load_image(self, zone: str) -> CompiledZone:
         named = self._zone(zone)
@@ -72,3 +185,13 @@ class BindBackend(ZoneSource):
         loaded = load_image(named.file, named.name, self._conf.directory, self.options)
         self._files[zone] = loaded.files
         return loaded
+
+
+def _db_zone(zone: str) -> str:
+    """A zone name as the dnssec-db keys it: lowercase, no trailing dot."""
+    zone = zone.lower()
+    return zone[:-1] if zone.endswith(".") and zone != "." else zone
+
+
+def _hash(text: Any) -> int:
+    return zlib.crc32(str(text or "").encode())

@@ -27,12 +27,12 @@ tools and the API.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 from fastdns.backends.gsqlchanges import ChangeChecks
 from fastdns.backends.gsqlconn import KINDS
-from fastdns.backends.gsqlwrite import DB_KINDS, TABLES, ZoneWrites
+from fastdns.backends.gsqlwrite import DB_KINDS, TABLES, KeyRow, ZoneWrites, _key_row
 from fastdns.backends.sqlbase import (
     BATCH,
     CHANGE_TABLE,
@@ -83,6 +83,8 @@ def open_backend(config: Any, instance: Any) -> GSQLBackend:
                           options=ZoneOptions.from_config(config))
     if seed and isinstance(dialect, SQLite3):
         dialect.on_create = lambda conn: backend.seed_from_named_conf(conn, seed)
+    backend.settings = settings
+    backend.dnssec_from_config(config)
     return backend
 
 
@@ -95,6 +97,41 @@ class GSQLBackend(ZoneWrites, ChangeChecks):
         super().__init__(dialect, name, check_interval)
         #: how rows are read (svc-autohints; a broken row is always left out)
         self.options = options
+        #: ``<backend>-dnssec``: the zones' keys and DNSSEC metadata are served
+        self.dnssec = False
+        #: ``max-nsec3-iterations`` (None: no limit)
+        self.max_nsec3_iterations: int | None = None
+        #: the backend's settings (open_backend), for a connection of the key reader's own
+        self.settings: dict[str, Any] | None = None
+        self._key_reader: GSQLBackend | None = None
+
+    def dnssec_from_config(self, config: Any) -> None:
+        """Take ``<backend>-dnssec`` and ``max-nsec3-iterations`` from ``config``."""
+        for instance in getattr(config, "instances", ()):
+            if str(instance) == self.name:
+                self.dnssec = bool(config.backend(instance).get("dnssec"))
+        if "max-nsec3-iterations" in config:
+            self.max_nsec3_iterations = int(config["max-nsec3-iterations"])
+
+    def key_store(self) -> GSQLBackend | None:
+        """Where the server reads the zones' keys and metadata (a KeyStore) as it loads
+        them, or None with ``<backend>-dnssec`` off: this backend's tables, on a
+        connection of their own (the keys of zones already read are read while the scan
+        of ``records`` goes on; without settings, this backend's connection)."""
+        if not self.dnssec:
+            return None
+        if self._key_reader is None:
+            if self.settings is None:
+                return self
+            self._key_reader = _KeyReader(type(self.dialect)(self.settings),  # type: ignore[call-arg]
+                                          name=self.name)
+        return self._key_reader
+
+    def close(self) -> None:
+        if self._key_reader is not None:
+            self._key_reader.close()
+            self._key_reader = None
+        super().close()
 
     def load_image(self, zone: str) -> CompiledZone:
         """The image of ``zone``'s served rows (``disabled = 0``, type not NULL); a row
@@ -311,3 +348,49 @@ class _Scan:
                 if fingerprint is not None and not self.backend._change_log:
                     self.backend._prints[domain_id] = fingerprint  # as of the rows read
         self._deliver(domain_id, result)
+
+
+class _KeyReader(GSQLBackend):
+    """GSQLBackend.key_store: the keys and metadata of a batch of zones by name, a few
+    hundred names per query (the tools' ``keys_many`` reads the whole table, once)."""
+
+    CHUNK = 500
+
+    def keys_many(self, zones: Iterable[str]) -> dict[str, list[KeyRow]]:
+        out: dict[str, list[KeyRow]] = {}
+        for wanted, marks in self._chunks(zones):
+            with self._cursor() as cur:
+                cur.execute(self._q("SELECT d.name, k.id, k.flags, k.active, k.published, "
+                                    "k.content FROM cryptokeys k JOIN domains d ON d.id = "
+                                    f"k.domain_id WHERE d.name IN ({marks}) ORDER BY k.id"),
+                            list(wanted))
+                for name, *row in cur.fetchall():
+                    zone = wanted.get(name or "")
+                    if zone is not None:
+                        out.setdefault(zone, []).append(_key_row(row))
+        return out
+
+    def meta_many(self, zones: Iterable[str], kinds: Iterable[str]
+                  ) -> dict[str, dict[str, list[str]]]:
+        upper = {kind.upper() for kind in kinds}
+        out: dict[str, dict[str, list[str]]] = {}
+        for wanted, marks in self._chunks(zones):
+            with self._cursor() as cur:
+                cur.execute(self._q("SELECT d.name, m.kind, m.content FROM domainmetadata m "
+                                    f"JOIN domains d ON d.id = m.domain_id WHERE d.name IN "
+                                    f"({marks}) ORDER BY m.id"), list(wanted))
+                for name, kind, content in cur.fetchall():
+                    zone = wanted.get(name or "")
+                    kind = (kind or "").upper()
+                    if zone is not None and kind in upper:
+                        out.setdefault(zone, {}).setdefault(kind, []).append(content or "")
+        return out
+
+    def _chunks(self, zones: Iterable[str]) -> list[tuple[dict[str, str], str]]:
+        """(database name -> zone as given, placeholders) per :attr:`CHUNK` zones."""
+        names = list(zones)
+        out = []
+        for start in range(0, len(names), self.CHUNK):
+            wanted = {db_name(zone): zone for zone in names[start:start + self.CHUNK]}
+            out.append((wanted, ", ".join("?" * len(wanted))))
+        return out

@@ -4,22 +4,29 @@ Every check (DESIGN §4) costs one ``domains`` listing plus one fingerprint quer
 zones, never a per-zone query:
 
 - *scan* (default, no schema change): one aggregate over ``records`` grouped by zone
-  (row count, highest id, sum of a hash of every served column) and one over
-  ``domainmetadata``.  A dialect may first ask the database a free question ("has
-  anything been written since?": SQLite's ``data_version``, PostgreSQL's WAL position)
-  and skip the aggregate when the answer is no.
+  (row count, highest id, sum of a hash of every served column) and one each over
+  ``domainmetadata`` and ``cryptokeys`` (a key added, removed, activated or published
+  moves the zone's token as a record change does).  A dialect may first ask the database
+  a free question ("has anything been written since?": SQLite's ``data_version``,
+  PostgreSQL's WAL position) and skip the aggregates when the answer is no.
 - *change log* (``install_change_log()``, offered by ``fastdns-util``): triggers on
   ``records``, ``domainmetadata`` and ``cryptokeys`` bump a per-zone counter in an extra
   table, ``fastdns_changes``; a check then reads only that table.  The PowerDNS tables are
   untouched and pdns_server ignores the extra one.
 
-A zone's change token (``change_token``) is its ``domains`` row, its fingerprints and its
-failed loads (a load that failed on the database moves it, so the next check retries).
+A zone's change token (``change_token``) is its ``domains`` row, its fingerprints (records,
+metadata, keys) and its failed loads (a load that failed on the database moves it, so the
+next check retries).
+
+The zones with ``cryptokeys`` rows (``keyed_zones``) are the only ones whose keys the
+server reads when it loads them: in scan mode they are the ids of the keys' fingerprints
+(no query of their own), with the change log one ``SELECT DISTINCT domain_id`` per
+listing that moved, read only when a zone is loaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 from fastdns.backends.gsqlconn import KINDS, Domain, SQLConnection
@@ -30,6 +37,7 @@ from fastdns.backends.sqlbase import (
     DomainRow,
     Print,
     add_prints,
+    db_name,
     zone_text,
 )
 from fastdns.zone.check import ZoneError
@@ -45,6 +53,12 @@ class ChangeChecks(SQLConnection):
         #: metadata, from the last good check (or, for records, from its load)
         self._prints: dict[int, Hashable] = {}
         self._meta_prints: dict[int, Hashable] = {}
+        #: domain id -> fingerprint of its ``cryptokeys`` rows (scan mode; a zone without
+        #: keys has none), or None when not taken (change log, or before the first listing)
+        self._key_prints: dict[int, Hashable] | None = None
+        #: the domain ids with keys, read for ``keyed_zones`` since the last listing that
+        #: moved (change-log mode)
+        self._keyed_ids: set[int] | None = None
         #: the dialect's probe value when ``_prints`` was computed (None: recompute)
         self._probe: Hashable | None = None
         #: domain id -> failed loads: moves the token, so that a periodic check retries
@@ -88,7 +102,7 @@ class ChangeChecks(SQLConnection):
                     self._note_changes(set())
                     return self._infos
                 listing = self._read_listing(cur)
-                prints, meta, changed = self._fingerprints(
+                prints, meta, keys, changed = self._fingerprints(
                     cur, defer=self.dialect.prints_on_load and not self._listed
                     and not self._prints_now)
         except BackendError:
@@ -106,6 +120,8 @@ class ChangeChecks(SQLConnection):
             self._domain_print = domain_print
         self._prints = prints
         self._meta_prints = meta
+        self._key_prints = keys
+        self._keyed_ids = None
         self._probe = probe
         self._listed = True
         self._note_changes(changed)
@@ -146,8 +162,49 @@ class ChangeChecks(SQLConnection):
         d = self._domains.get(zone)
         if d is None:
             raise ZoneError(f"backend '{self.name}': no zone '{zone}'")
+        keys = self._key_prints.get(d.id) if self._key_prints is not None else None
         return (d.id, d.kind, d.master, self._prints.get(d.id), self._meta_prints.get(d.id),
-                self._retries.get(d.id, 0))
+                self._retries.get(d.id, 0), keys)
+
+    def keyed_zones(self, zones: Iterable[str]) -> set[str]:
+        """The zones of ``zones`` that have ``cryptokeys`` rows (the others cannot be
+        signed; see the module doc). Zones not listed yet are looked up by name."""
+        if self._key_prints is not None:
+            ids: set[int] | dict[int, Hashable] = self._key_prints
+        elif self._domains:
+            if self._keyed_ids is None:
+                with self._cursor() as cur:
+                    cur.execute("SELECT DISTINCT domain_id FROM cryptokeys")
+                    self._keyed_ids = {int(i) for (i,) in cur.fetchall() if i is not None}
+            ids = self._keyed_ids
+        else:
+            ids = set()
+        out: set[str] = set()
+        unlisted: list[str] = []
+        domains = self._domains
+        for name in zones:
+            d = domains.get(name)
+            if d is None:
+                unlisted.append(name)
+            elif d.id in ids:
+                out.add(name)
+        for start in range(0, len(unlisted), 500):
+            chunk = unlisted[start:start + 500]
+            wanted = {db_name(name): name for name in chunk}
+            marks = ", ".join("?" * len(chunk))
+            with self._cursor() as cur:
+                cur.execute(self._q("SELECT DISTINCT d.name FROM cryptokeys k JOIN domains d "
+                                    f"ON d.id = k.domain_id WHERE d.name IN ({marks})"),
+                            list(wanted))
+                out.update(wanted[n] for (n,) in cur.fetchall() if n in wanted)
+        return out
+
+    def note_failure(self, zone: str) -> None:
+        """A load of ``zone`` failed on the database after its rows were read (its keys):
+        move its token, as a failed load_image does, so that the next check retries."""
+        d = self._domains.get(zone)
+        if d is not None:
+            self._retries[d.id] = self._retries.get(d.id, 0) + 1
 
     def _read_listing(self, cur: Any) -> _Listing | None:
         """The ``domains`` rows again, or None when their fingerprint says they are as
@@ -182,10 +239,12 @@ class ChangeChecks(SQLConnection):
         return domains, names, infos, domain_print, None
 
     def _fingerprints(self, cur: Any, defer: bool = False
-                      ) -> tuple[dict[int, Hashable], dict[int, Hashable], set[int] | None]:
-        """domain id -> fingerprint of its records and of its metadata, from the change
-        log or one aggregate per table (``defer``: records' left to their loads), and the
-        ids whose fingerprints moved (None: any may have)."""
+                      ) -> tuple[dict[int, Hashable], dict[int, Hashable],
+                                 dict[int, Hashable] | None, set[int] | None]:
+        """domain id -> fingerprint of its records, of its metadata and of its keys (None
+        with the change log: its counter covers them), from the change log or one
+        aggregate per table (``defer``: records' left to their loads), and the ids whose
+        fingerprints moved (None: any may have)."""
         had = self._change_log
         seq = self._has_table(cur, f"(SELECT seq FROM {CHANGE_TABLE}) s")
         self._change_log = seq or self._has_table(cur, CHANGE_TABLE)
@@ -209,16 +268,29 @@ class ChangeChecks(SQLConnection):
                 prints = dict(rows)
                 changed = _moved(self._prints, prints) if had else None
             self._log_mark = mark if seq else None
-            return prints, {}, changed
+            return prints, {}, None, changed
         self._log_mark = None
         prints = {} if defer else self.dialect.record_prints(cur)
-        cur.execute(f"SELECT domain_id, COUNT(*), MAX(id), SUM({self.dialect.meta_hash}) "
-                    "FROM domainmetadata GROUP BY domain_id")
-        meta: dict[int, Hashable] = {int(i): (int(n), int(m), int(h or 0))
-                                     for i, n, m, h in cur.fetchall() if i is not None}
-        if defer or had is None or had:
-            return prints, meta, None
-        return prints, meta, _moved(self._prints, prints) | _moved(self._meta_prints, meta)
+        # the metadata's and the keys' aggregates in one statement (one round trip)
+        cur.execute(f"SELECT 0, domain_id, COUNT(*), MAX(id), SUM({self.dialect.meta_hash}) "
+                    "FROM domainmetadata GROUP BY domain_id UNION ALL "
+                    f"SELECT 1, domain_id, COUNT(*), MAX(id), SUM({self._key_hash()}) "
+                    "FROM cryptokeys GROUP BY domain_id")
+        meta: dict[int, Hashable] = {}
+        keys: dict[int, Hashable] = {}
+        for table, i, n, m, h in cur.fetchall():
+            if i is not None:
+                (keys if table else meta)[int(i)] = (int(n), int(m), int(h or 0))
+        if defer or had is None or had or self._key_prints is None:
+            return prints, meta, keys, None
+        return prints, meta, keys, (_moved(self._prints, prints)
+                                    | _moved(self._meta_prints, meta)
+                                    | _moved(self._key_prints, keys))
+
+    def _key_hash(self) -> str:
+        """The dialect's SQL hash of a ``cryptokeys`` row's served columns."""
+        own = getattr(self.dialect, "key_hash", "")
+        return own or KEY_HASH.get(self.dialect.backend, "0")
 
     def _wrote(self) -> None:
         """After a write of our own: the next check recomputes (the probe may not see it)."""
@@ -265,3 +337,10 @@ def _moved(before: dict[int, Hashable], after: dict[int, Hashable]) -> set[int]:
 
 
 _NONE = object()
+
+#: the hash of a ``cryptokeys`` row (flags, active, published, content) per dialect that
+#: does not declare its own ``key_hash``, from the function its ``meta_hash`` uses
+KEY_HASH = {
+    "gpgsql": "hashtext(concat_ws('|', flags, active, published, content))",
+    "gmysql": "CRC32(CONCAT_WS('|', flags, active, published, content))",
+}

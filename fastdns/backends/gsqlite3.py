@@ -68,6 +68,8 @@ class SQLite3(Dialect):
     down_errors = (sqlite3.OperationalError,)
     placeholder = "?"
     meta_hash = "fastdns_meta_hash(kind, content)"
+    key_hash = ("fastdns_meta_hash(flags || ' ' || COALESCE(active, '') || ' ' || "
+                "COALESCE(published, ''), content)")
     prints_on_load = True
 
     def __init__(self, settings: dict[str, Any]) -> None:

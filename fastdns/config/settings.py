@@ -318,9 +318,9 @@ NOT_IMPLEMENTED: frozenset[str] = frozenset(
     allow-axfr-ips primary secondary autosecondary also-notify only-notify default-soa-content
     default-ttl webserver webserver-address webserver-port webserver-allow-from
     webserver-password api api-key
-    max-nsec3-iterations direct-dnskey default-ksk-algorithm default-ksk-size
+    direct-dnskey default-ksk-algorithm default-ksk-size
     default-zsk-algorithm default-zsk-size
-    bind-dnssec-db bind-dnssec-db-journal-mode bind-hybrid
+    bind-dnssec-db-journal-mode bind-hybrid
     bind-supermaster-config bind-supermaster-destdir bind-supermasters
     """.split()
 )

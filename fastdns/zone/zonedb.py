@@ -14,6 +14,18 @@ into a bundle and publishes the index anew, so that zones are served as they are
 compiled, a batch at a time, not after the last one; ``demand`` loads a zone a query waits
 for ahead of the others. Without a publisher, the images come back in the result (tests,
 tools); ZoneDB keeps none of them (a zone's data lives once, in shared memory).
+
+DNSSEC (DESIGN §5): a backend with a key store (``key_store()``: an SQL backend with
+``<backend>-dnssec=yes``, the bind backend with ``bind-dnssec-db``) says which of the zones
+being loaded have keys (``keyed_zones``: from the fingerprints of its last listing, so a
+million unsigned zones cost a set lookup each); only those have their signing state read,
+:data:`SECURITY_BATCH` zones per ``load_security_many``. A zone with an active key and no
+problem gets the image dnssec.imagesec.secure_image makes; one whose keys or settings
+cannot sign (or whose secure_image fails) gets broken_image's, which answers DO=1
+queries with SERVFAIL, and one log line per load (a load is once per change); a
+presigned zone, or one without an active key, is served as compiled. The keys and
+metadata are part of each zone's change token, so a key change reloads the zone as a
+record change does, and the image cache never adopts an image of other keys.
 """
 
 import itertools
@@ -23,12 +35,14 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import dns.name
 
 from fastdns._snapshot import Snapshot
 from fastdns._zoneindex import BROKEN, LOADED, PENDING, IndexBuilder
+from fastdns.dnssec.imagesec import broken_image, secure_image, setup_from
+from fastdns.dnssec.zonesec import ZoneSecurity, load_security_many
 from fastdns.log import log, zone_event
 from fastdns.zone._rdata import RdataError, name_from_str
 from fastdns.zone.bundle import publish_index, write_bundle
@@ -36,6 +50,9 @@ from fastdns.zone.check import NoSOAError, ZoneError
 from fastdns.zone.imagecache import ImageCache, token_digest
 from fastdns.zone.loader import CompiledZone
 from fastdns.zone.source import BackendError, ZoneSource
+
+#: the signing state of the keyed zones of a load is read this many zones at a time
+SECURITY_BATCH = 256
 
 #: a batch of a load is published once it is this old (seconds) or this big (octets); the
 #: first batches go out sooner, so that the first zones are served within a second
@@ -102,8 +119,15 @@ def _wire(name: str) -> bytes:
 
 class ZoneDB:
     def __init__(self, backends: Sequence[ZoneSource], first_generation: int = 1,
-                 publisher: Publisher | None = None, cache: ImageCache | None = None) -> None:
+                 publisher: Publisher | None = None, cache: ImageCache | None = None,
+                 config: Any = None) -> None:
         self.backends = list(backends)
+        #: the server's configuration (by default the publisher's): the backends' DNSSEC
+        #: settings (``dnssec_from_config``), here for a backend made without them
+        self.config = config if config is not None else getattr(publisher, "config", None)
+        self._configured: set[int] = set()
+        for backend in self.backends:
+            self._configure(backend)
         self.zones: dict[str, ServedZone] = {}
         #: the change token of each zone's last failed load
         self._failed: dict[str, Hashable] = {}
@@ -357,6 +381,8 @@ class ZoneDB:
         loaded."""
         done = 0
         batch = RefreshResult([], [], [])
+        for backend in backends:
+            self._configure(backend)
         for name in names:
             entry = self.index.get(_wire(name))
             if entry is None or entry[0] != PENDING:
@@ -393,8 +419,26 @@ class ZoneDB:
         kinds = {name: (kind, token) for name, kind, token in zones}
         started = {name: time.monotonic() for name, _, _ in zones[:1]}
         flushed = [time.monotonic(), 0.1]
+        keyed = self._keyed(backend, [name for name, _, _ in zones])
+        #: keyed zones compiled, their signing state not read yet
+        held: list[tuple[str, CompiledZone]] = []
+
+        def secure_held() -> None:
+            batch = held[:]
+            del held[:]
+            for name, outcome in self._secure_many(backend, batch):
+                finish(name, outcome)
 
         def deliver(name: str, compiled: CompiledZone | ZoneError) -> None:
+            if name in keyed and isinstance(compiled, CompiledZone) \
+                    and name not in self._demanded:
+                held.append((name, compiled))
+                if len(held) >= SECURITY_BATCH:
+                    secure_held()
+            else:
+                finish(name, compiled)
+
+        def finish(name: str, compiled: CompiledZone | ZoneError) -> None:
             kind, token = kinds.pop(name, ("native", None))
             if name in self._demanded:
                 # loaded (or found broken) on demand meanwhile, perhaps before the listing
@@ -422,6 +466,7 @@ class ZoneDB:
                                                                      flushed[1] * 2)
 
         load_many = getattr(backend, "load_many", None)
+        failure: BackendError | None = None
         try:
             if load_many is not None:
                 load_many([name for name, _, _ in zones], deliver)
@@ -433,8 +478,11 @@ class ZoneDB:
                         compiled = exc
                     deliver(name, compiled)
         except BackendError as exc:
+            failure = exc
+        secure_held()          # the keyed zones delivered before a failure too
+        if failure is not None:
             log.error("backend '%s': %s; %d zones not loaded, tried again at the next "
-                      "check", backend.name, exc, len(kinds))
+                      "check", backend.name, failure, len(kinds))
             with self.lock:
                 for name, (kind, token) in kinds.items():
                     self._failed_load(name, kind, token, "broken", result)
@@ -451,7 +499,76 @@ class ZoneDB:
         except Exception as exc:      # anything else is a defect: the other zones load
             compiled = ZoneError(f"internal error loading the zone from backend "
                                  f"'{backend.name}': {type(exc).__name__}: {exc}")
+        if isinstance(compiled, CompiledZone) and self._keyed(backend, [name]):
+            compiled = self._secure_many(backend, [(name, compiled)])[0][1]
         return self._compiled(name, kind, backend, token, compiled, started)
+
+    # -- DNSSEC ------------------------------------------------------------------------------
+
+    def _configure(self, backend: ZoneSource) -> None:
+        """Give ``backend`` its DNSSEC settings from the configuration, once."""
+        setup = getattr(backend, "dnssec_from_config", None)
+        if self.config is not None and setup is not None and id(backend) not in self._configured:
+            setup(self.config)
+            self._configured.add(id(backend))
+
+    @staticmethod
+    def _keyed(backend: ZoneSource, names: list[str]) -> set[str]:
+        """The zones of ``names`` whose signing state must be read (they have keys)."""
+        key_store = getattr(backend, "key_store", None)
+        keyed_zones = getattr(backend, "keyed_zones", None)
+        if key_store is None or keyed_zones is None or key_store() is None:
+            return set()
+        try:
+            return set(keyed_zones(names))
+        except BackendError as exc:
+            log.error("backend '%s': which zones have DNSSEC keys is unknown (%s); reading "
+                      "the keys of every zone loaded", backend.name, exc)
+            return set(names)
+
+    def _secure_many(self, backend: ZoneSource, zones: list[tuple[str, CompiledZone]]
+                     ) -> list[tuple[str, CompiledZone | ZoneError]]:
+        """``zones`` with their images made as their signing state says (see the module
+        doc); a zone whose keys cannot be read is a failed load (ZoneError: its previous
+        version, if any, stays; its token moves where the backend can move it)."""
+        if not zones:
+            return []
+        store = backend.key_store()          # type: ignore[attr-defined]
+        names = [name for name, _ in zones]
+        try:
+            states = load_security_many(store, [n.rstrip(".") or "." for n in names],
+                                        getattr(backend, "max_nsec3_iterations", None))
+        except BackendError as exc:
+            failed = getattr(backend, "note_failure", None)
+            out: list[tuple[str, CompiledZone | ZoneError]] = []
+            for name in names:
+                if failed is not None:
+                    failed(name)
+                out.append((name, ZoneError(f"DNSSEC keys and metadata not read: {exc}")))
+            return out
+        return [(name, self._secured(name, compiled, states.get(name.rstrip(".") or ".")))
+                for name, compiled in zones]
+
+    @staticmethod
+    def _secured(name: str, compiled: CompiledZone,
+                 security: ZoneSecurity | None) -> CompiledZone | ZoneError:
+        if security is None or not security.signed:
+            return compiled                  # no active key, or presigned: as compiled
+        problems = list(security.problems)
+        if not problems:
+            try:
+                compiled.image = secure_image(compiled.image, setup_from(security))
+                return compiled
+            except Exception as exc:      # a defect, or keys the image cannot take
+                problems = [f"internal error signing it: {type(exc).__name__}: {exc}"]
+        zone_event(logging.ERROR, name, f"DNSSEC disabled: {'; '.join(problems)}; "
+                   "queries with DO=1 get SERVFAIL")
+        try:
+            compiled.image = broken_image(compiled.image)
+        except Exception as exc:
+            return ZoneError(f"internal error: no image for its broken DNSSEC "
+                             f"({type(exc).__name__}: {exc})")
+        return compiled
 
     def _compiled(self, name: str, kind: str, backend: ZoneSource, token: Hashable,
                   compiled: CompiledZone | ZoneError,
