@@ -179,6 +179,7 @@ class ChangeChecks(SQLConnection):
             ids = self._keyed_ids
         else:
             ids = set()
+        # one dict lookup per zone (a million zones: about 0.3 s, beside their loads)
         out: set[str] = set()
         unlisted: list[str] = []
         domains = self._domains
@@ -186,7 +187,7 @@ class ChangeChecks(SQLConnection):
             d = domains.get(name)
             if d is None:
                 unlisted.append(name)
-            elif d.id in ids:
+            elif ids and d.id in ids:
                 out.add(name)
         for start in range(0, len(unlisted), 500):
             chunk = unlisted[start:start + 500]
