@@ -406,21 +406,28 @@ cdef void proof_nodata(Answer *a, Snapshot snap, int node) noexcept:
         proof_optout(a, snap, node)
 
 
-cdef void proof_optout(Answer *a, Snapshot snap, int node) noexcept:
-    """A name outside the NSEC3 chain (an insecure delegation under opt-out): the closest
-    provable encloser's NSEC3 and the opt-out NSEC3 covering the next closer name
-    (RFC 5155 §7.2.4)."""
-    cdef int lklen, p, last = 0, i, celen
+cdef int provable_encloser(Snapshot snap, int node) noexcept:
+    """The nearest proper ancestor of ``node`` in the NSEC3 chain (the apex at least)."""
+    cdef int lklen, p = 0, i, last = 0
     cdef bint exact
     cdef const uint8_t *lk = snap.node_lk(node, &lklen)
-    p = 0
-    while p < lklen:             # the longest proper ancestor in the chain
+    while p < lklen:
         p += lk[p] + 1
         if p >= lklen:
             break
         i = snap.find(lk, p, &exact)
         if exact and snap.links[i] != NOT_LINKED:
             last = i
+    return last
+
+
+cdef void proof_optout(Answer *a, Snapshot snap, int node) noexcept:
+    """A name outside the NSEC3 chain (an insecure delegation under opt-out): the closest
+    provable encloser's NSEC3 and the opt-out NSEC3 covering the next closer name
+    (RFC 5155 §7.2.4)."""
+    cdef int lklen, last, celen
+    cdef const uint8_t *lk = snap.node_lk(node, &lklen)
+    last = provable_encloser(snap, node)
     snap.node_lk(last, &celen)
     nsec3_match(a, snap, last)
     nsec3_cover(a, snap, lk, next_closer(lk, lklen, celen))
@@ -442,6 +449,14 @@ cdef void proof_nxdomain(Answer *a, Snapshot snap, int ce) noexcept:
         nsec_cover_lk(a, snap, a.lk, a.lk_len)
         nsec_cover_lk(a, snap, wild, celen + 2)
         return
+    if not snap.sec.flags & SEC_NARROW and snap.links[ce] == NOT_LINKED:
+        # an empty non-terminal opt-out leaves out: the closest provable encloser stands
+        # for it (as PowerDNS finds it, by hash), the wildcard below that one
+        ce = provable_encloser(snap, ce)
+        ck = snap.node_lk(ce, &celen)
+        memcpy(wild, ck, celen)
+        wild[celen] = 1
+        wild[celen + 1] = 42
     nsec3_match(a, snap, ce)
     nsec3_cover(a, snap, a.lk, next_closer(a.lk, a.lk_len, celen))
     nsec3_cover(a, snap, wild, celen + 2)

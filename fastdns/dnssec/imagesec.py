@@ -233,12 +233,21 @@ def _with_section(image: bytes, setup: SigningSetup) -> bytes:
     elif not setup.narrow:
         alg, nflags, iterations, salt = nsec3
         optout = bool(nflags & 1)
-        for i, (owner, f, _, _) in enumerate(nodes):
-            if not in_chain[i]:
-                continue
-            if optout and f & _FLAG_CUT and not any(t == TYPE_DS for t, *_ in rrsets[i]):
-                continue        # an insecure delegation: covered by opt-out
-            chain.append((nsec3_digest(_lower(owner), salt, iterations), i))
+        hashed = list(in_chain)
+        if optout:
+            # an insecure delegation is covered by opt-out, and so is an empty
+            # non-terminal with nothing but insecure delegations below it (RFC 5155 §7.1;
+            # PowerDNS leaves both out of the chain)
+            for i, (_, f, _, _) in enumerate(nodes):
+                if f & _FLAG_CUT and not any(t == TYPE_DS for t, *_ in rrsets[i]):
+                    hashed[i] = False
+                elif f & _FLAG_ENT:
+                    hashed[i] = False
+            for i in _below_entered(nodes, hashed):
+                hashed[i] = True
+        for i, (owner, _, _, _) in enumerate(nodes):
+            if hashed[i]:
+                chain.append((nsec3_digest(_lower(owner), salt, iterations), i))
         chain.sort()
         for k, (_, i) in enumerate(chain):
             links[i] = k
@@ -271,6 +280,24 @@ def _with_section(image: bytes, setup: SigningSetup) -> bytes:
 
 #: ImageHeader's sec_off and size: the last two u64 of the header (see _snapshot.pxd)
 _SIZE_AT = 8 + 4 * 8 + 8 * 5
+
+
+def _below_entered(nodes: list, hashed: list[bool]) -> set[int]:
+    """The empty non-terminals with a hashed name (not an ENT) below them."""
+    index = {_lower(owner): i for i, (owner, *_) in enumerate(nodes)}
+    out: set[int] = set()
+    for i, (owner, f, _, _) in enumerate(nodes):
+        if not hashed[i] or f & _FLAG_ENT:
+            continue
+        name = _lower(owner)
+        while name and name != b"\x00":
+            name = name[name[0] + 1:]
+            j = index.get(name)
+            if j is None:
+                break
+            if nodes[j][1] & _FLAG_ENT:
+                out.add(j)
+    return out
 
 
 def _patch_header(out: bytearray, sec_off: int) -> None:

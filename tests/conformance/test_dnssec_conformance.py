@@ -54,6 +54,9 @@ secure   IN DS   12345 13 2 49FD46E6C4B45C55D4AC49FD46E6C4B45C55D4AC49FD46E6C4B4
 _sip._tcp IN SRV 0 5 5060 sip
 sip      IN A    192.0.2.50
 txt      IN TXT  "v=spf1 -all"
+deleg.ent IN NS  ns.example.net.
+deleg.ent2 IN NS ns.example.net.
+deleg.ent2 IN DS 12345 13 2 49FD46E6C4B45C55D4AC49FD46E6C4B45C55D4AC49FD46E6C4B45C55D4AC49FD
 """
 
 #: zone -> how it is secured (pdnsutil arguments after the keys)
@@ -71,10 +74,13 @@ QUERIES = [("@", "SOA"), ("@", "NS"), ("@", "DNSKEY"), ("@", "NSEC3PARAM"), ("@"
            ("x.wild", "TXT"), ("x.wild", "A"), ("y.x.wild", "TXT"), ("b.c", "A"), ("c", "TXT"),
            ("a.b.c", "A"), ("insecure", "A"), ("x.insecure", "A"), ("insecure", "DS"),
            ("secure", "A"), ("secure", "DS"), ("_sip._tcp", "SRV"), ("txt", "TXT"),
-           ("zzz", "A"), ("0", "A")]
+           ("zzz", "A"), ("0", "A"), ("ent", "A"), ("x.ent", "A"), ("deleg.ent", "DS"),
+           ("ent2", "A"), ("deleg.ent2", "A"), ("deleg.ent", "A")]
 
 #: (zone, name, type) -> why fastdns's answer may differ from PowerDNS's: docs/differences.md
-ARGUED: dict[tuple[str, str, str], str] = {}
+ARGUED: dict[tuple[str, str, str], str] = {
+    ("optout.test", "x.ent", "A"): "S2",
+}
 
 
 @pytest.fixture(scope="module")

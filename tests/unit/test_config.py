@@ -94,8 +94,9 @@ def test_pending_marker() -> None:
     assert SETTINGS["bind-config"].implemented
     assert SETTINGS["cache-ttl"].implemented
     assert not SETTINGS["query-cache-ttl"].implemented
-    assert not SETTINGS["bind-dnssec-db"].implemented
-    assert not BACKEND_SETTINGS["bind"]["dnssec-db"].implemented
+    assert SETTINGS["bind-dnssec-db"].implemented
+    assert not SETTINGS["bind-hybrid"].implemented
+    assert not BACKEND_SETTINGS["bind"]["hybrid"].implemented
 
 
 def test_pdns_names() -> None:
