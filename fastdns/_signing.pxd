@@ -16,10 +16,15 @@ cdef enum:
     WAIT_NAME_LEN = 18        # its wait name: the 16-octet cache key as one label
     SIGN_DATA_MAX = 70000     # the canonical form of one RRset, with its RRSIG fields
     WEEK = 604800
+    PRESIGN_AHEAD = 43200     # the last 12 hours of the week make the next week's signatures
+    BACKGROUND_MAX = 65536    # requests made ahead waiting to be sent, at most
 
 cdef class Signing:
     cdef SigCache cache               # None: every signature is asked of a signer
     cdef dict pending                 # wait name -> request (bytes) not yet sent
+    cdef dict background              # cache key -> request made ahead (no query waits)
+    cdef uint32_t ahead               # PRESIGN_AHEAD (0: never sign ahead)
+    cdef bint presigning              # within ``ahead`` of the weekly turn
     cdef uint8_t *data                # the data being signed (SIGN_DATA_MAX octets)
     cdef long skew                    # seconds added to the wall clock (tests)
     cdef uint32_t week                # the week the window below was computed for

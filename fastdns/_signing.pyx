@@ -46,6 +46,8 @@ cdef enum:
 
 #: for Python: the wait type of a query waiting for a signature
 WAIT_TYPE = WAIT_SIGNATURE
+#: seconds before the weekly turn from which signatures in use are made for the next window
+PRESIGN_SECONDS = PRESIGN_AHEAD
 
 cdef const char *B32HEX = b"0123456789abcdefghijklmnopqrstuv"
 
@@ -60,9 +62,11 @@ cdef class Signing:
             raise MemoryError()
         self.pending = {}
 
-    def __init__(self, SigCache cache=None):
+    def __init__(self, SigCache cache=None, uint32_t ahead=PRESIGN_AHEAD):
         self.cache = cache
         self.skew = 0
+        self.ahead = ahead
+        self.background = {}
 
     def __dealloc__(self):
         free(self.data)
@@ -73,6 +77,10 @@ cdef class Signing:
             self.week = week
             self.inception = week * WEEK - WEEK
             self.expiration = week * WEEK + 2 * WEEK
+        # the last PRESIGN_AHEAD seconds of the week: signatures in use get their
+        # successors (presign)
+        self.presigning = self.cache is not None and self.ahead > 0 \
+            and now >= (week + 1) * WEEK - self.ahead
 
     # -- Python API (the worker; tests) -------------------------------------------------
 
@@ -81,6 +89,13 @@ cdef class Signing:
         request is the 16-octet cache key then the data to sign (RRSIG fields first)."""
         out = list(self.pending.items())
         self.pending.clear()
+        return out
+
+    def take_background(self):
+        """The requests made ahead (presign) since the last call: [request, ...]; no
+        query waits for them."""
+        out = list(self.background.values())
+        self.background.clear()
         return out
 
     @property
@@ -235,6 +250,8 @@ cdef int put_sigs(Answer *a, Signing sg, Snapshot snap, int section, uint16_t rd
             _ask(a, sg, ck, length)
             continue
         sg.hits += 1
+        if sg.presigning:
+            presign(sg, length)
         if a.waiting:
             continue           # the answer is made again when the signatures are in
         memcpy(rr, sg.data, head)
@@ -242,6 +259,25 @@ cdef int put_sigs(Answer *a, Signing sg, Snapshot snap, int section, uint16_t rd
                 head + n) < 0:
             return -1
     return 0
+
+
+cdef void presign(Signing sg, int length) noexcept:
+    """Before the weekly window turns, a signature in use has its successor made ahead:
+    the same data under the next window, asked of a signer in the background (no query
+    waits for it) when the cache lacks it, so that the turn brings no burst of signing on
+    the query path (DESIGN §5)."""
+    cdef uint8_t ck[16]
+    cdef uint8_t sig[SIG_MAX]
+    cdef bytes request
+    put32(sg.data + 8, sg.expiration + WEEK)
+    put32(sg.data + 12, sg.inception + WEEK)
+    sig_key(sg.cache, sg.data, length, ck)
+    if sg.cache.sc_get(ck, sig, 0) < 0 and len(sg.background) < BACKGROUND_MAX:
+        request = PyBytes_FromStringAndSize(<char *>ck, 16) \
+            + PyBytes_FromStringAndSize(<char *>sg.data, length)
+        sg.background[request[:16]] = request
+    put32(sg.data + 8, sg.expiration)
+    put32(sg.data + 12, sg.inception)
 
 
 cdef void _fallback_key(const uint8_t *data, int length, uint8_t *out) noexcept:

@@ -84,6 +84,11 @@ def remotes(rows: SharedRows, slots, top: int = 20) -> list[tuple[str, int]]:
     return out
 
 
+#: fastdns's own counters (PowerDNS has none of these): ``show NAME`` answers them
+OWN_STATISTICS = ("parked-queries", "parked-timeouts", "packetcache-not-admitted",
+                  "signature-cache-misses", "signing-deadline-losses",
+                  "signing-requests-dropped")
+
 #: ``show *`` of PowerDNS 4.7.3, in its order
 PDNS_STATISTICS = tuple("""
 backend-queries corrupt-packets deferred-cache-inserts deferred-cache-lookup
@@ -186,11 +191,16 @@ def pdns_statistics(rows: SharedRows, slots, uptime: float, workers) -> dict[str
         "udp6-sndbuf-errors": udp6.get("SndbufErrors", 0),
         "udp6-in-csum-errors": udp6.get("InCsumErrors", 0),
     }
-    return {name: int(values.get(name, 0)) for name in PDNS_STATISTICS}
+    out = {name: int(values.get(name, 0)) for name in PDNS_STATISTICS}
+    # fastdns's own, after PowerDNS's: ``show NAME`` answers them, ``show *`` lists
+    # PowerDNS's alone (tools parse that list)
+    out.update((name, int(ours.get(name, 0))) for name in OWN_STATISTICS)
+    return out
 
 
 __all__ = [
     "GAUGES",
+    "OWN_STATISTICS",
     "PDNS_STATISTICS",
     "SIZE_BUCKET",
     "allocate",

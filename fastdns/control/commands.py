@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fastdns.control.protocol import Handler, Reply
+from fastdns.stats import OWN_STATISTICS
 
 __all__ = [
     "COMMANDS",
@@ -202,7 +203,10 @@ def _lines(rows: Sequence[tuple[object, int]]) -> str:
 
 
 def _statistics_list(stats: Mapping[str, int], prefix: str) -> str:
-    return "".join(f"{name}={value}," for name, value in stats.items() if name.startswith(prefix))
+    """PowerDNS's metrics whose names start with ``prefix`` (fastdns's own are asked for by
+    name)."""
+    return "".join(f"{name}={value}," for name, value in stats.items()
+                   if name.startswith(prefix) and name not in OWN_STATISTICS)
 
 
 #: ``list-zones`` argument (lower-cased) → (kind passed to the context, name in the reply).

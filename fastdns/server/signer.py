@@ -42,6 +42,9 @@ LINK_BUFFER = 1 << 20
 KEYS_RECHECK = 1.0
 #: the most signer processes (their counter rows)
 MAX_SIGNERS = 16
+#: how often a worker sends the signatures it made ahead, and their deadline
+BACKGROUND_INTERVAL = 0.25
+BACKGROUND_DEADLINE_MS = 60_000
 
 _DEADLINE = struct.Struct("=Q")
 _LENGTH = struct.Struct("!H")
@@ -166,7 +169,8 @@ class SigningClient:
 
     def __init__(self, fds: list[int], take: Callable[[], list[tuple[bytes, bytes]]],
                  resume: Callable[[bytes], Any], wait_name: Callable[[bytes], bytes],
-                 deadline: float, rows: Any = None, row: int = 0) -> None:
+                 deadline: float, rows: Any = None, row: int = 0,
+                 take_background: Callable[[], list[bytes]] | None = None) -> None:
         self.socks = [socket.socket(fileno=fd) for fd in fds]
         for sock in self.socks:
             sock.setblocking(False)
@@ -179,6 +183,8 @@ class SigningClient:
         self._next = 0
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.take_background = take_background
+        self._timer: asyncio.TimerHandle | None = None
         self.dropped = Throttled(logging.WARNING, "signature requests dropped: every "
                                  "signer's queue is full; their queries get SERVFAIL")
 
@@ -186,12 +192,28 @@ class SigningClient:
         self._loop = loop
         for sock in self.socks:
             loop.add_reader(sock.fileno(), self._read, sock)
+        if self.take_background is not None:
+            self._timer = loop.call_later(BACKGROUND_INTERVAL, self._background)
 
     def detach(self) -> None:
         if self._loop is not None:
             for sock in self.socks:
                 self._loop.remove_reader(sock.fileno())
+        if self._timer is not None:
+            self._timer.cancel()
         self._loop = None
+
+    def _background(self) -> None:
+        """Send the signatures made ahead (fastdns._signing.presign): no query waits for
+        them, so their deadline is far, and a full signer just loses them (they are asked
+        again while still in use)."""
+        assert self.take_background is not None and self._loop is not None
+        requests = self.take_background()
+        if requests and self.socks:
+            deadline = monotonic_ms() + BACKGROUND_DEADLINE_MS
+            for datagram in encode_batch(requests, deadline):
+                self._send(datagram, count=False)
+        self._timer = self._loop.call_later(BACKGROUND_INTERVAL, self._background)
 
     def wanted(self) -> None:
         """A query waits for a signature (from any thread): send soon, batched."""
@@ -213,7 +235,7 @@ class SigningClient:
         for datagram in encode_batch(requests, deadline):
             self._send(datagram)
 
-    def _send(self, datagram: bytes) -> None:
+    def _send(self, datagram: bytes, count: bool = True) -> None:
         for _ in range(len(self.socks)):
             sock = self.socks[self._next % len(self.socks)]
             self._next += 1
@@ -224,8 +246,9 @@ class SigningClient:
                 continue
             except OSError:
                 continue
-        _, requests = decode_batch(datagram)
-        self._drop(len(requests))
+        if count:
+            _, requests = decode_batch(datagram)
+            self._drop(len(requests))
 
     def _drop(self, count: int) -> None:
         if self.rows is not None:

@@ -86,9 +86,13 @@ class Worker:
         if signing is not None:
             cache_fd, links = signing
             self.engine.set_signature_cache(SigCache(cache_fd))
+            # a test moves the signing clock (the weekly turn) with this; never set in
+            # production
+            self.engine.signing.set_clock(int(os.environ.get(CLOCK_SKEW_VARIABLE, "0")))
             self.signing = SigningClient(
                 links, lambda: self.engine.signing.take_requests(), self._signed,
-                _signature_wait, self.responder.wait_ms / 1000.0, rows, slot)
+                _signature_wait, self.responder.wait_ms / 1000.0, rows, slot,
+                lambda: self.engine.signing.take_background())
         #: sends a message to the master (set by main)
         self.send: Callable[[messages.Message], None] = lambda message: None
         self.tcp_connections: set[TcpConnection] = set()
@@ -490,6 +494,10 @@ def _remote_key(address: str) -> bytes | None:
 
 
 # -- the process ---------------------------------------------------------------------------
+
+#: seconds added to the wall clock the signatures' window is computed from (tests only)
+CLOCK_SKEW_VARIABLE = "FASTDNS_TEST_SIGNING_CLOCK_SKEW"
+
 
 def _signature_wait(key: bytes) -> bytes:
     """The wait name of the queries waiting for the signature of cache key ``key``

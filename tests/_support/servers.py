@@ -62,6 +62,8 @@ class ServerProcess:
         self.address = "127.0.0.1"
         self.proc: subprocess.Popen | None = None
         self.logfile = workdir / f"{self.name}.log"
+        #: variables added to the environment the process starts with
+        self.env: dict[str, str] = {}
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -72,7 +74,8 @@ class ServerProcess:
     def start(self, timeout: float = 20.0) -> "ServerProcess":
         with open(self.logfile, "ab") as log:
             self.proc = subprocess.Popen(self.command(), cwd=self.cwd(), stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         env={**os.environ, **self.env} if self.env else None)
         _running.append(self)
         self.wait_ready(timeout)
         return self
