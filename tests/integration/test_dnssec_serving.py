@@ -257,6 +257,8 @@ def test_truncation_keeps_signed_rrsets_whole(site, name, payload):
         for rrset in section:
             if rrset.rdtype == dns.rdatatype.RRSIG:
                 assert any(r.name == rrset.name and r.rdtype == rrset.covers for r in section)
+            if rrset.rdtype == dns.rdatatype.TXT:           # never part of the RRset
+                assert len(rrset) == len(plain.answer[0]), wire
     assert not problems(wire, keys), (problems(wire, keys), wire)
     full = ask(server, qname, "TXT", tcp=True)
     assert not full.flags & dns.flags.TC
@@ -332,8 +334,11 @@ def test_random_name_flood_on_a_narrow_zone(site, tmp_path):
     before = counters(server)
     names = tmp_path / "queries.txt"
     names.write_text("".join(f"{fresh()} A\n" for _ in range(3000)))
+    # -b: dnsperf's own socket buffer (2 MB: 100 answers of ~760 octets come in bursts of
+    # sendmmsg; with the default buffer a few are dropped on the client's side)
     result = subprocess.run([dnsperf, "-s", server.address, "-p", str(server.port),
-                             "-d", str(names), "-D", "-n", "1", "-l", "30", "-t", "5"],
+                             "-d", str(names), "-D", "-n", "1", "-l", "30", "-t", "5",
+                             "-b", "2048"],
                             capture_output=True, text=True, timeout=60)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
@@ -342,13 +347,20 @@ def test_random_name_flood_on_a_narrow_zone(site, tmp_path):
     lost = int(re.search(r"Queries lost:\s+(\d+)", out).group(1))
     codes = dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+) \(", out.split(
         "Response codes:", 1)[1].splitlines()[0]))
-    assert sent == 3000 and completed == 3000 and lost == 0, out
-    assert set(codes) <= {"NXDOMAIN", "SERVFAIL"}, out
     after = counters(server)
+    # the server took every query and answered every one (its own counters) ...
+    assert after["udp-queries"] - before["udp-queries"] == 3000, (before, after)
+    assert after["udp-answers"] - before["udp-answers"] == 3000, (before, after)
+    # ... and dnsperf got them, but for what the kernel dropped (host-wide counter: on a
+    # loaded host another program's drops count too)
+    dropped = after["udp-recvbuf-errors"] - before["udp-recvbuf-errors"]
+    assert sent == 3000 and completed + lost == 3000 and lost <= dropped, (dropped, out)
+    assert set(codes) <= {"NXDOMAIN", "SERVFAIL"}, out
     assert after["signatures"] - before["signatures"] >= codes.get("NXDOMAIN", 0), \
         (before["signatures"], after["signatures"], out)
     assert codes.get("NXDOMAIN", 0) > 0, out
     assert server.workers() == workers
+    assert "internal error" not in server.log() and "Traceback" not in server.log()
     keys = keys_of(server, "narrow.test")
     answer = ask(server, fresh())
     assert answer.rcode() == dns.rcode.NXDOMAIN and not problems(answer, keys)
@@ -414,7 +426,8 @@ def test_killed_signer_is_respawned_and_signs(site):
     # `signatures` counts on across a respawn, as a worker's counters do (PowerDNS's
     # counters never go back): the flood before made it thousands, half of them signer 1's
     signed_after = counters(server)["signatures"]
-    assert signed_after >= signed_before + 20, (signed_before, signed_after)
+    assert signed_after >= signed_before + 20, \
+        f"signatures went from {signed_before} to {signed_after} when signer 1 was respawned"
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,7 +439,7 @@ def test_stopped_signer_never_blocks_a_worker(site, tmp_path):
     stopped): queries needing a fresh signature get SERVFAIL at their deadline (2 s), while
     DO=0 queries and answers whose signatures are cached come at once; SIGCONT, and fresh
     queries are signed again; the late requests are counted."""
-    _, db, _, settings = site
+    _, _, _, settings = site
     server = Fastdns(tmp_path, {**settings, "workers": "1", "signing-threads": "1",
                                 "heartbeat-timeout": "60"})
     with server:
@@ -452,7 +465,7 @@ def test_stopped_signer_never_blocks_a_worker(site, tmp_path):
                 thread.start()
             time.sleep(0.2)                           # they are parked now
             fast = []
-            for i in range(10):
+            for _ in range(10):
                 for qname, do in ((fresh(), False), ("www.narrow.test.", True),
                                   ("nothere.narrow.test.", True), ("www.sig.test.", False)):
                     began = time.monotonic()
@@ -512,7 +525,8 @@ def test_bad_dnssec_input_disables_signing_of_that_zone_only(site, zone, cause):
     server, *_ = site
     started = time.monotonic()
     signed = ask(server, f"www.{zone}.")
-    assert signed.rcode() == dns.rcode.SERVFAIL, signed
+    assert signed.rcode() == dns.rcode.SERVFAIL, \
+        f"DO=1 answered {dns.rcode.to_text(signed.rcode())} (docs/dnssec.md: SERVFAIL):\n{signed}"
     assert time.monotonic() - started < 1.0
     plain = ask(server, f"www.{zone}.", do=False)
     assert plain.rcode() == dns.rcode.NOERROR, plain
@@ -536,7 +550,7 @@ def test_bad_dnssec_input_disables_signing_of_that_zone_only(site, zone, cause):
 
 
 def test_cds_and_cdnskey(site):
-    server, _, _, settings = site
+    server, *_ = site
     conf = server.confdir
     zone = "cds.test"
     assert not ask(server, zone + ".", "CDS").answer
