@@ -264,15 +264,18 @@ class Run:
 
 def dnsperf(port: int, queries: Path, transport: str, seconds: int, args: argparse.Namespace,
             verbose: Path | None = None, once: bool = False,
-            after: Callable[[], Any] = float) -> tuple[str, list[float], tuple[float, Any]]:
+            after: Callable[[], Any] = float, flags: tuple[str, ...] = ()
+            ) -> tuple[str, list[float], tuple[float, Any]]:
     """Run dnsperf pinned to the client CPU: its summary, the sorted per-answer latencies (s)
     when ``verbose`` names a file for its -v lines, and (its CPU time (s), what ``after``
-    returned the moment it exited), so that nothing done afterwards is counted."""
+    returned the moment it exited), so that nothing done afterwards is counted. ``flags``
+    are more dnsperf options (bench/dnssec.py: -D)."""
     cmd = ["taskset", "-c", args.client_cpus, tool("dnsperf"), "-s", "127.0.0.1",
            "-p", str(port), "-m", transport, "-d", str(queries), "-l", str(seconds),
            "-c", str(args.clients), "-q", str(args.outstanding), "-t", str(args.timeout)]
     if once:
         cmd += ["-n", "1"]
+    cmd += flags
     if args.qps_limit:
         cmd += ["-Q", str(args.qps_limit)]
     if verbose is not None:
