@@ -24,6 +24,7 @@ from fastdns._sections cimport sec_additional
 from fastdns._signing cimport Signing, sig_proofs
 from fastdns._sigcache cimport SigCache
 from fastdns._snapshot cimport Snapshot, SEC_BROKEN
+from fastdns._names cimport name_to_lk
 from fastdns._supply cimport Supplies
 from fastdns._zonetable cimport ZoneTable
 
@@ -106,6 +107,14 @@ cdef class Engine:
         """Sign from ``cache`` (fastdns._sigcache.SigCache; None: ask a signer for every
         signature) from now on."""
         self._signing = Signing(cache)
+
+    def snapshot(self, bytes apex not None):
+        """The Snapshot of the zone ``apex`` (wire form) served, or None."""
+        cdef uint8_t lk[256]
+        if not 1 <= len(apex) <= 255:
+            return None
+        return self._zones.snapshot(PyBytes_FromStringAndSize(
+            <char *>lk, name_to_lk(apex, len(apex), lk)))
 
     @property
     def signing(self):

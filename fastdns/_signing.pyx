@@ -43,6 +43,7 @@ cdef extern from "<time.h>" nogil:
 cdef enum:
     FIELDS = 18               # RRSIG rdata before the signer's name
     SIG_MAX = 512
+    RECORD_MAX = 2 + 256 + 255 + 6 + 20 + 8704   # an NSEC or NSEC3 rdata, at most
 
 #: for Python: the wait type of a query waiting for a signature
 WAIT_TYPE = WAIT_SIGNATURE
@@ -90,6 +91,14 @@ cdef class Signing:
         out = list(self.pending.items())
         self.pending.clear()
         return out
+
+    def sign_zone(self, Snapshot snap not None, uint32_t start=0, int budget=256):
+        """Ask ahead (take_background) for up to ``budget`` signatures of the zone
+        ``snap`` the cache lacks, from node ``start``: (asked, where to go on), the node
+        count when the zone is done."""
+        cdef uint32_t cursor = start
+        cdef int asked = sign_zone_ahead(self, snap, &cursor, budget)
+        return asked, cursor
 
     def take_background(self):
         """The requests made ahead (presign) since the last call: [request, ...]; no
@@ -586,59 +595,160 @@ cdef void sig_proofs(Answer *a) noexcept:
             return
 
 
+cdef int proof_record(Snapshot snap, int kind, uint32_t index, const uint8_t *hash,
+                      uint8_t *owner, uint8_t *rdata, int *rlen) noexcept:
+    """The NSEC or NSEC3 record a proof stands for: its owner and rdata written, its
+    type returned (the owner's length in ``owner``, by name_len)."""
+    cdef const SecHeader *sec = snap.sec
+    cdef uint8_t h[20]
+    cdef int n, node
+    if kind == PROOF_NSEC:
+        memcpy(owner, snap.node_name(index), name_len(snap.node_name(index)))
+        n = lower_name(snap.node_name(snap.links[index]), rdata)
+        rlen[0] = n + bitmap(snap, index, False, True, rdata + n)
+        return TYPE_NSEC
+    rdata[0] = sec.hash_alg
+    rdata[1] = sec.nsec3_flags
+    put16(rdata + 2, sec.iterations)
+    rdata[4] = sec.salt_len
+    memcpy(rdata + 5, sec.salt, sec.salt_len)
+    n = 5 + sec.salt_len
+    rdata[n] = 20
+    if kind == PROOF_NSEC3:
+        hashed_owner(sec, snap.chain[index].hash, owner)
+        memcpy(rdata + n + 1, snap.chain[(index + 1) % sec.chain_count].hash, 20)
+        node = snap.chain[index].node
+        n += 21
+        rlen[0] = n + bitmap(snap, node, True, True, rdata + n)
+        return TYPE_NSEC3
+    memcpy(h, hash, 20)
+    if index == NO_NODE:
+        hash_step(h, -1)          # owner hash - 1, next hash + 1: covers it only
+    hashed_owner(sec, h, owner)
+    memcpy(h, hash, 20)
+    hash_step(h, 1)
+    memcpy(rdata + n + 1, h, 20)
+    n += 21
+    if index != NO_NODE:
+        n += bitmap(snap, index, True, True, rdata + n)
+    rlen[0] = n
+    return TYPE_NSEC3
+
+
+cdef int proof_data(Signing sg, Snapshot snap, uint16_t rdtype, const uint8_t *owner,
+                    const uint8_t *rdata, int rlen) noexcept:
+    """The data an NSEC or NSEC3 record is signed over, in sg.data; its length."""
+    cdef uint8_t owner_lc[256]
+    cdef int olen = lower_name(owner, owner_lc)
+    cdef int pos
+    sg.window(wall_clock(sg))
+    pos = fields(sg, snap, rdtype, rrsig_labels(owner), snap.sec.denial_ttl, sg.data)
+    return canon_rr(sg.data, pos, owner_lc, olen, rdtype, snap.sec.denial_ttl, rdata, rlen)
+
+
 cdef int put_proof(Answer *a, const Proof *p) noexcept:
     cdef Snapshot snap = <Snapshot>p.snap
     cdef const SecHeader *sec = snap.sec
     cdef Signing sg = <Signing>a.signing
     cdef uint8_t owner[256]
-    cdef uint8_t owner_lc[256]
-    cdef uint8_t rdata[2 + 256 + 255 + 6 + 20 + 8704]
-    cdef uint8_t h[20]
-    cdef int olen, rlen, pos, node
-    cdef uint16_t rdtype
-    cdef uint32_t e
-    if p.kind == PROOF_NSEC:
-        rdtype = TYPE_NSEC
-        olen = name_len(snap.node_name(p.index))
-        memcpy(owner, snap.node_name(p.index), olen)
-        rlen = lower_name(snap.node_name(snap.links[p.index]), rdata)
-        rlen += bitmap(snap, p.index, False, True, rdata + rlen)
-    else:
-        rdtype = TYPE_NSEC3
-        rdata[0] = sec.hash_alg
-        rdata[1] = sec.nsec3_flags
-        put16(rdata + 2, sec.iterations)
-        rdata[4] = sec.salt_len
-        memcpy(rdata + 5, sec.salt, sec.salt_len)
-        rlen = 5 + sec.salt_len
-        rdata[rlen] = 20
-        if p.kind == PROOF_NSEC3:
-            e = p.index
-            olen = hashed_owner(sec, snap.chain[e].hash, owner)
-            memcpy(rdata + rlen + 1, snap.chain[(e + 1) % sec.chain_count].hash, 20)
-            node = snap.chain[e].node
-            rlen += 21
-            rlen += bitmap(snap, node, True, True, rdata + rlen)
-        else:
-            memcpy(h, p.hash, 20)
-            if p.index == NO_NODE:
-                hash_step(h, -1)          # owner hash - 1, next hash + 1: covers it only
-            olen = hashed_owner(sec, h, owner)
-            memcpy(h, p.hash, 20)
-            hash_step(h, 1)
-            memcpy(rdata + rlen + 1, h, 20)
-            rlen += 21
-            if p.index != NO_NODE:
-                rlen += bitmap(snap, p.index, True, True, rdata + rlen)
+    cdef uint8_t rdata[RECORD_MAX]
+    cdef int olen, rlen, pos
+    cdef uint16_t rdtype = proof_record(snap, p.kind, p.index, p.hash, owner, rdata, &rlen)
+    olen = name_len(owner)
     if b_rr(&a.b, SEC_AUTHORITY, owner, olen, rdtype, CLASS_IN, sec.denial_ttl, rdata,
             rlen) < 0:
         ans_reset(a, a.rcode, FLAG_TC)
         return -1
-    sg.window(wall_clock(sg))
-    lower_name(owner, owner_lc)
-    pos = fields(sg, snap, rdtype, rrsig_labels(owner), sec.denial_ttl, sg.data)
-    pos = canon_rr(sg.data, pos, owner_lc, olen, rdtype, sec.denial_ttl, rdata, rlen)
+    pos = proof_data(sg, snap, rdtype, owner, rdata, rlen)
     if put_sigs(a, sg, snap, SEC_AUTHORITY, rdtype, owner, olen, sec.denial_ttl, pos) < 0:
         ans_reset(a, a.rcode, FLAG_TC)
         return -1
     return 0
+
+
+# -- signing ahead -------------------------------------------------------------------------
+
+cdef int rrset_data(Signing sg, Snapshot snap, int node, const RRsetRec *rs) noexcept:
+    """The data ``rs`` (of ``node``) is signed over, in sg.data; its length, or -1 for an
+    RRset too large to sign."""
+    cdef uint8_t owner_lc[256]
+    cdef const uint8_t *name = snap.node_name(node)
+    cdef int olen = lower_name(name, owner_lc)
+    cdef uint32_t index = <uint32_t>(rs - snap.rrsets)
+    cdef const uint8_t *rd
+    cdef int pos, k, rdlen
+    sg.window(wall_clock(sg))
+    rd = snap.rdata + rs.rdata_off if snap.canon[index] == NO_CANON \
+        else snap.canon_data + snap.canon[index]
+    pos = fields(sg, snap, rs.rdtype, rrsig_labels(name), rs.ttl, sg.data)
+    for k in range(rs.count):
+        rdlen = rd_u16(rd)
+        pos = canon_rr(sg.data, pos, owner_lc, olen, rs.rdtype, rs.ttl, rd + 2, rdlen)
+        if pos < 0:
+            return -1
+        rd += 2 + rdlen
+    return pos
+
+
+cdef int ahead(Signing sg, Snapshot snap, uint16_t rdtype, int length) noexcept:
+    """Ask ahead for the signatures of sg.data[:length] the cache lacks (no query waits);
+    how many were asked."""
+    cdef const SecHeader *sec = snap.sec
+    cdef const SecKey *key
+    cdef bint keyset = rdtype == TYPE_DNSKEY or rdtype == TYPE_CDS or rdtype == TYPE_CDNSKEY
+    cdef int k, asked = 0
+    cdef uint8_t ck[16]
+    cdef uint8_t sig[SIG_MAX]
+    cdef bytes request
+    for k in range(sec.key_count):
+        key = &snap.keys[k]
+        if sec.flags & SEC_HAVE_ZSK and bool(key.role & KEY_KSK) != keyset:
+            continue
+        sg.data[2] = key.algorithm
+        put16(sg.data + 16, key.tag)
+        sig_key(sg.cache, sg.data, length, ck)
+        if sg.cache.sc_get(ck, sig, 0) >= 0:
+            continue
+        request = PyBytes_FromStringAndSize(<char *>ck, 16) \
+            + PyBytes_FromStringAndSize(<char *>sg.data, length)
+        sg.background[request[:16]] = request
+        asked += 1
+    return asked
+
+
+cdef int sign_zone_ahead(Signing sg, Snapshot snap, uint32_t *cursor, int budget) noexcept:
+    """Ask ahead for the signatures of the zone's RRsets, and of its NSEC or broad NSEC3
+    records, that the cache lacks, from node ``cursor[0]`` on, until ``budget`` are asked;
+    ``cursor`` is left where to go on (the node count: done). How many were asked."""
+    cdef const SecHeader *sec = snap.sec
+    cdef const NodeRec *n
+    cdef uint32_t i, k
+    cdef int asked = 0, length, rlen
+    cdef uint16_t rdtype
+    cdef uint8_t owner[256]
+    cdef uint8_t rdata[RECORD_MAX]
+    if sec == NULL or sec.flags & SEC_BROKEN or sg.cache is None:
+        cursor[0] = snap.nnodes
+        return 0
+    i = cursor[0]
+    while i < snap.nnodes and asked < budget:
+        n = &snap.nodes[i]
+        if not n.flags & N_NONAUTH and not n.above:
+            for k in range(n.rrset_start, n.rrset_start + n.rrset_count):
+                if n.flags & N_CUT and snap.rrsets[k].rdtype != TYPE_DS:
+                    continue
+                length = rrset_data(sg, snap, i, &snap.rrsets[k])
+                if length > 0:
+                    asked += ahead(sg, snap, snap.rrsets[k].rdtype, length)
+            if not sec.flags & SEC_NSEC3 and snap.links[i] != NOT_LINKED:
+                rdtype = proof_record(snap, PROOF_NSEC, i, NULL, owner, rdata, &rlen)
+                asked += ahead(sg, snap, rdtype, proof_data(sg, snap, rdtype, owner, rdata,
+                                                            rlen))
+        i += 1
+    if sec.flags & SEC_NSEC3 and not sec.flags & SEC_NARROW and i >= snap.nnodes:
+        for k in range(sec.chain_count):       # the hashed chain, once the names are done
+            rdtype = proof_record(snap, PROOF_NSEC3, k, NULL, owner, rdata, &rlen)
+            asked += ahead(sg, snap, rdtype, proof_data(sg, snap, rdtype, owner, rdata,
+                                                        rlen))
+    cursor[0] = i
+    return asked

@@ -5,12 +5,12 @@ the name or an ancestor of it; the parent side for DS)."""
 from cpython.ref cimport PyObject, Py_XDECREF, Py_INCREF
 from libc.stdint cimport uint8_t, uint64_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcmp, memcpy, memset
 
 from fastdns.consts cimport RCODE_SERVFAIL
 from fastdns._reader cimport LABELS_MAX
 from fastdns._wire import to_lk
-from fastdns._answer cimport Answer, ans_used
+from fastdns._answer cimport Answer, Result, ans_used
 from fastdns._snapshot cimport Snapshot
 from fastdns._zoneindex cimport (ZoneIndex, IndexEntry, zone_hash, nonzero_hash, FNV_OFFSET,
                                  FNV_PRIME, Z_LOADED, Z_PENDING)
@@ -210,6 +210,19 @@ cdef class ZoneTable:
         if ds_entry != NULL:
             return self._indexed(a, ds_entry)
         return None
+
+    def snapshot(self, bytes lk not None):
+        """The Snapshot of the zone whose apex has lookup key ``lk``, or None (not served,
+        not loaded, broken)."""
+        cdef Answer a
+        cdef Result res
+        memset(&a, 0, sizeof(Answer))
+        memset(&res, 0, sizeof(Result))
+        a.res = &res
+        snap = self.best_zone(&a, lk, len(lk), False)
+        if snap is None or (<Snapshot>snap).apex_lk != lk:
+            return None
+        return snap
 
     cdef PyObject *zone_at(self, const uint8_t *lk, int lklen, uint64_t h) noexcept nogil:
         """The zone whose apex key is ``lk`` (hash ``h``): borrowed, Py_None for a zone

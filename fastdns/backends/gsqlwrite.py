@@ -11,11 +11,12 @@ transaction, and tells the change checks to look again (``_wrote``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from fastdns.backends.bind import BindBackend
 from fastdns.backends.gsqlconn import SQLConnection, message
 from fastdns.backends.sqlbase import Columns, Row, db_name, schema_sql, split_statements
+from fastdns.dnssec.keystore import KeyRow
 from fastdns.log import log
 from fastdns.zone.check import ZoneError
 from fastdns.zone.records import ZoneReader
@@ -37,16 +38,6 @@ TABLES = {
     "cryptokeys": ("id", "domain_id", "flags", "active", "published", "content"),
     "tsigkeys": ("id", "name", "algorithm", "secret"),
 }
-
-
-class KeyRow(NamedTuple):
-    """One ``cryptokeys`` row: PowerDNS's columns (``content``: the ISC text)."""
-
-    id: int
-    flags: int
-    active: bool
-    published: bool
-    content: str
 
 
 def _key_row(row: Any) -> KeyRow:

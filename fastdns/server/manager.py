@@ -20,7 +20,7 @@ import hashlib
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -172,11 +172,12 @@ class ZoneService:
         self._ship(messages.ZoneBundle(number), fd)
 
     def index(self, fd: int, purge: list[int], below: list[bytes], full: bool,
-              retired: list[int], zones: int, pending: int) -> None:
+              retired: list[int], zones: int, pending: int,
+              signed: Sequence[bytes] = ()) -> None:
         self._index_number += 1
         self._ship(messages.NewIndex(self._index_number, pack_ids(purge),
                                      [w.hex() for w in below], full, retired, zones,
-                                     pending), fd)
+                                     pending, [w.hex() for w in signed]), fd)
 
     # -- zones a query waits for -------------------------------------------------------------
 

@@ -145,6 +145,8 @@ class NewIndex(Message):
     #: zones listed, and how many are still pending
     zones: int = 0
     pending: int = 0
+    #: apexes (hex wire names) of zones signed online just loaded: signed ahead
+    signed: list[str] = field(default_factory=list)
 
 
 @message

@@ -45,6 +45,11 @@ MAX_SIGNERS = 16
 #: how often a worker sends the signatures it made ahead, and their deadline
 BACKGROUND_INTERVAL = 0.25
 BACKGROUND_DEADLINE_MS = 60_000
+#: requests made ahead per datagram: a signer takes a few milliseconds over one
+AHEAD_PER_DATAGRAM = 64
+#: signatures a second worker 0 asks ahead for freshly loaded zones, and its tick
+AHEAD_RATE = 4000
+AHEAD_TICK = 0.05
 
 _DEADLINE = struct.Struct("=Q")
 _LENGTH = struct.Struct("!H")
@@ -89,6 +94,11 @@ def decode_batch(datagram: bytes) -> tuple[int, list[bytes]]:
         requests.append(datagram[pos:pos + length])
         pos += length
     return deadline, requests
+
+
+def batch_deadline(datagram: bytes) -> int:
+    """A datagram's deadline (0 for one too short: it is rejected first)."""
+    return _DEADLINE.unpack_from(datagram)[0] if len(datagram) >= _DEADLINE.size else 0
 
 
 def signer_zone(data: bytes) -> tuple[int, int, str]:
@@ -203,6 +213,15 @@ class SigningClient:
             self._timer.cancel()
         self._loop = None
 
+    def send_ahead(self, requests: list[bytes]) -> None:
+        """Send requests no query waits for (a zone signed ahead), in small datagrams, so
+        that a signer is never busy for long with them before a query's request."""
+        deadline = monotonic_ms() + BACKGROUND_DEADLINE_MS
+        for start in range(0, len(requests), AHEAD_PER_DATAGRAM):
+            for datagram in encode_batch(requests[start:start + AHEAD_PER_DATAGRAM],
+                                         deadline):
+                self._send(datagram, count=False)
+
     def _background(self) -> None:
         """Send the signatures made ahead (fastdns._signing.presign): no query waits for
         them, so their deadline is far, and a full signer just loses them (they are asked
@@ -210,9 +229,7 @@ class SigningClient:
         assert self.take_background is not None and self._loop is not None
         requests = self.take_background()
         if requests and self.socks:
-            deadline = monotonic_ms() + BACKGROUND_DEADLINE_MS
-            for datagram in encode_batch(requests, deadline):
-                self._send(datagram, count=False)
+            self.send_ahead(requests)
         self._timer = self._loop.call_later(BACKGROUND_INTERVAL, self._background)
 
     def wanted(self) -> None:
@@ -268,6 +285,60 @@ class SigningClient:
                     self.resume(self.wait_name(reply[pos + 1:pos + 17]))
 
 
+class SignAhead:
+    """Worker 0's signing of freshly loaded zones ahead of their queries (the index names
+    them), a slice at a time from its event loop, at a bounded rate (AHEAD_RATE a second)
+    and up to half the signature cache, so that a warm zone answers from the cache and a
+    zone just loaded is never served later for it."""
+
+    def __init__(self, engine: Any, client: SigningClient, capacity: int) -> None:
+        self.engine = engine
+        self.client = client
+        self.limit = capacity // 2
+        self.asked = 0
+        self.queue: list[bytes] = []
+        self.cursor = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, loop: asyncio.AbstractEventLoop, apexes: Iterable[bytes]) -> None:
+        self._loop = loop
+        for apex in apexes:
+            if apex not in self.queue:
+                self.queue.append(apex)
+        if self.queue and self._timer is None:
+            self._timer = loop.call_later(0, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        budget = int(AHEAD_RATE * AHEAD_TICK)
+        requests: list[bytes] = []
+        while self.queue and budget > 0 and self.asked < self.limit:
+            snap = self.engine.snapshot(self.queue[0])
+            if snap is None:
+                self.queue.pop(0)
+                self.cursor = 0
+                continue
+            asked, self.cursor = self.engine.signing.sign_zone(snap, self.cursor, budget)
+            budget -= asked
+            self.asked += asked
+            requests += self.engine.signing.take_background()
+            if self.cursor >= len(snap):
+                self.queue.pop(0)
+                self.cursor = 0
+        if requests:
+            self.client.send_ahead(requests)
+        if self.asked >= self.limit:
+            self.queue.clear()       # the cache is as full as signing ahead may make it
+        if self.queue and self._loop is not None:
+            self._timer = self._loop.call_later(AHEAD_TICK, self._tick)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 # -- the signer process --------------------------------------------------------------------
 
 class KeyRing:
@@ -288,7 +359,7 @@ class KeyRing:
         return keys.get((algorithm, tag))
 
     def _load(self, zone: str) -> dict[tuple[int, int], Any]:
-        from fastdns.dnssec.keystore import keystore_for
+        from fastdns.dnssec.stores import keystore_for
         from fastdns.dnssec.zonesec import load_security
 
         keys: dict[tuple[int, int], Any] = {}
@@ -325,6 +396,7 @@ class Signer:
         self.row = row
         self.gauge = gauge
         self.signed = 0
+        self._counted = 0
         self.late = 0
         self.malformed = Throttled(logging.WARNING, "signer: malformed request")
         self.unknown = Throttled(logging.WARNING, "signer: no active key")
@@ -362,7 +434,9 @@ class Signer:
         if self.rows is not None:
             if late:
                 self.rows.add(self.row, "signing-deadline-losses", len(requests))
-            self.rows.set(self.row, "signatures", self.signed)
+            # added, not set: the row counts on from a signer this one replaced
+            self.rows.add(self.row, "signatures", self.signed - self._counted)
+            self._counted = self.signed
         return bytes(reply)
 
     def report(self) -> None:
@@ -400,13 +474,16 @@ async def _serve(signer: Signer, birth: Any, links: list[tuple[int, int]]) -> in
             stopping.set_result(graceful)
 
     def readable(sock: socket.socket) -> None:
+        batch = []
         for _ in range(16):
             try:
-                datagram = sock.recv(DATAGRAM_MAX + 64)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
+                batch.append(sock.recv(DATAGRAM_MAX + 64))
+            except OSError:              # drained (BlockingIOError), or the worker gone
+                break
+        # the nearest deadline first: requests made ahead (presign, a zone signed after
+        # its load) never hold up those a query waits for
+        batch.sort(key=batch_deadline)
+        for datagram in batch:
             reply = signer.handle(datagram)
             if reply:
                 try:

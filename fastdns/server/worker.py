@@ -37,7 +37,7 @@ from fastdns.server import child, messages
 from fastdns.server.messages import Channel
 from fastdns.server.options import WorkerOptions
 from fastdns.server.resolver import StubResolver
-from fastdns.server.signer import SigningClient
+from fastdns.server.signer import SignAhead, SigningClient
 from fastdns.server.sockets import Listener
 from fastdns.server.zoneset import ZoneSet, zone_ids
 
@@ -83,9 +83,11 @@ class Worker:
                                    on_error=self._engine_error, on_wait=self._on_wait)
         #: the signature cache and the links to the signers (fastdns.server.signer)
         self.signing: SigningClient | None = None
+        self.ahead: SignAhead | None = None
         if signing is not None:
             cache_fd, links = signing
-            self.engine.set_signature_cache(SigCache(cache_fd))
+            cache = SigCache(cache_fd)
+            self.engine.set_signature_cache(cache)
             # a test moves the signing clock (the weekly turn) with this; never set in
             # production
             self.engine.signing.set_clock(int(os.environ.get(CLOCK_SKEW_VARIABLE, "0")))
@@ -93,6 +95,9 @@ class Worker:
                 links, lambda: self.engine.signing.take_requests(), self._signed,
                 _signature_wait, self.responder.wait_ms / 1000.0, rows, slot,
                 lambda: self.engine.signing.take_background())
+            #: worker 0 signs freshly loaded zones ahead of their queries
+            self.ahead = SignAhead(self.engine, self.signing, cache.capacity) \
+                if slot == 0 else None
         #: sends a message to the master (set by main)
         self.send: Callable[[messages.Message], None] = lambda message: None
         self.tcp_connections: set[TcpConnection] = set()
@@ -143,6 +148,8 @@ class Worker:
                 self.rows.set(self.slot, "packetcache-size", len(self.cache))
         for wire in list(self.wanted):
             self._resume_if_in(wire)
+        if self.ahead is not None and message.signed and self._loop is not None:
+            self.ahead.add(self._loop, (bytes.fromhex(w) for w in message.signed))
         return len(ids) + len(message.below)
 
     def _resume_if_in(self, wire: bytes) -> bool:
@@ -312,6 +319,8 @@ class Worker:
             self._flood_timer.cancel()
         if self.signing is not None:
             self.signing.detach()
+        if self.ahead is not None:
+            self.ahead.stop()
 
 
 class UdpThread:

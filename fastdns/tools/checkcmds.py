@@ -229,7 +229,7 @@ def _check_auth(zone: str, row: Row, delegations: list[str], found: _Findings,
 def zone_dnssec(ctx: Context, zone: str, backend: object) -> ZoneDNSSEC:
     """PowerDNS's view of ``zone``'s DNSSEC state: its keys and metadata, none at all from an
     SQL backend whose ``dnssec`` setting is off."""
-    from fastdns.dnssec.keystore import keystore_for
+    from fastdns.dnssec.stores import keystore_for
 
     sec = ZoneDNSSEC(direct_dnskey=bool(ctx.config["direct-dnskey"])
                      if "direct-dnskey" in ctx.config else False)
@@ -282,7 +282,7 @@ def report(ctx: Context, zone: str, rows: list[Row], backend: object = None,
         sec.dnssec = False
     found, count = check_rows(zone, rows, sec)
     if sec.nsec3 and count:
-        from fastdns.dnssec.keystore import keystore_for
+        from fastdns.dnssec.stores import keystore_for
 
         store = keystore_for(ctx, zone)
         keys = [(k.id, k.active, k.content) for k in store.keys(zone)] if store else []

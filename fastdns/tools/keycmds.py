@@ -26,7 +26,8 @@ from fastdns.dnssec.keys import (
     ds_text,
     name_wire,
 )
-from fastdns.dnssec.keystore import KeyRow, KeyStore, keystore_for
+from fastdns.dnssec.keystore import KeyRow, KeyStore
+from fastdns.dnssec.stores import keystore_for
 from fastdns.dnssec.zonesec import parse_nsec3param
 from fastdns.tools.utilcore import (
     Context,

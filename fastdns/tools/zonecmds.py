@@ -681,7 +681,7 @@ def hash_zone_record(ctx: Context, args: list[str]) -> int:
 def _nsec3param(ctx: Context, zone: str) -> tuple[str, bool] | None:
     """The NSEC3PARAM metadata of ``zone`` and whether it is narrow, as PowerDNS reads them
     (none from an SQL backend whose ``dnssec`` setting is off)."""
-    from fastdns.dnssec.keystore import keystore_for
+    from fastdns.dnssec.stores import keystore_for
 
     store = keystore_for(ctx, zone)
     if store is None or (isinstance(store, GSQLBackend) and not backend_dnssec(ctx, store)):

@@ -57,6 +57,9 @@ SECURITY_BATCH = 256
 #: a batch of a load is published once it is this old (seconds) or this big (octets); the
 #: first batches go out sooner, so that the first zones are served within a second
 BATCH_SECONDS = 1.0
+#: signed zones an index names for signing ahead, at most (the signature cache is bounded
+#: anyway; the rest is signed when queries ask)
+SIGN_AHEAD_LISTED = 10_000
 BATCH_BYTES = 64 << 20
 
 
@@ -67,7 +70,8 @@ class Publisher(Protocol):
         """Ship bundle ``number`` (the callee closes ``fd``)."""
 
     def index(self, fd: int, purge: list[int], below: list[bytes], full: bool,
-              retired: list[int], zones: int, pending: int) -> None:
+              retired: list[int], zones: int, pending: int,
+              signed: Sequence[bytes] = ()) -> None:
         """Ship the index ``fd`` (the callee closes it)."""
 
 
@@ -89,6 +93,8 @@ class LoadedZone:
     image: bytes
     #: broken records left out (bind-ignore-broken-records, SQL rows)
     skipped: int = 0
+    #: signed online (its image has a security section)
+    signed: bool = False
 
 
 @dataclass(slots=True)
@@ -142,6 +148,9 @@ class ZoneDB:
         self._next_bundle = 1
         #: what the next published index tells the workers to drop from their caches
         self._purge: list[int] = []
+        #: apexes (wire) of the zones signed online loaded since the last publication:
+        #: their signatures are made ahead (a worker's SignAhead)
+        self._signed: list[bytes] = []
         self._below: list[bytes] = []
         self._full = publisher is not None
         #: a refresh and the demand thread's loads change the index one at a time
@@ -552,7 +561,8 @@ class ZoneDB:
     @staticmethod
     def _secured(name: str, compiled: CompiledZone,
                  security: ZoneSecurity | None) -> CompiledZone | ZoneError:
-        if security is None or not security.signed:
+        if security is None or not (security.signed or (security.presigned
+                                    and security.problems)):
             return compiled                  # no active key, or presigned: as compiled
         problems = list(security.problems)
         if not problems:
@@ -601,11 +611,13 @@ class ZoneDB:
         if started is not None or len(self.zones) <= 1000 or log.isEnabledFor(logging.DEBUG):
             skipped = f", {compiled.skipped} broken records skipped" if compiled.skipped else ""
             took = f" in {time.monotonic() - started:.3f}s" if started is not None else ""
+            signed = ", signed online" if snapshot.signed else ""
             zone_event(logging.INFO if started is not None or len(self.zones) <= 1000
                        else logging.DEBUG, name,
                        f"loaded serial {snapshot.serial}, {len(snapshot)} names, "
-                       f"{snapshot.nbytes} bytes{took} from backend '{backend.name}'{skipped}")
-        return LoadedZone(name, kind, generation, image, compiled.skipped)
+                       f"{snapshot.nbytes} bytes{took} from backend '{backend.name}'"
+                       f"{signed}{skipped}")
+        return LoadedZone(name, kind, generation, image, compiled.skipped, snapshot.signed)
 
     # -- the index and its batches (under ``lock``) ---------------------------------------
 
@@ -692,6 +704,8 @@ class ZoneDB:
             self.bundles[number] = [fd, 0]
             self.publisher.bundle(number, os.dup(fd))
             for loaded, offset in zip(batch, offsets, strict=True):
+                if loaded.signed and len(self._signed) < SIGN_AHEAD_LISTED:
+                    self._signed.append(_wire(loaded.name))
                 served = self.zones.get(loaded.name)
                 self._put(loaded.name, LOADED, loaded.kind, number, offset,
                           len(loaded.image), loaded.generation,
@@ -711,9 +725,10 @@ class ZoneDB:
         if len(purge) > 4000 or len(below) > 500:
             purge, below, full = [], [], True
         self._purge, self._below, self._full = [], [], False
+        signed, self._signed = self._signed, []
         counts = self.index.counts()
         self.publisher.index(publish_index(self.index), purge, below, full, retired,
-                             len(self.index), counts["pending"])
+                             len(self.index), counts["pending"], signed)
 
     def close(self) -> None:
         for fd, _live in self.bundles.values():

@@ -117,3 +117,28 @@ def test_the_weekly_turn_is_signed_ahead(tmp_path):
         for answer in after[:20]:
             dns.dnssec.validate(answer.answer[0], answer.answer[1], keys,
                                 now=turn - WEEK + 3600)
+
+
+def test_a_loaded_zone_is_signed_ahead_of_its_queries(tmp_path):
+    """After its load, a signed zone's RRsets and NSEC records are signed in the
+    background (worker 0, at a bounded rate): once that is done, the first DO=1 query for
+    each name is answered from the signature cache, none waits for a signer; and the zone
+    was served at once, before any of that finished."""
+    _, settings = make_zone(tmp_path)
+    server = Fastdns(tmp_path / "server", settings)
+    with server:
+        first = dns.query.udp(dns.message.make_query(f"h1.{ZONE}.", "A"), server.address,
+                              port=server.port, timeout=3)
+        assert first.answer, "served at once, unsigned answers need no signature"
+        deadline = time.monotonic() + 20
+        # every name's A and NSEC, and the apex's SOA, NS, DNSKEY, NSEC: one key
+        expected = 2 * (NAMES + 1) + 4
+        while statistics(server)["signatures"] < expected:
+            assert time.monotonic() < deadline, statistics(server)
+            time.sleep(0.2)
+        before = statistics(server)
+        answers = stream(server, 0.0)
+        after = statistics(server)
+        assert all(any(r.rdtype == dns.rdatatype.RRSIG for r in a.answer) for a in answers)
+        assert after["signature-cache-misses"] == before["signature-cache-misses"], after
+        assert after["parked-queries"] == before["parked-queries"]

@@ -415,7 +415,7 @@ def test_secure_all_zones_is_batched_and_prints_what_pdnsutil_prints(tmp_path):
     same(ours(site, "show-zone", "z1999.example"), pdns(site, "show-zone", "z1999.example"))
     # the server's view: every zone's signing state with one query per table
     from fastdns.config.loader import load_config, parse_command_line
-    from fastdns.dnssec.keystore import keystore_for
+    from fastdns.dnssec.stores import keystore_for
     from fastdns.dnssec.zonesec import load_security_many
 
     config = load_config(parse_command_line([f"--config-dir={site}"]))
@@ -586,7 +586,7 @@ def test_a_key_that_cannot_be_read(site):
         "Error: key 2 of zone 'example.com' cannot be read: unsupported DNSKEY algorithm 12 "
         "(ALG12)\n")
     from fastdns.config.loader import load_config, parse_command_line
-    from fastdns.dnssec.keystore import keystore_for
+    from fastdns.dnssec.stores import keystore_for
     from fastdns.dnssec.zonesec import load_security
 
     store = keystore_for(load_config(parse_command_line([f"--config-dir={site}"])),
