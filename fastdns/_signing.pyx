@@ -30,7 +30,8 @@ from fastdns._answer cimport (Answer, Proof, PROOFS_MAX, PROOF_NSEC, PROOF_NSEC3
                               PROOF_NARROW, NO_NODE, SEC_AUTHORITY, ans_reset)
 from fastdns._snapshot cimport (Snapshot, RRsetRec, NodeRec, SecHeader, SecKey, NSEC3Rec,
                                 rd_u16, N_CUT, N_ENT, N_NONAUTH, SEC_NSEC3, SEC_NARROW,
-                                SEC_HAVE_ZSK, SEC_BROKEN, KEY_KSK, NO_CANON, NOT_LINKED)
+                                SEC_HAVE_ZSK, SEC_BROKEN, SEC_PRESIGNED, KEY_KSK, NO_CANON,
+                                NOT_LINKED)
 from fastdns._sigcache cimport SigCache, sig_key
 
 cdef extern from "<openssl/sha.h>" nogil:
@@ -214,6 +215,8 @@ cdef int sig_rrset(Answer *a, int section, Snapshot snap, int node, const RRsetR
     cdef int pos, k, rdlen
     if ttl == 0:
         ttl = rs.ttl
+    if snap.sec.flags & SEC_PRESIGNED:
+        return stored_sigs(a, section, snap, node, rs.rdtype, owner, owner_len, ttl)
     sg.window(wall_clock(sg))
     rd = snap.rdata + rs.rdata_off if snap.canon[index] == NO_CANON \
         else snap.canon_data + snap.canon[index]
@@ -229,6 +232,50 @@ cdef int sig_rrset(Answer *a, int section, Snapshot snap, int node, const RRsetR
             return -2
         rd += 2 + rdlen
     return put_sigs(a, sg, snap, section, rs.rdtype, owner, owner_len, ttl, pos)
+
+
+cdef int stored_sigs(Answer *a, int section, Snapshot snap, int node, uint16_t rdtype,
+                     const uint8_t *owner, int owner_len, uint32_t ttl) noexcept:
+    """A presigned zone's own RRSIGs over ``rdtype`` at ``node``, served at ``owner``."""
+    cdef const RRsetRec *rs = snap.rrset(node, TYPE_RRSIG)
+    cdef uint32_t p, k
+    cdef uint16_t rdlen
+    cdef const uint8_t *rd
+    if rs == NULL:
+        return 0
+    p = rs.rdata_off
+    for k in range(rs.count):
+        rdlen = rd_u16(snap.rdata + p)
+        rd = snap.rdata + p + 2
+        if rdlen >= 2 and ((rd[0] << 8) | rd[1]) == rdtype:
+            if b_rr(&a.b, section, owner, owner_len, TYPE_RRSIG, CLASS_IN, ttl, rd,
+                    rdlen) < 0:
+                return -1
+        p += 2 + rdlen
+    return 0
+
+
+cdef int put_stored_proof(Answer *a, Snapshot snap, int node, uint16_t rdtype) noexcept:
+    """A presigned zone's own NSEC or NSEC3 RRset at ``node``, with its RRSIGs."""
+    cdef const RRsetRec *rs = snap.rrset(node, rdtype)
+    cdef const uint8_t *owner = snap.node_name(node)
+    cdef int olen = name_len(owner)
+    cdef uint32_t p, k
+    cdef uint16_t rdlen
+    if rs == NULL:
+        return 0
+    p = rs.rdata_off
+    for k in range(rs.count):
+        rdlen = rd_u16(snap.rdata + p)
+        if b_rr(&a.b, SEC_AUTHORITY, owner, olen, rdtype, CLASS_IN, rs.ttl,
+                snap.rdata + p + 2, rdlen) < 0:
+            ans_reset(a, a.rcode, FLAG_TC)
+            return -1
+        p += 2 + rdlen
+    if stored_sigs(a, SEC_AUTHORITY, snap, node, rdtype, owner, olen, rs.ttl) < 0:
+        ans_reset(a, a.rcode, FLAG_TC)
+        return -1
+    return 0
 
 
 cdef int put_sigs(Answer *a, Signing sg, Snapshot snap, int section, uint16_t rdtype,
@@ -653,7 +700,12 @@ cdef int put_proof(Answer *a, const Proof *p) noexcept:
     cdef uint8_t owner[256]
     cdef uint8_t rdata[RECORD_MAX]
     cdef int olen, rlen, pos
-    cdef uint16_t rdtype = proof_record(snap, p.kind, p.index, p.hash, owner, rdata, &rlen)
+    cdef uint16_t rdtype
+    if sec.flags & SEC_PRESIGNED:
+        if p.kind == PROOF_NSEC:
+            return put_stored_proof(a, snap, p.index, TYPE_NSEC)
+        return put_stored_proof(a, snap, snap.chain[p.index].node, TYPE_NSEC3)
+    rdtype = proof_record(snap, p.kind, p.index, p.hash, owner, rdata, &rlen)
     olen = name_len(owner)
     if b_rr(&a.b, SEC_AUTHORITY, owner, olen, rdtype, CLASS_IN, sec.denial_ttl, rdata,
             rlen) < 0:
@@ -727,7 +779,7 @@ cdef int sign_zone_ahead(Signing sg, Snapshot snap, uint32_t *cursor, int budget
     cdef uint16_t rdtype
     cdef uint8_t owner[256]
     cdef uint8_t rdata[RECORD_MAX]
-    if sec == NULL or sec.flags & SEC_BROKEN or sg.cache is None:
+    if sec == NULL or sec.flags & (SEC_BROKEN | SEC_PRESIGNED) or sg.cache is None:
         cursor[0] = snap.nnodes
         return 0
     i = cursor[0]

@@ -100,6 +100,8 @@ cdef enum:
     SEC_HAVE_ZSK = 0x04       # some key is a ZSK: KSKs sign DNSKEY, CDS, CDNSKEY only
     SEC_BROKEN = 0x08         # the zone's keys or settings cannot be used: a query with
                               # DO=1 gets SERVFAIL, never unsigned data (no keys then)
+    SEC_PRESIGNED = 0x10      # the zone holds its own RRSIGs, NSEC or NSEC3 (no keys);
+                              # the chain's nodes hold them
     KEY_KSK = 0x01
     NO_CANON = 0xFFFFFFFF
     NOT_LINKED = 0xFFFFFFFF

@@ -132,7 +132,8 @@ cdef class Snapshot:
                 and sec.canon_off % 4 == 0 and sec.link_off % 4 == 0
                 and sec.chain_off % 4 == 0):
             raise ImageError("security section's tables out of place")
-        if sec.signer_len == 0 or (sec.key_count == 0) != bool(sec.flags & SEC_BROKEN):
+        if sec.signer_len == 0 or (sec.key_count == 0) != bool(
+                sec.flags & (SEC_BROKEN | SEC_PRESIGNED)):
             raise ImageError("security section malformed")
         self.sec = sec
         self.keys = <const SecKey *>(self.base + sec.keys_off)

@@ -93,7 +93,9 @@ class BindBackend(ZoneSource):
         if self._dnssec_prints is None:
             self._read_dnssec_prints()
         keyed = self._dnssec_prints or {}
-        return {z for z in zones if (keyed.get(_db_zone(z)) or (None,))[0] is not None}
+        # zones with keys, or with metadata (PRESIGNED among them)
+        return {z for z in zones
+                if any(x is not None for x in (keyed.get(_db_zone(z)) or ()))}
 
     def close(self) -> None:
         if self._dnssec_conn is not None:

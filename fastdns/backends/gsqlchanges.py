@@ -167,14 +167,18 @@ class ChangeChecks(SQLConnection):
                 self._retries.get(d.id, 0), keys)
 
     def keyed_zones(self, zones: Iterable[str]) -> set[str]:
-        """The zones of ``zones`` that have ``cryptokeys`` rows (the others cannot be
-        signed; see the module doc). Zones not listed yet are looked up by name."""
+        """The zones of ``zones`` that have ``cryptokeys`` rows or are PRESIGNED (the
+        others are served as compiled; see the module doc). Zones not listed yet are looked
+        up by name."""
         if self._key_prints is not None:
-            ids: set[int] | dict[int, Hashable] = self._key_prints
+            # zones with keys, and (a superset of the presigned ones) zones with metadata
+            ids: set[int] | dict[int, Hashable] = \
+                set(self._key_prints) | set(self._meta_prints or ())
         elif self._domains:
             if self._keyed_ids is None:
                 with self._cursor() as cur:
-                    cur.execute("SELECT DISTINCT domain_id FROM cryptokeys")
+                    cur.execute("SELECT domain_id FROM cryptokeys UNION SELECT domain_id "
+                                "FROM domainmetadata WHERE kind = 'PRESIGNED'")
                     self._keyed_ids = {int(i) for (i,) in cur.fetchall() if i is not None}
             ids = self._keyed_ids
         else:
@@ -194,9 +198,11 @@ class ChangeChecks(SQLConnection):
             wanted = {db_name(name): name for name in chunk}
             marks = ", ".join("?" * len(chunk))
             with self._cursor() as cur:
-                cur.execute(self._q("SELECT DISTINCT d.name FROM cryptokeys k JOIN domains d "
-                                    f"ON d.id = k.domain_id WHERE d.name IN ({marks})"),
-                            list(wanted))
+                cur.execute(self._q("SELECT d.name FROM domains d WHERE d.name IN "
+                                    f"({marks}) AND (EXISTS (SELECT 1 FROM cryptokeys k "
+                                    "WHERE k.domain_id = d.id) OR EXISTS (SELECT 1 FROM "
+                                    "domainmetadata m WHERE m.domain_id = d.id AND "
+                                    "m.kind = 'PRESIGNED'))"), list(wanted))
                 out.update(wanted[n] for (n,) in cur.fetchall() if n in wanted)
         return out
 

@@ -16,6 +16,7 @@ in Python, for signed zones only.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import struct
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ TYPE_SOA, TYPE_NS, TYPE_DS = 6, 2, 43
 TYPE_DNSKEY, TYPE_NSEC3PARAM, TYPE_CDS, TYPE_CDNSKEY = 48, 51, 59, 60
 
 SEC_NSEC3, SEC_NARROW, SEC_HAVE_ZSK, SEC_BROKEN = 0x01, 0x02, 0x04, 0x08
+SEC_PRESIGNED = 0x10
 KEY_KSK = 0x01
 NO_CANON = NOT_LINKED = 0xFFFFFFFF
 #: SecHeader (see _snapshot.pxd): native layout, alignment as the C compiler lays it out
@@ -145,6 +147,108 @@ def broken_image(image: bytes) -> bytes:
     out += struct.pack(f"={rrsets + nodes}I", *([NO_CANON] * (rrsets + nodes)))
     _patch_header(out, start)
     return bytes(out)
+
+
+TYPE_RRSIG, TYPE_NSEC, TYPE_NSEC3 = 46, 47, 50
+
+
+class PresignedError(ValueError):
+    """A presigned zone that cannot be served signed: it lacks its signatures or its
+    denial records, or its NSEC3PARAM metadata contradicts them."""
+
+
+def presigned_image(image: bytes,
+                    nsec3: tuple[int, int, int, bytes] | None = None) -> bytes:
+    """The image of a presigned zone (metadata PRESIGNED): served with its own RRSIGs,
+    NSEC or NSEC3 records, found through a security section with no keys: the nodes that
+    hold an NSEC (the NSEC chain), or the nodes that hold an NSEC3, by hash (the NSEC3
+    chain; a name's entry is the one its hash matches). ``nsec3``: the zone's NSEC3PARAM
+    metadata, which PowerDNS needs for a presigned NSEC3 zone (else the zone's own
+    NSEC3PARAM record says it). PresignedError for a zone that cannot be served so.
+    """
+    snap = Snapshot(image)
+    nodes = [snap.node(i) for i in range(len(snap))]
+    rrsets = [snap.node_rrsets(i) for i in range(len(snap))]
+    apex = _lower(snap.origin)
+    links = [NOT_LINKED] * len(nodes)
+    chain: list[tuple[bytes, int]] = []
+    types = {t for node_rrsets in rrsets for t, *_ in node_rrsets}
+    param = next((rdatas[0] for t, _, rdatas, _ in rrsets[0] if t == TYPE_NSEC3PARAM), None)
+    if param is not None:
+        own = struct.unpack_from("!BBHB", param)
+        own_param = (own[0], own[2], param[5:5 + own[3]])
+        if nsec3 is not None and own_param != (nsec3[0], nsec3[2], nsec3[3]):
+            raise PresignedError(
+                f"NSEC3PARAM metadata '{_param_text(nsec3[0], nsec3[2], nsec3[3])}' "
+                "contradicts the zone's own NSEC3PARAM record "
+                f"'{_param_text(*own_param)}'")
+        if nsec3 is None:
+            nsec3 = (own[0], own[1], own[2], own_param[2])
+    if nsec3 is not None and TYPE_NSEC3 not in types:
+        raise PresignedError(
+            f"NSEC3PARAM metadata '{_param_text(nsec3[0], nsec3[2], nsec3[3])}' and "
+            "PRESIGNED, but the zone holds no NSEC3 records")
+    if TYPE_RRSIG not in types:
+        raise PresignedError("PRESIGNED, but the zone holds no RRSIG records")
+    flags = SEC_PRESIGNED
+    alg = nflags = iterations = 0
+    salt = b""
+    if nsec3 is None:
+        if TYPE_NSEC not in types:
+            raise PresignedError("PRESIGNED, but the zone holds neither NSEC nor NSEC3 "
+                                 "records")
+        for i, node_rrsets in enumerate(rrsets):
+            if any(t == TYPE_NSEC for t, *_ in node_rrsets):
+                links[i] = i
+    else:
+        flags |= SEC_NSEC3
+        alg, nflags, iterations, salt = nsec3
+        for i, (owner, *_) in enumerate(nodes):
+            if not any(t == TYPE_NSEC3 for t, *_ in rrsets[i]):
+                continue
+            label = owner[1:1 + owner[0]].decode("ascii", "replace").upper()
+            try:
+                digest = base64.b32hexdecode(label)
+            except ValueError:
+                continue
+            if len(digest) == 20 and owner[1 + owner[0]:].lower() == apex:
+                chain.append((digest, i))
+                nflags = max(nflags, _nsec3_flags(rrsets[i]))
+        chain.sort()
+        at = {digest: k for k, (digest, _) in enumerate(chain)}
+        for i, (owner, f, above, _) in enumerate(nodes):
+            if f & _FLAG_NONAUTH or above:
+                continue
+            k = at.get(nsec3_digest(_lower(owner), salt, iterations))
+            if k is not None:
+                links[i] = k
+    rrset_count = sum(len(r) for r in rrsets)
+    start = _align(len(image), 8)
+    keys_off = canon_off = start + _HEADER.size
+    link_off = canon_off + 4 * rrset_count
+    chain_off = link_off + 4 * len(nodes)
+    canon_data_off = chain_off + _NSEC3REC.size * len(chain)
+    header = _HEADER.pack(flags, 0, iterations, alg, nflags, len(salt), len(apex), salt,
+                          apex, snap.neg_ttl, len(chain), keys_off, canon_off,
+                          canon_data_off, link_off, chain_off)
+    out = bytearray(image) + bytes(start - len(image)) + header
+    out += struct.pack(f"={rrset_count}I", *([NO_CANON] * rrset_count))
+    out += struct.pack(f"={len(links)}I", *links)
+    for digest, node in chain:
+        out += _NSEC3REC.pack(digest, node)
+    _patch_header(out, start)
+    return bytes(out)
+
+
+def _param_text(alg: int, iterations: int, salt: bytes) -> str:
+    return f"{alg} {iterations} {salt.hex() or '-'}"
+
+
+def _nsec3_flags(node_rrsets: list) -> int:
+    for rdtype, _, rdatas, _ in node_rrsets:
+        if rdtype == TYPE_NSEC3 and rdatas:
+            return rdatas[0][1]
+    return 0
 
 
 def _apex_records(apex: bytes, setup: SigningSetup) -> list[tuple[int, bytes]]:

@@ -156,9 +156,8 @@ def _build(zone: str, rows: Sequence[KeyRow], meta: dict[str, list[str]],
             if max_iterations is not None and nsec3.iterations > max_iterations:
                 problems.append(f"NSEC3PARAM '{text}': {nsec3.iterations} iterations, "
                                 f"above max-nsec3-iterations={max_iterations}")
-    if nsec3 is not None and presigned:
-        problems.append("NSEC3PARAM and PRESIGNED metadata together (a presigned zone "
-                        "brings its own NSEC3 records)")
+    # NSEC3PARAM with PRESIGNED is how PowerDNS knows a presigned zone's NSEC3 hashing:
+    # it must agree with the zone's own NSEC3 records (imagesec.presigned_image checks)
     narrow = (meta.get("NSEC3NARROW") or [""])[0].strip() == "1"
     cds: list[int] = []
     for value in meta.get("PUBLISH-CDS", [])[:1]:

@@ -28,6 +28,7 @@ metadata are part of each zone's change token, so a key change reloads the zone 
 record change does, and the image cache never adopts an image of other keys.
 """
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -41,7 +42,13 @@ import dns.name
 
 from fastdns._snapshot import Snapshot
 from fastdns._zoneindex import BROKEN, LOADED, PENDING, IndexBuilder
-from fastdns.dnssec.imagesec import broken_image, secure_image, setup_from
+from fastdns.dnssec.imagesec import (
+    PresignedError,
+    broken_image,
+    presigned_image,
+    secure_image,
+    setup_from,
+)
 from fastdns.dnssec.zonesec import ZoneSecurity, load_security_many
 from fastdns.log import log, zone_event
 from fastdns.zone._rdata import RdataError, name_from_str
@@ -561,9 +568,21 @@ class ZoneDB:
     @staticmethod
     def _secured(name: str, compiled: CompiledZone,
                  security: ZoneSecurity | None) -> CompiledZone | ZoneError:
-        if security is None or not (security.signed or (security.presigned
-                                    and security.problems)):
-            return compiled                  # no active key, or presigned: as compiled
+        if security is None:
+            return compiled
+        if security.presigned and not security.problems:
+            nsec3 = security.nsec3
+            try:
+                compiled.image = presigned_image(compiled.image, None if nsec3 is None else (
+                    nsec3.algorithm, nsec3.flags, nsec3.iterations, nsec3.salt))
+                return compiled
+            except PresignedError as exc:
+                security = dataclasses.replace(security, problems=[str(exc)])
+            except Exception as exc:      # a defect
+                security = dataclasses.replace(security, problems=[
+                    f"internal error reading its signatures: {type(exc).__name__}: {exc}"])
+        if not (security.signed or (security.presigned and security.problems)):
+            return compiled                  # no active key: as compiled
         problems = list(security.problems)
         if not problems:
             try:

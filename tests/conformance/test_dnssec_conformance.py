@@ -287,3 +287,81 @@ def test_signing_counters(servers):
     values = dict(re.findall(r"([a-z0-9-]+)=(\d+)", out.stdout))
     assert int(values.get("signatures", 0)) > 0, out.stdout
     assert int(values.get("signature-cache-size", 0)) > 0, out.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# presigned zones: signed offline by ldns-signzone, loaded with pdnsutil load-zone
+#
+# pdns_server is no reference here: it serves a presigned zone's denial from the rows'
+# ordername, which only an incoming transfer writes (pdnsutil refuses to rectify a presigned
+# zone), so for such a zone it answers the apex's NSEC to every NXDOMAIN and SERVFAIL with
+# NSEC3 (differences.md S3). The answers are checked against the validators instead.
+
+PRESIGNED = {"psnsec.test": [], "psnsec3.test": ["-n", "-s", "ab", "-t", "1"]}
+
+
+@pytest.fixture(scope="module")
+def presigned(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("presigned")
+    keygen, signzone = require("ldns-keygen"), require("ldns-signzone")
+    with TempDatabase("gsqlite3", workdir) as db:
+        settings = {**db.settings(), "gsqlite3-dnssec": "yes"}
+        anchors = {}
+        for zone, options in PRESIGNED.items():
+            text = workdir / f"{zone}.zone"
+            keys = []
+            for ksk in (["-k"], []):
+                keys.append(subprocess.run([keygen, "-a", "ECDSAP256SHA256", *ksk, zone],
+                                           cwd=workdir, capture_output=True, text=True,
+                                           check=True).stdout.strip())
+            anchors[zone] = (workdir / f"{keys[0]}.ds").read_text()
+            text.write_text(f"$ORIGIN {zone}.\n" + ZONE_TEXT + "".join(
+                (workdir / f"{k}.key").read_text() for k in keys))
+            subprocess.run([signzone, *options, "-o", zone, "-f", f"{text}.signed", str(text),
+                            *keys], cwd=workdir, check=True, capture_output=True)
+            pdnsutil_dnssec(db, "load-zone", zone, f"{text}.signed")
+            pdnsutil_dnssec(db, "set-presigned", zone)
+            if options:
+                pdnsutil_dnssec(db, "set-nsec3", zone, "1 0 1 ab")
+        fastdns = Fastdns(workdir / "fastdns", settings)
+        with fastdns:
+            yield fastdns, anchors, workdir
+
+
+@pytest.mark.parametrize("zone", sorted(PRESIGNED))
+def test_presigned_zone_serves_its_own_signatures(presigned, zone):
+    """A presigned zone is served with the RRSIGs and NSEC/NSEC3 records it holds: every
+    signed RRset validates (dnspython), delv validates NXDOMAIN, NODATA, wildcard and
+    empty non-terminal answers from the zone's DS, and no signer is asked."""
+    fastdns, anchors, workdir = presigned
+    keys = keyset(fastdns, zone)
+    failures = []
+    for name, qtype in QUERIES:
+        answer = ask(fastdns, fqdn(zone, name), qtype)
+        for rrset, sigs in signed_rrsets(answer, zone):
+            if not sigs:
+                failures.append(f"{name} {qtype}: {rrset.name} {rrset.rdtype!r} unsigned")
+            for sig in sigs:
+                try:
+                    dns.dnssec.validate_rrsig(rrset, sig[0], keys)
+                except dns.dnssec.ValidationFailure as exc:
+                    failures.append(f"{name} {qtype}: {rrset.name} {exc}")
+    assert not failures, "\n".join(failures)
+    fields = anchors[zone].split()
+    tag, alg, digest_type, digest = fields[fields.index("DS") + 1:][:4]
+    anchor_file = workdir / f"anchors-{zone}.conf"
+    anchor_file.write_text(f'trust-anchors {{ "{zone}." static-ds {tag} {alg} '
+                           f'{digest_type} "{digest}"; }};\n')
+    for name, qtype, expect in DELV_SAMPLE:
+        result = subprocess.run([require("delv"), f"@{fastdns.address}", "-p",
+                                 str(fastdns.port), "-a", str(anchor_file), f"+root={zone}",
+                                 "+tcp", fqdn(zone, name), qtype],
+                                capture_output=True, text=True, timeout=30)
+        text = result.stdout + result.stderr
+        if expect not in text:
+            failures.append(f"{name} {qtype}: {textwrap.shorten(text, 400)}")
+    assert not failures, "\n".join(failures)
+    out = subprocess.run(["python3", "-m", "fastdns.cli.control",
+                          f"--config-dir={fastdns.confdir}", "show", "signature-cache-misses"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "0", out.stdout + out.stderr

@@ -199,7 +199,8 @@ def test_change_log_moves_with_keys(sqlite_site: Site) -> None:
     assert images(db, retry_failed=False) == {}
 
 
-def test_dnssec_off_and_presigned_serve_as_compiled(tmp_path: Path) -> None:
+def test_dnssec_off_and_presigned_without_signatures(tmp_path: Path,
+                                                     events: list[str]) -> None:
     make_db(tmp_path / "pdns.sqlite3", ("example.com", "example.org"))
     site = Site(tmp_path, f"launch=gsqlite3\ngsqlite3-database={tmp_path / 'pdns.sqlite3'}\n"
                           "gsqlite3-dnssec=yes\n")
@@ -207,7 +208,12 @@ def test_dnssec_off_and_presigned_serve_as_compiled(tmp_path: Path) -> None:
     util(tmp_path, "secure-zone", "example.org")
     util(tmp_path, "set-presigned", "example.org")
     got = images(site.zonedb())
-    assert Snapshot(got["example.com."]).signed and not Snapshot(got["example.org."]).signed
+    # a presigned zone that holds no RRSIG is served unsigned without DO, SERVFAIL with
+    assert Snapshot(got["example.com."]).signed and Snapshot(got["example.org."]).signed
+    assert apex(got["example.org."], DNSKEY) == []
+    assert [e for e in events if "DNSSEC" in e] == [
+        "zone 'example.org': DNSSEC disabled: PRESIGNED, but the zone holds no RRSIG "
+        "records; queries with DO=1 get SERVFAIL"]
     (tmp_path / "pdns.conf").write_text(f"launch=gsqlite3\ngsqlite3-database="
                                         f"{tmp_path / 'pdns.sqlite3'}\ngsqlite3-dnssec=no\n")
     assert not any(Snapshot(i).signed for i in images(site.zonedb()).values())
