@@ -318,8 +318,6 @@ NOT_IMPLEMENTED: frozenset[str] = frozenset(
     allow-axfr-ips primary secondary autosecondary also-notify only-notify default-soa-content
     default-ttl webserver webserver-address webserver-port webserver-allow-from
     webserver-password api api-key
-    direct-dnskey default-ksk-algorithm default-ksk-size
-    default-zsk-algorithm default-zsk-size
     bind-dnssec-db-journal-mode bind-hybrid
     bind-supermaster-config bind-supermaster-destdir bind-supermasters
     """.split()

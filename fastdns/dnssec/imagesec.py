@@ -82,11 +82,14 @@ class SigningSetup:
     cds: tuple[int, ...] = ()
     #: PUBLISH-CDNSKEY: None no CDNSKEY, True the keys', False the delete record
     cdnskey: bool | None = None
+    #: direct-dnskey: the DNSKEY, CDS and CDNSKEY records the zone holds are served too
+    direct: bool = False
     warnings: list[str] = field(default_factory=list)
 
 
-def setup_from(security: ZoneSecurity) -> SigningSetup:
-    """The SigningSetup of a zone's usable signing state (ZoneSecurity.usable)."""
+def setup_from(security: ZoneSecurity, direct: bool = False) -> SigningSetup:
+    """The SigningSetup of a zone's usable signing state (ZoneSecurity.usable);
+    ``direct``: PowerDNS's direct-dnskey."""
     keys = tuple(SigningKey(k.flags, k.key.algorithm, k.key.dnskey_rdata(), k.active,
                             k.published)
                  for k in security.keys if k.key is not None)
@@ -96,7 +99,7 @@ def setup_from(security: ZoneSecurity) -> SigningSetup:
                                                      else None)
     return SigningSetup(keys, None if nsec3 is None else
                         (nsec3.algorithm, nsec3.flags, nsec3.iterations, nsec3.salt),
-                        security.narrow, cds, cdnskey)
+                        security.narrow, cds, cdnskey, direct)
 
 
 def key_tag(dnskey: bytes) -> int:
@@ -117,8 +120,9 @@ def secure_image(image: bytes, setup: SigningSetup) -> bytes:
     for index in range(len(unsigned)):
         owner = unsigned.node(index)[0]
         for rdtype, ttl, rdatas, _ in unsigned.node_rrsets(index):
-            if index == 0 and rdtype in (TYPE_DNSKEY, TYPE_CDS, TYPE_CDNSKEY,
-                                         TYPE_NSEC3PARAM):
+            made = rdtype == TYPE_NSEC3PARAM or (
+                not setup.direct and rdtype in (TYPE_DNSKEY, TYPE_CDS, TYPE_CDNSKEY))
+            if index == 0 and made:
                 continue        # the keys and settings make these (as PowerDNS)
             if index == 0 and rdtype == TYPE_SOA:
                 soa_min = int.from_bytes(rdatas[0][-4:], "big")

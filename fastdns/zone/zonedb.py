@@ -562,12 +562,15 @@ class ZoneDB:
                     failed(name)
                 out.append((name, ZoneError(f"DNSSEC keys and metadata not read: {exc}")))
             return out
-        return [(name, self._secured(name, compiled, states.get(name.rstrip(".") or ".")))
+        direct = bool(self.config is not None and "direct-dnskey" in self.config
+                      and self.config["direct-dnskey"])
+        return [(name, self._secured(name, compiled, states.get(name.rstrip(".") or "."),
+                                     direct))
                 for name, compiled in zones]
 
     @staticmethod
-    def _secured(name: str, compiled: CompiledZone,
-                 security: ZoneSecurity | None) -> CompiledZone | ZoneError:
+    def _secured(name: str, compiled: CompiledZone, security: ZoneSecurity | None,
+                 direct: bool = False) -> CompiledZone | ZoneError:
         if security is None:
             return compiled
         if security.presigned and not security.problems:
@@ -586,7 +589,7 @@ class ZoneDB:
         problems = list(security.problems)
         if not problems:
             try:
-                compiled.image = secure_image(compiled.image, setup_from(security))
+                compiled.image = secure_image(compiled.image, setup_from(security, direct))
                 return compiled
             except Exception as exc:      # a defect, or keys the image cannot take
                 problems = [f"internal error signing it: {type(exc).__name__}: {exc}"]
