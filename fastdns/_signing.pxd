@@ -41,6 +41,8 @@ cdef class Signing:
 # RRset is too large to sign (the answer is SERVFAIL already)
 cdef int sig_rrset(Answer *a, int section, Snapshot snap, int node, const RRsetRec *rs,
                    const uint8_t *owner, int owner_len, uint32_t ttl) noexcept
+cdef int sig_rdatas(Answer *a, int section, Snapshot snap, int node, uint16_t rdtype,
+                    uint32_t ttl, list rdatas, const uint8_t *owner, int owner_len) noexcept
 cdef bint signs(Answer *a, Snapshot snap, int node, uint16_t rdtype) noexcept
 
 # the denial proofs an answer needs, noted as the lookup finds them, written by sig_proofs

@@ -234,6 +234,30 @@ cdef int sig_rrset(Answer *a, int section, Snapshot snap, int node, const RRsetR
     return put_sigs(a, sg, snap, section, rs.rdtype, owner, owner_len, ttl, pos)
 
 
+cdef int sig_rdatas(Answer *a, int section, Snapshot snap, int node, uint16_t rdtype,
+                    uint32_t ttl, list rdatas, const uint8_t *owner, int owner_len) noexcept:
+    """The RRSIGs of records the zone does not hold (an ALIAS target's addresses, found by
+    the resolver): ``rdatas`` (wire, no embedded names) of ``rdtype`` at ``node``, signed
+    as served (``ttl``), as PowerDNS signs them. As sig_rrset returns."""
+    cdef Signing sg = <Signing>a.signing
+    cdef uint8_t owner_lc[256]
+    cdef const uint8_t *name = snap.node_name(node)
+    cdef int olen = lower_name(name, owner_lc)
+    cdef int pos
+    cdef bytes rdata
+    if not signs(a, snap, node, rdtype) or snap.sec.flags & SEC_PRESIGNED:
+        return 0
+    sg.window(wall_clock(sg))
+    pos = fields(sg, snap, rdtype, rrsig_labels(name), ttl, sg.data)
+    for rdata in sorted(rdatas):                  # canonical order (RFC 4034 §6.3)
+        pos = canon_rr(sg.data, pos, owner_lc, olen, rdtype, ttl, rdata, len(rdata))
+        if pos < 0:
+            sg.too_big += 1
+            ans_reset(a, RCODE_SERVFAIL, 0)
+            return -2
+    return put_sigs(a, sg, snap, section, rdtype, owner, owner_len, ttl, pos)
+
+
 cdef int stored_sigs(Answer *a, int section, Snapshot snap, int node, uint16_t rdtype,
                      const uint8_t *owner, int owner_len, uint32_t ttl) noexcept:
     """A presigned zone's own RRSIGs over ``rdtype`` at ``node``, served at ``owner``."""

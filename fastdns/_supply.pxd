@@ -22,8 +22,8 @@ cdef class Supplies:
 
     cdef Supplied fresh(self, bytes key, uint32_t now)
     cdef Supplied needed(self, Answer *a, bytes target, uint16_t qtype)
-    cdef int external(self, Answer *a, Snapshot snap, const uint8_t *owner, int owner_len,
-                      bytes target, uint16_t qtype) except -1
+    cdef int external(self, Answer *a, Snapshot snap, int node, const uint8_t *owner,
+                      int owner_len, bytes target, uint16_t qtype) except -1
     cdef int alias(self, Answer *a, Snapshot snap, int node, const uint8_t *owner,
                    int owner_len) except -2
     cdef int hooked(self, Answer *a, Snapshot snap, int node, const uint8_t *owner,

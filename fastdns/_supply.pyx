@@ -13,6 +13,7 @@ from fastdns._encoder cimport b_rr
 from fastdns._wire import check_name, to_lk
 from fastdns._answer cimport Answer, SEC_ANSWER, ST_DONE, ans_reset
 from fastdns._sections cimport sec_negative
+from fastdns._signing cimport sig_rdatas
 from fastdns._snapshot cimport Snapshot, RRsetRec, rd_u16
 
 
@@ -91,7 +92,7 @@ cdef class Supplies:
         target = self._external.get(_node_lk(snap, node))
         if target is None:
             return -1
-        return self.external(a, snap, owner, owner_len, target, a.q.qtype)
+        return self.external(a, snap, node, owner, owner_len, target, a.q.qtype)
 
     cdef int alias(self, Answer *a, Snapshot snap, int node, const uint8_t *owner,
                    int owner_len) except -2:
@@ -117,7 +118,7 @@ cdef class Supplies:
         target = PyBytes_FromStringAndSize(<const char *>snap.rdata + rs.rdata_off + 2,
                                            rd_u16(snap.rdata + rs.rdata_off))
         if qtype != TYPE_ANY:
-            return self.external(a, snap, owner, owner_len, target, qtype)
+            return self.external(a, snap, node, owner, owner_len, target, qtype)
         v4 = self.needed(a, target, TYPE_A)
         if v4 is None:
             return ST_DONE
@@ -131,9 +132,9 @@ cdef class Supplies:
         if not v4.rdatas and not v6.rdatas:
             sec_negative(a, snap)
             return ST_DONE
-        self.external(a, snap, owner, owner_len, target, TYPE_A)
+        self.external(a, snap, node, owner, owner_len, target, TYPE_A)
         if not a.stop:
-            self.external(a, snap, owner, owner_len, target, TYPE_AAAA)
+            self.external(a, snap, node, owner, owner_len, target, TYPE_AAAA)
         return ST_DONE
 
     cdef Supplied needed(self, Answer *a, bytes target, uint16_t qtype):
@@ -148,8 +149,8 @@ cdef class Supplies:
             memcpy(a.res.wait_name, <const uint8_t *>target, len(target))
         return entry
 
-    cdef int external(self, Answer *a, Snapshot snap, const uint8_t *owner, int owner_len,
-                      bytes target, uint16_t qtype) except -1:
+    cdef int external(self, Answer *a, Snapshot snap, int node, const uint8_t *owner,
+                      int owner_len, bytes target, uint16_t qtype) except -1:
         """Answer with ``target``'s records of ``qtype``, supplied from outside
         (Engine.supply), under ``owner``; when none are kept, end in the WAITING state
         naming (target, qtype). A failed lookup is SERVFAIL, no records NODATA (with the
@@ -174,6 +175,9 @@ cdef class Supplies:
                     len(rdata)) < 0:
                 ans_reset(a, a.rcode, FLAG_TC)
                 return ST_DONE
+        if a.signing != NULL and sig_rdatas(a, SEC_ANSWER, snap, node, qtype, ttl,
+                                            list(entry.rdatas), owner, owner_len) == -1:
+            ans_reset(a, a.rcode, FLAG_TC)
         return ST_DONE
 
 
