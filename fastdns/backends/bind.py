@@ -14,6 +14,7 @@ says nothing was written since), and a zone's token holds its fingerprint, so a 
 metadata change reloads the zone as a file change does.
 """
 
+import dataclasses
 import os
 import sqlite3
 import zlib
@@ -85,6 +86,17 @@ class BindBackend(ZoneSource):
 
             self._store = BindDnssecDB(self.dnssec_db, name=f"{self.name} dnssec-db")
         return self._store
+
+    def _presigned(self, zone: str) -> bool:
+        """Is ``zone`` PRESIGNED in the dnssec-db? (Its file's NSEC and NSEC3 records are
+        then served.) Asked only of zones with keys or metadata there."""
+        store = self.key_store()
+        if store is None or not self.keyed_zones([zone]):
+            return False
+        try:
+            return (store.get_meta(_db_zone(zone), "PRESIGNED") or [""])[0].strip() == "1"
+        except Exception:        # the dnssec-db unreadable: the zone loads as unsigned
+            return False
 
     def keyed_zones(self, zones: Iterable[str]) -> set[str]:
         """The zones of ``zones`` with keys in the dnssec-db (as of the last listing)."""
@@ -184,7 +196,10 @@ class BindBackend(ZoneSource):
     def load_image(self, zone: str) -> CompiledZone:
         named = self._zone(zone)
         assert self._conf is not None
-        loaded = load_image(named.file, named.name, self._conf.directory, self.options)
+        options = self.options
+        if self._presigned(zone):
+            options = dataclasses.replace(options, keep_denial=True)
+        loaded = load_image(named.file, named.name, self._conf.directory, options)
         self._files[zone] = loaded.files
         return loaded
 

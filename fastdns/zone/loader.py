@@ -37,6 +37,9 @@ class ZoneOptions:
     max_generate_steps: int = 0
     #: svc-autohints: fill in ``ipv4hint=auto``/``ipv6hint=auto`` (else they are dropped)
     autohints: bool = False
+    #: keep a zone file's NSEC, NSEC3 and NSEC3PARAM records (a presigned zone serves
+    #: them; PowerDNS's bind backend skips them otherwise, and so does fastdns)
+    keep_denial: bool = False
 
     @classmethod
     def from_config(cls, config: Any, ignore_broken: bool = False) -> "ZoneOptions":
@@ -160,7 +163,7 @@ def _load(data: bytes, path: str, origin: str, options: ZoneOptions,
           includes: "_Includes | None") -> CompiledZone:
     apex = _apex(origin)
     store = RecordStore(apex, options.autohints)
-    sink = StoreSink(store, apex, zone_file=True)
+    sink = StoreSink(store, apex, zone_file=not options.keep_denial)
     parser = Parser(sink, apex, allow_include=includes is not None, open_include=includes,
                     ignore_broken=options.ignore_broken,
                     max_generate_steps=options.max_generate_steps)

@@ -297,7 +297,10 @@ def test_signing_counters(servers):
 # zone), so for such a zone it answers the apex's NSEC to every NXDOMAIN and SERVFAIL with
 # NSEC3 (differences.md S3). The answers are checked against the validators instead.
 
-PRESIGNED = {"psnsec.test": [], "psnsec3.test": ["-n", "-s", "ab", "-t", "1"]}
+PRESIGNED = {"psnsec.test": [], "psnsec3.test": ["-n", "-s", "ab", "-t", "1"],
+             # a zone file of the bind backend, PRESIGNED in its bind-dnssec-db
+             "bpsnsec3.test": ["-n", "-s", "cd", "-t", "2"]}
+BIND_PRESIGNED = {"bpsnsec3.test"}
 
 
 @pytest.fixture(scope="module")
@@ -319,10 +322,26 @@ def presigned(tmp_path_factory):
                 (workdir / f"{k}.key").read_text() for k in keys))
             subprocess.run([signzone, *options, "-o", zone, "-f", f"{text}.signed", str(text),
                             *keys], cwd=workdir, check=True, capture_output=True)
+            if zone in BIND_PRESIGNED:
+                continue
             pdnsutil_dnssec(db, "load-zone", zone, f"{text}.signed")
             pdnsutil_dnssec(db, "set-presigned", zone)
             if options:
                 pdnsutil_dnssec(db, "set-nsec3", zone, "1 0 1 ab")
+        named = workdir / "named.conf"
+        named.write_text("".join(f'zone "{zone}" {{ type master; file "{workdir}/{zone}.zone'
+                                 f'.signed"; }};\n' for zone in sorted(BIND_PRESIGNED)))
+        settings = {**settings, "launch": "gsqlite3,bind", "bind-config": str(named),
+                    "bind-dnssec-db": str(workdir / "bind-dnssec.sqlite3")}
+        conf = workdir / "util-conf"
+        conf.mkdir()
+        (conf / "pdns.conf").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        for args in (["create-bind-db", settings["bind-dnssec-db"]],
+                     *(["set-presigned", zone] for zone in sorted(BIND_PRESIGNED))):
+            result = subprocess.run(["python3", "-m", "fastdns.cli.util",
+                                     f"--config-dir={conf}", *args],
+                                    capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, result.stdout + result.stderr
         fastdns = Fastdns(workdir / "fastdns", settings)
         with fastdns:
             yield fastdns, anchors, workdir
