@@ -206,7 +206,8 @@ def _statistics_list(stats: Mapping[str, int], prefix: str) -> str:
     """PowerDNS's metrics whose names start with ``prefix`` (fastdns's own are asked for by
     name)."""
     return "".join(f"{name}={value}," for name, value in stats.items()
-                   if name.startswith(prefix) and name not in OWN_STATISTICS)
+                   if name.startswith(prefix) and name not in OWN_STATISTICS
+                   and not name.startswith("signer-"))
 
 
 #: ``list-zones`` argument (lower-cased) → (kind passed to the context, name in the reply).

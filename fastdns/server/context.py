@@ -248,8 +248,16 @@ class MasterControl:
     def statistics(self) -> dict[str, int]:
         master = self.master
         stats.record_usage(master.rows, master.master_row)
-        return stats.pdns_statistics(master.rows, self.slots(), self.uptime(),
-                                     [c.row for c in master.of_kind(kinds.WORKER)])
+        out = stats.pdns_statistics(master.rows, self.slots(), self.uptime(),
+                                    [c.row for c in master.of_kind(kinds.WORKER)])
+        # each signer's load, asked by name (show signer-0-signatures): how evenly the
+        # workers' requests spread, and what signing costs
+        first = master.row_of[kinds.SIGNER.name]
+        for slot in range(master.counts[kinds.SIGNER.name]):
+            row = master.rows.counters(first + slot)
+            out[f"signer-{slot}-signatures"] = row["signatures"]
+            out[f"signer-{slot}-cpu-msec"] = row["user-msec"] + row["sys-msec"]
+        return out
 
     def cache_counts(self) -> dict[str, int]:
         rows = self.master.rows

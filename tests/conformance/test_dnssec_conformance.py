@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import subprocess
 import textwrap
+import time
 
 import dns.dnssec
 import dns.flags
@@ -281,12 +282,26 @@ def test_delv_validates_from_the_exported_ds(servers, zone):
 def test_signing_counters(servers):
     """The signatures were computed by the signers and kept in the shared cache."""
     _, _, fastdns, _ = servers
-    out = subprocess.run(["python3", "-m", "fastdns.cli.control",
-                          f"--config-dir={fastdns.confdir}", "show", "*"],
-                         capture_output=True, text=True, timeout=30)
-    values = dict(re.findall(r"([a-z0-9-]+)=(\d+)", out.stdout))
+    ask(fastdns, "www.nsec.test.", "A")
+    deadline = time.monotonic() + 5
+    while True:                    # signer 0 reports the cache's size once a second
+        out = subprocess.run(["python3", "-m", "fastdns.cli.control",
+                              f"--config-dir={fastdns.confdir}", "show", "*"],
+                             capture_output=True, text=True, timeout=30)
+        values = dict(re.findall(r"([a-z0-9-]+)=(\d+)", out.stdout))
+        if int(values.get("signature-cache-size", 0)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert int(values.get("signatures", 0)) > 0, out.stdout
     assert int(values.get("signature-cache-size", 0)) > 0, out.stdout
+    per_signer = []
+    for slot in (0, 1):                      # signing-threads=2: each signer's own count
+        shown = subprocess.run(["python3", "-m", "fastdns.cli.control",
+                                f"--config-dir={fastdns.confdir}", "show",
+                                f"signer-{slot}-signatures"],
+                               capture_output=True, text=True, timeout=30)
+        per_signer.append(int(shown.stdout))
+    assert sum(per_signer) == int(values["signatures"]), (per_signer, values["signatures"])
 
 
 # --------------------------------------------------------------------------------------------
