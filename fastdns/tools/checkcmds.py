@@ -273,6 +273,29 @@ def _key_findings(zone: str, store_keys: list[tuple[int, bool, str]], sec: ZoneD
                           "database (or NSEC3 should be disabled).")
 
 
+def _invalid_keys(ctx: Context, zone: str, found: _Findings) -> None:
+    """pdnsutil's check of a secured zone's private keys: one error for the zone, then a
+    line per key that cannot be used (fastdns's reason, where pdnsutil prints OpenSSL's),
+    before the records' findings."""
+    from fastdns.dnssec.keys import KeyFormatError, ZoneKey
+    from fastdns.dnssec.stores import keystore_for
+
+    store = keystore_for(ctx, zone)
+    if store is None:
+        return
+    reasons = []
+    for key in store.keys(zone):
+        try:
+            ZoneKey.from_isc(key.content, key.flags)
+        except KeyFormatError as exc:
+            reasons.append(f"\tkey {key.id}: {exc}")
+    if reasons:
+        before = _Findings()
+        before.error(f"zone '{zone}' has at least one invalid DNS Private Key.")
+        found.lines[:0] = before.lines + reasons
+        found.errors += before.errors
+
+
 def report(ctx: Context, zone: str, rows: list[Row], backend: object = None,
            supplied: bool = False) -> int:
     """Print the check of ``zone``; the number of errors.  ``supplied``: rows that are not
@@ -281,6 +304,8 @@ def report(ctx: Context, zone: str, rows: list[Row], backend: object = None,
     if supplied:
         sec.dnssec = False
     found, count = check_rows(zone, rows, sec)
+    if sec.secured and not supplied:
+        _invalid_keys(ctx, zone, found)
     if sec.nsec3 and count:
         from fastdns.dnssec.stores import keystore_for
 

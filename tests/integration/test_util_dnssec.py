@@ -597,3 +597,23 @@ def test_a_key_that_cannot_be_read(site):
         store.close()
     assert state.signed and not state.usable
     assert state.problems == ["key 2: unsupported DNSKEY algorithm 12 (ALG12)"]
+
+
+def test_check_zone_reports_an_invalid_private_key_as_pdnsutil(site):
+    """check-zone of a secured zone whose key cannot be used: pdnsutil's error line and
+    exit code (the reason under it is each tool's own: OpenSSL's for pdnsutil)."""
+    assert ours(site, "secure-zone", "example.com").returncode == 0
+    assert ours(site, "check-zone", "example.com").returncode == 0
+    db = sqlite3.connect(site / "pdns.sqlite3")
+    db.execute("UPDATE cryptokeys SET content = ?", (
+        "Private-key-format: v1.2\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: !!!!\n",))
+    db.commit()
+    db.close()
+    other = twin(site)
+    mine, theirs = ours(site, "check-zone", "example.com"), pdns(other, "check-zone",
+                                                                  "example.com")
+    assert mine.returncode == theirs.returncode == 1
+    assert mine.stdout.splitlines()[0] == theirs.stdout.splitlines()[0] == \
+        "[Error] zone 'example.com' has at least one invalid DNS Private Key."
+    assert mine.stdout.splitlines()[1].startswith("\tkey ")
+    assert mine.stdout.splitlines()[-1] == theirs.stdout.splitlines()[-1]
