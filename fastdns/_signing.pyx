@@ -321,7 +321,7 @@ cdef int put_sigs(Answer *a, Signing sg, Snapshot snap, int section, uint16_t rd
         put16(sg.data + 16, key.tag)
         n = -1
         if sg.cache is not None:
-            sig_key(sg.cache, sg.data, length, ck)
+            cache_key(sg, key, length, ck)
             n = sg.cache.sc_get(ck, rr + head, a.now)
         else:
             _fallback_key(sg.data, length, ck)
@@ -331,7 +331,7 @@ cdef int put_sigs(Answer *a, Signing sg, Snapshot snap, int section, uint16_t rd
             continue
         sg.hits += 1
         if sg.presigning:
-            presign(sg, length)
+            presign(sg, key, length)
         if a.waiting:
             continue           # the answer is made again when the signatures are in
         memcpy(rr, sg.data, head)
@@ -341,7 +341,17 @@ cdef int put_sigs(Answer *a, Signing sg, Snapshot snap, int section, uint16_t rd
     return 0
 
 
-cdef void presign(Signing sg, int length) noexcept:
+cdef inline void cache_key(Signing sg, const SecKey *key, int length,
+                           uint8_t *ck) noexcept:
+    """The cache key of sg.data[:length] signed by ``key``: the data's hash, with the
+    key's own digest in it (two keys of one tag never share signatures)."""
+    cdef int i
+    sig_key(sg.cache, sg.data, length, ck)
+    for i in range(8):
+        ck[i] ^= key.id[i]
+
+
+cdef void presign(Signing sg, const SecKey *key, int length) noexcept:
     """Before the weekly window turns, a signature in use has its successor made ahead:
     the same data under the next window, asked of a signer in the background (no query
     waits for it) when the cache lacks it, so that the turn brings no burst of signing on
@@ -351,7 +361,7 @@ cdef void presign(Signing sg, int length) noexcept:
     cdef bytes request
     put32(sg.data + 8, sg.expiration + WEEK)
     put32(sg.data + 12, sg.inception + WEEK)
-    sig_key(sg.cache, sg.data, length, ck)
+    cache_key(sg, key, length, ck)
     if sg.cache.sc_get(ck, sig, 0) < 0 and len(sg.background) < BACKGROUND_MAX:
         request = PyBytes_FromStringAndSize(<char *>ck, 16) \
             + PyBytes_FromStringAndSize(<char *>sg.data, length)
@@ -782,7 +792,7 @@ cdef int ahead(Signing sg, Snapshot snap, uint16_t rdtype, int length) noexcept:
             continue
         sg.data[2] = key.algorithm
         put16(sg.data + 16, key.tag)
-        sig_key(sg.cache, sg.data, length, ck)
+        cache_key(sg, key, length, ck)
         if sg.cache.sc_get(ck, sig, 0) >= 0:
             continue
         request = PyBytes_FromStringAndSize(<char *>ck, 16) \

@@ -89,6 +89,8 @@ ctypedef struct SecKey:
     uint16_t tag
     uint8_t algorithm
     uint8_t role              # KEY_KSK: signs DNSKEY, CDS, CDNSKEY (all RRsets without a ZSK)
+    uint8_t id[8]             # a digest of its DNSKEY: part of its signatures' cache keys,
+                              # so another key with the same tag never gets its signatures
 
 ctypedef struct NSEC3Rec:
     uint8_t hash[20]

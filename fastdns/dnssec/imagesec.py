@@ -40,7 +40,7 @@ NO_CANON = NOT_LINKED = 0xFFFFFFFF
 #: SecHeader (see _snapshot.pxd): native layout, alignment as the C compiler lays it out
 _HEADER = struct.Struct("=IHHBBBB256s256sII4xQQQQQ")
 _NSEC3REC = struct.Struct("=20sI")
-_SECKEY = struct.Struct("=HBB")
+_SECKEY = struct.Struct("=HBB8s")
 
 #: the CDS and CDNSKEY rdata of RFC 8078 §4 (delete the DS at the parent)
 CDS_DELETE = b"\x00\x00\x00\x00"
@@ -360,7 +360,8 @@ def _with_section(image: bytes, setup: SigningSetup) -> bytes:
         for k, (_, i) in enumerate(chain):
             links[i] = k
 
-    keys = b"".join(_SECKEY.pack(key.tag, key.algorithm, KEY_KSK if key.ksk else 0)
+    keys = b"".join(_SECKEY.pack(key.tag, key.algorithm, KEY_KSK if key.ksk else 0,
+                                 hashlib.blake2b(key.dnskey, digest_size=8).digest())
                     for key in active)
     rrset_count = len(canon_offsets)
     start = _align(len(image), 8)

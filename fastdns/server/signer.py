@@ -36,6 +36,9 @@ from fastdns.log import Throttled, log, reopen
 SIGNED, NO_KEY, LATE = 1, 2, 3
 #: a batch's datagram stays below this (the socket pair's buffer holds several)
 DATAGRAM_MAX = 48 * 1024
+#: the largest datagram a signer takes: one request alone can be past DATAGRAM_MAX (an
+#: RRset of up to fastdns._signing's SIGN_DATA_MAX octets)
+RECEIVE_MAX = 1 << 17
 #: socket buffer of each direction of a link
 LINK_BUFFER = 1 << 20
 #: how long a zone's keys are trusted before a request for an unknown key reloads them
@@ -477,7 +480,7 @@ async def _serve(signer: Signer, birth: Any, links: list[tuple[int, int]]) -> in
         batch = []
         for _ in range(16):
             try:
-                batch.append(sock.recv(DATAGRAM_MAX + 64))
+                batch.append(sock.recv(RECEIVE_MAX))
             except OSError:              # drained (BlockingIOError), or the worker gone
                 break
         # the nearest deadline first: requests made ahead (presign, a zone signed after
