@@ -25,7 +25,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
 cdef enum:
-    IMAGE_VERSION = 3
+    IMAGE_VERSION = 4
     EXTRA_RRSET = 0x40000000   # (node numbers stay below it: the store refuses more nodes)
 
 ctypedef struct ImageHeader:

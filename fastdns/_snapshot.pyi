@@ -5,6 +5,7 @@ from typing_extensions import Buffer
 VERSION: int
 MAGIC: bytes
 SEC_HEADER_SIZE: int
+SECURITY_FLAGS: dict[str, int]
 NODE_FLAGS: dict[str, int]
 
 class ImageError(ValueError): ...
@@ -18,6 +19,8 @@ class Snapshot:
     def __len__(self) -> int: ...
     @property
     def signed(self) -> bool: ...
+    @property
+    def security_flags(self) -> int: ...
     @property
     def serial(self) -> int: ...
     @property

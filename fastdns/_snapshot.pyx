@@ -20,6 +20,9 @@ MAGIC = image_magic()[:8]
 #: node flags (see _snapshot.pxd)
 #: the size of the security section's header (fastdns.dnssec.imagesec writes it)
 SEC_HEADER_SIZE = sizeof(SecHeader)
+#: its flags, for Python
+SECURITY_FLAGS = {"nsec3": SEC_NSEC3, "narrow": SEC_NARROW, "have-zsk": SEC_HAVE_ZSK,
+                  "broken": SEC_BROKEN, "presigned": SEC_PRESIGNED}
 NODE_FLAGS = {"apex": N_APEX, "cut": N_CUT, "dname": N_DNAME, "cname": N_CNAME, "ent": N_ENT,
               "wildcard": N_WILDCARD, "nonauth": N_NONAUTH, "address": N_ADDRESS}
 
@@ -329,8 +332,14 @@ cdef class Snapshot:
 
     @property
     def signed(self):
-        """Does the image carry a security section (the zone is signed online)?"""
+        """Does the image carry a security section (signed online, presigned, or its
+        DNSSEC broken)?"""
         return self.sec != NULL
+
+    @property
+    def security_flags(self):
+        """The security section's flags (SEC_* of _snapshot.pxd; 0: none)."""
+        return self.sec.flags if self.sec != NULL else 0
 
     def node(self, uint32_t index):
         """(owner wire name, flags, above, wild) of node ``index``."""

@@ -249,8 +249,10 @@ _GENERAL: tuple[Setting, ...] = (
     Setting("webserver-password", _T.STR, "", "password for the statistics pages"),
     Setting("api", _T.BOOL, "no", "serve the PowerDNS-compatible HTTP API"),
     Setting("api-key", _T.STR, "", "key that API clients send in X-API-Key"),
+    # PowerDNS's empty is "no limit"; fastdns's cache is one shared region made at start,
+    # so it has a size: 1,000,000 by default (170 octets each), 1,024 at least
     Setting("max-signature-cache-entries", _T.INT, "",
-            "RRSIGs kept in the shared signature cache (empty: no limit)", minimum=0),
+            "RRSIGs kept in the shared signature cache (empty: 1,000,000)", minimum=0),
     # PowerDNS's default is 3 threads; fastdns's signers are processes, one per CPU by
     # default, so that signing uses every core (DESIGN §2; differences.md)
     Setting("signing-threads", _T.INT, "",

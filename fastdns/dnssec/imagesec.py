@@ -43,7 +43,7 @@ _NSEC3REC = struct.Struct("=20sI")
 _SECKEY = struct.Struct("=HBB8s")
 
 #: the CDS and CDNSKEY rdata of RFC 8078 §4 (delete the DS at the parent)
-CDS_DELETE = b"\x00\x00\x00\x00"
+CDS_DELETE = b"\x00\x00\x00\x00\x00"      # CDS 0 0 0 00
 CDNSKEY_DELETE = b"\x00\x00\x03\x00\x00"
 
 _FLAG_ENT = NODE_FLAGS["ent"]
@@ -94,7 +94,9 @@ def setup_from(security: ZoneSecurity, direct: bool = False) -> SigningSetup:
                             k.published)
                  for k in security.keys if k.key is not None)
     nsec3 = security.nsec3
-    cds = (0,) if security.cdnskey_delete else security.publish_cds
+    # the RFC 8078 delete records: CDS from PUBLISH-CDS "0", CDNSKEY from PUBLISH-CDNSKEY
+    # "0", each on its own (as PowerDNS)
+    cds = security.publish_cds
     cdnskey = False if security.cdnskey_delete else (True if security.publish_cdnskey
                                                      else None)
     return SigningSetup(keys, None if nsec3 is None else
@@ -183,15 +185,14 @@ def presigned_image(image: bytes,
         own_param = (own[0], own[2], param[5:5 + own[3]])
         if nsec3 is not None and own_param != (nsec3[0], nsec3[2], nsec3[3]):
             raise PresignedError(
-                f"NSEC3PARAM metadata '{_param_text(nsec3[0], nsec3[2], nsec3[3])}' "
-                "contradicts the zone's own NSEC3PARAM record "
-                f"'{_param_text(*own_param)}'")
+                f"NSEC3PARAM metadata '{_param_text(*nsec3)}' contradicts the zone's own "
+                f"NSEC3PARAM record '{_param_text(own[0], own[1], own[2], own_param[2])}'")
         if nsec3 is None:
             nsec3 = (own[0], own[1], own[2], own_param[2])
     if nsec3 is not None and TYPE_NSEC3 not in types:
         raise PresignedError(
-            f"NSEC3PARAM metadata '{_param_text(nsec3[0], nsec3[2], nsec3[3])}' and "
-            "PRESIGNED, but the zone holds no NSEC3 records")
+            f"NSEC3PARAM metadata '{_param_text(*nsec3)}' and PRESIGNED, but the zone "
+            "holds no NSEC3 records")
     if TYPE_RRSIG not in types:
         raise PresignedError("PRESIGNED, but the zone holds no RRSIG records")
     flags = SEC_PRESIGNED
@@ -244,8 +245,8 @@ def presigned_image(image: bytes,
     return bytes(out)
 
 
-def _param_text(alg: int, iterations: int, salt: bytes) -> str:
-    return f"{alg} {iterations} {salt.hex() or '-'}"
+def _param_text(alg: int, flags: int, iterations: int, salt: bytes) -> str:
+    return f"{alg} {flags} {iterations} {salt.hex() or '-'}"
 
 
 def _nsec3_flags(node_rrsets: list) -> int:
@@ -257,7 +258,9 @@ def _nsec3_flags(node_rrsets: list) -> int:
 
 def _apex_records(apex: bytes, setup: SigningSetup) -> list[tuple[int, bytes]]:
     out = [(TYPE_DNSKEY, key.dnskey) for key in setup.keys if key.published]
-    entry = [key for key in setup.keys if key.published and key.ksk and key.active]
+    # the KSKs in the DNSKEY RRset, active or not (as PowerDNS: a KSK published ahead of
+    # its activation gets its DS to the parent in time)
+    entry = [key for key in setup.keys if key.published and key.ksk]
     if setup.cds:
         if 0 in setup.cds:
             out.append((TYPE_CDS, CDS_DELETE))

@@ -104,7 +104,7 @@ class ZoneSecurity:
     presigned: bool = False
     publish_cds: tuple[int, ...] = ()
     publish_cdnskey: bool = False
-    #: PUBLISH-CDNSKEY "0": publish the RFC 8078 delete CDNSKEY (and CDS) records
+    #: PUBLISH-CDNSKEY "0": publish the RFC 8078 delete CDNSKEY record
     cdnskey_delete: bool = False
     problems: list[str] = field(default_factory=list, compare=False)
 
@@ -164,9 +164,9 @@ def _build(zone: str, rows: Sequence[KeyRow], meta: dict[str, list[str]],
         for word in value.replace(" ", ",").split(","):
             if not word:
                 continue
-            # set-publish-cds takes only 1, 2 and 4; other values (as pdnsutil 4.7 could
-            # store) publish no CDS of that type
-            if word.isdigit() and int(word) in (1, 2, 4) and int(word) not in cds:
+            # set-publish-cds takes only 1, 2 and 4, or 0 (the RFC 8078 delete record);
+            # other values (as pdnsutil 4.7 could store) publish no CDS of that type
+            if word.isdigit() and int(word) in (0, 1, 2, 4) and int(word) not in cds:
                 cds.append(int(word))
     cdnskey = (meta.get("PUBLISH-CDNSKEY") or [""])[0].strip()
     return ZoneSecurity(zone, keys, nsec3, narrow, presigned, tuple(cds), cdnskey == "1",

@@ -333,6 +333,8 @@ class SignAhead:
             self.client.send_ahead(requests)
         if self.asked >= self.limit:
             self.queue.clear()       # the cache is as full as signing ahead may make it
+        if not self.queue:
+            self.asked = 0           # the next loads get their own share of the cache
         if self.queue and self._loop is not None:
             self._timer = self._loop.call_later(AHEAD_TICK, self._tick)
 

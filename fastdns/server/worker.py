@@ -45,8 +45,8 @@ from fastdns.server.zoneset import ZoneSet, zone_ids
 FLOOD_INTERVAL = 10.0
 #: the counters of events that come in floods, reported once per FLOOD_INTERVAL
 FLOODS = (("corrupt-packets", "malformed packets (FORMERR or dropped)"),
-          ("parked-timeouts", "queries that waited too long for a zone being loaded or "
-           "for the resolver (SERVFAIL)"))
+          ("parked-timeouts", "queries that waited too long for a zone being loaded, a "
+           "signature from a signer or the resolver (SERVFAIL)"))
 #: seconds after which a worker asks the manager again for a zone queries still wait for
 #: (the master drops the request when the manager's channel is full)
 WANT_AGAIN = 0.5

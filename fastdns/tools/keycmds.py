@@ -813,9 +813,10 @@ def set_publish_cds(ctx: Context, args: list[str]) -> int:
     require(args, 1, 2, "set-publish-cds ZONE [DIGESTALGOS]")
     value = args[1] if len(args) > 1 else "2"
     for word in value.split(","):
-        if not word.isdigit() or int(word) not in DIGESTS:
+        # 0: the RFC 8078 delete record (CDS 0 0 0 00), as PowerDNS publishes it
+        if not word.isdigit() or (int(word) not in DIGESTS and value != "0"):
             raise Failure(f"Error: '{word}' in '{value}' is not a DS digest algorithm fastdns "
-                          "publishes (1, 2 or 4)")
+                          "publishes (1, 2 or 4; 0 alone: the delete record)")
     zone, store = _meta_store(ctx, args)
     store.set_meta(zone, "PUBLISH-CDS", [value])
     return 0

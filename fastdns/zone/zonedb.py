@@ -31,7 +31,9 @@ record change does, and the image cache never adopts an image of other keys.
 import dataclasses
 import itertools
 import logging
+import mmap
 import os
+import struct
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -67,6 +69,11 @@ BATCH_SECONDS = 1.0
 #: signed zones an index names for signing ahead, at most (the signature cache is bounded
 #: anyway; the rest is signed when queries ask)
 SIGN_AHEAD_LISTED = 10_000
+#: where an image's header says where its security section is, and that section's flags
+#: (fastdns/_snapshot.pxd: ImageHeader.sec_off, SecHeader.flags)
+_SEC_OFF_AT = 88
+SEC_BROKEN, SEC_PRESIGNED = 0x08, 0x10
+_SIGNED = 1 << 31             # (a security section there is: any flags)
 BATCH_BYTES = 64 << 20
 
 
@@ -166,6 +173,8 @@ class ZoneDB:
         self.cache = cache if publisher is not None else None
         self._cached: IndexBuilder | None = None
         self._cache_bundles: set[int] = set()
+        #: the cached bundles mapped while their zones are adopted (image headers read)
+        self._cache_views: dict[int, mmap.mmap] = {}
         #: zones served from the cache at start, and whether the cache is behind the index
         self.from_cache = 0
         self._unsaved = False
@@ -278,6 +287,9 @@ class ZoneDB:
                     self._cached = None
                     for number in self._cache_bundles:
                         self._release(number)
+                    for view in self._cache_views.values():
+                        view.close()
+                    self._cache_views.clear()
                 self._flush(result)
         if result.changed or quick is not None:
             self._unsaved = True
@@ -314,10 +326,30 @@ class ZoneDB:
                 or entry[6] != token_digest(token):
             return False
         _state, _kind, bundle, offset, size, generation, digest, _id = entry
+        security = self._cached_security(bundle, offset, size)
+        if security & SEC_BROKEN:
+            return False          # compiled again: its DNSSEC problem is logged once more
+        if security and not security & SEC_PRESIGNED and \
+                len(self._signed) < SIGN_AHEAD_LISTED:
+            self._signed.append(wire)         # signed ahead, as if just compiled
         self._put(name, LOADED, kind, bundle, offset, size, generation, digest)
         self.zones[name] = ServedZone(name, kind, backend.name, token, generation, 0)
         self.from_cache += 1
         return True
+
+    def _cached_security(self, bundle: int, offset: int, size: int) -> int:
+        """The flags of a cached image's security section (fastdns/_snapshot.pxd), or 0
+        for an image without one: read from its header in the cached bundle."""
+        view = self._cache_views.get(bundle)
+        if view is None:
+            view = self._cache_views[bundle] = mmap.mmap(self.bundles[bundle][0], 0,
+                                                         prot=mmap.PROT_READ)
+        if offset + _SEC_OFF_AT + 8 > min(len(view), offset + size):
+            return 0
+        sec_off = struct.unpack_from("=Q", view, offset + _SEC_OFF_AT)[0]
+        if not sec_off or sec_off + 4 > size:
+            return 0
+        return int(struct.unpack_from("=I", view, offset + sec_off)[0]) | _SIGNED
 
     def save_cache(self) -> None:
         """Write the cache if the index moved on since it was written, once every zone is
@@ -633,13 +665,17 @@ class ZoneDB:
         if started is not None or len(self.zones) <= 1000 or log.isEnabledFor(logging.DEBUG):
             skipped = f", {compiled.skipped} broken records skipped" if compiled.skipped else ""
             took = f" in {time.monotonic() - started:.3f}s" if started is not None else ""
-            signed = ", signed online" if snapshot.signed else ""
+            flags = snapshot.security_flags
+            signed = "" if not snapshot.signed or flags & SEC_BROKEN else \
+                ", presigned" if flags & SEC_PRESIGNED else ", signed online"
             zone_event(logging.INFO if started is not None or len(self.zones) <= 1000
                        else logging.DEBUG, name,
                        f"loaded serial {snapshot.serial}, {len(snapshot)} names, "
                        f"{snapshot.nbytes} bytes{took} from backend '{backend.name}'"
                        f"{signed}{skipped}")
-        return LoadedZone(name, kind, generation, image, compiled.skipped, snapshot.signed)
+        online = snapshot.signed and not snapshot.security_flags & (
+            SEC_BROKEN | SEC_PRESIGNED)
+        return LoadedZone(name, kind, generation, image, compiled.skipped, online)
 
     # -- the index and its batches (under ``lock``) ---------------------------------------
 

@@ -580,6 +580,16 @@ def test_cds_and_cdnskey(site):
     answer = ask(server, zone + ".", "CDNSKEY")
     assert sig_tags(answer, "CDNSKEY") == {ksk}
     assert not problems(answer, keys_of(server, zone)), problems(answer, keys)
+    # the CDS stays as PUBLISH-CDS says (PowerDNS too) until it asks for the delete record
+    assert {rd.to_text() for rd in ask(server, zone + ".", "CDS").answer[0]} == \
+        {dns.dnssec.make_ds(zone + ".", ksk_key, "SHA256").to_text()}
+    util(conf, "set-publish-cds", zone, "0")
+    wait_until(lambda: {rd.to_text() for rrset in ask(server, zone + ".", "CDS").answer
+                        if rrset.rdtype == dns.rdatatype.CDS for rd in rrset}
+               == {"0 0 0 00"}, timeout=6, what="the RFC 8078 delete CDS")
+    answer = ask(server, zone + ".", "CDS")
+    assert sig_tags(answer, "CDS") == {ksk}
+    assert not problems(answer, keys_of(server, zone)), problems(answer, keys)
 
 
 # --------------------------------------------------------------------------------------------

@@ -142,3 +142,20 @@ def test_a_loaded_zone_is_signed_ahead_of_its_queries(tmp_path):
         assert all(any(r.rdtype == dns.rdatatype.RRSIG for r in a.answer) for a in answers)
         assert after["signature-cache-misses"] == before["signature-cache-misses"], after
         assert after["parked-queries"] == before["parked-queries"]
+
+
+def test_zones_from_the_image_cache_are_signed_ahead_too(tmp_path):
+    """A restart serves the signed zone from the persisted image cache (no compile), and
+    still signs it ahead: the signature cache (shared memory) starts empty."""
+    _, settings = make_zone(tmp_path)
+    expected = 2 * (NAMES + 1) + 4
+    for run in (1, 2):
+        server = Fastdns(tmp_path / f"server{run}", settings)
+        with server:
+            deadline = time.monotonic() + 20
+            while statistics(server)["signatures"] < expected:
+                assert time.monotonic() < deadline, (run, statistics(server))
+                time.sleep(0.2)
+            log = server.log()
+        if run == 2:
+            assert "1 of them from the image cache" in log, log[-2000:]

@@ -544,9 +544,11 @@ def test_bad_calls_get_the_usage_and_fail(site, call):
     (("remove-zone-key", "nozone.test", "7"), "Can't find a key with id 7 for zone "
                                               "'nozone.test'\n"),
     (("set-publish-cds", "example.com", "3"),
-     "Error: '3' in '3' is not a DS digest algorithm fastdns publishes (1, 2 or 4)\n"),
+     "Error: '3' in '3' is not a DS digest algorithm fastdns publishes (1, 2 or 4; 0 "
+     "alone: the delete record)\n"),
     (("set-publish-cds", "example.com", "2,foo"),
-     "Error: 'foo' in '2,foo' is not a DS digest algorithm fastdns publishes (1, 2 or 4)\n"),
+     "Error: 'foo' in '2,foo' is not a DS digest algorithm fastdns publishes (1, 2 or 4; 0 "
+     "alone: the delete record)\n"),
     (("set-presigned", "nozone.test"), "No such zone in the database\n"),
     (("set-nsec3", "nozone.test"), "No such zone in the database\n"),
     (("set-nsec3", "example.com", "1 0 0 - x"),

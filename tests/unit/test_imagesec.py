@@ -63,7 +63,7 @@ def test_keys_not_published_are_not_in_dnskey_and_delete_records():
                          SigningSetup(keys, cds=(0,), cdnskey=False))
     apex = apex_types(image)
     assert apex[DNSKEY][1] == [KSK.dnskey_rdata()]
-    assert apex[CDS][1] == [b"\x00\x00\x00\x00"]                # RFC 8078 §4
+    assert apex[CDS][1] == [b"\x00\x00\x00\x00\x00"]            # RFC 8078 §4: 0 0 0 00
     assert apex[CDNSKEY][1] == [b"\x00\x00\x03\x00\x00"]
 
 
