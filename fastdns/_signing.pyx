@@ -207,31 +207,17 @@ cdef int canon_rr(uint8_t *data, int pos, const uint8_t *owner_lc, int olen, uin
 cdef int sig_rrset(Answer *a, int section, Snapshot snap, int node, const RRsetRec *rs,
                    const uint8_t *owner, int owner_len, uint32_t ttl) noexcept:
     cdef Signing sg = <Signing>a.signing
-    cdef uint8_t owner_lc[256]
-    cdef const uint8_t *name = snap.node_name(node)
-    cdef int olen = lower_name(name, owner_lc)
-    cdef uint32_t index = <uint32_t>(rs - snap.rrsets)
-    cdef const uint8_t *rd
-    cdef int pos, k, rdlen
+    cdef int length
     if ttl == 0:
         ttl = rs.ttl
     if snap.sec.flags & SEC_PRESIGNED:
         return stored_sigs(a, section, snap, node, rs.rdtype, owner, owner_len, ttl)
-    sg.window(wall_clock(sg))
-    rd = snap.rdata + rs.rdata_off if snap.canon[index] == NO_CANON \
-        else snap.canon_data + snap.canon[index]
-    # signed with the RRset's own TTL (the RRSIG's original TTL), served with ``ttl`` (a
-    # negative answer's SOA), as PowerDNS signs it (RFC 4035 §5.3.3 restores it)
-    pos = fields(sg, snap, rs.rdtype, rrsig_labels(name), rs.ttl, sg.data)
-    for k in range(rs.count):
-        rdlen = rd_u16(rd)
-        pos = canon_rr(sg.data, pos, owner_lc, olen, rs.rdtype, rs.ttl, rd + 2, rdlen)
-        if pos < 0:
-            sg.too_big += 1
-            ans_reset(a, RCODE_SERVFAIL, 0)
-            return -2
-        rd += 2 + rdlen
-    return put_sigs(a, sg, snap, section, rs.rdtype, owner, owner_len, ttl, pos)
+    length = rrset_data(sg, snap, node, rs)
+    if length < 0:
+        sg.too_big += 1
+        ans_reset(a, RCODE_SERVFAIL, 0)
+        return -2
+    return put_sigs(a, sg, snap, section, rs.rdtype, owner, owner_len, ttl, length)
 
 
 cdef int sig_rdatas(Answer *a, int section, Snapshot snap, int node, uint16_t rdtype,
@@ -756,7 +742,9 @@ cdef int put_proof(Answer *a, const Proof *p) noexcept:
 
 cdef int rrset_data(Signing sg, Snapshot snap, int node, const RRsetRec *rs) noexcept:
     """The data ``rs`` (of ``node``) is signed over, in sg.data; its length, or -1 for an
-    RRset too large to sign."""
+    RRset too large to sign. It is signed with its own TTL (the RRSIG's original TTL),
+    whatever TTL it is served with (a negative answer's SOA), as PowerDNS signs it (RFC 4035
+    §5.3.3 restores it)."""
     cdef uint8_t owner_lc[256]
     cdef const uint8_t *name = snap.node_name(node)
     cdef int olen = lower_name(name, owner_lc)
