@@ -280,8 +280,17 @@ def _apex_records(apex: bytes, setup: SigningSetup) -> list[tuple[int, bytes]]:
     return out
 
 
+#: the types whose rdata names are lowercased in the canonical form (RFC 4034 §6.2 item 3,
+#: RFC 6840 §5.1); any other type's rdata is canonical as it is
+_NAMED_TYPES = frozenset({2, 3, 4, 5, 6, 7, 8, 9, 12, 14, 15, 17, 18, 21, 24, 26, 33, 35,
+                          36, 38, 39})
+_UPPER = frozenset(range(65, 91))
+
+
 def _canonical(rdtype: int, rdatas: list[bytes]) -> list[bytes]:
     """The RRset's rdata in canonical form and order (RFC 4034 §6.2 item 3, §6.3)."""
+    if rdtype not in _NAMED_TYPES or not any(_UPPER.intersection(w) for w in rdatas):
+        return sorted(rdatas)      # nothing to lowercase (the common case: no dnspython)
     out = []
     for wire in rdatas:
         try:
