@@ -374,7 +374,7 @@ import json, os, time
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastdns._sigcache import SigCache
-from fastdns.dnssec.keys import ZoneKey, name_wire
+from fastdns.dnssec.keys import ZoneKey, key_digest, name_wire
 from fastdns.server.signer import Signer, encode_batch
 n, size = int(os.environ["SIGN_LOOPS"]), int(os.environ["SIGN_DATA"])
 private = ec.generate_private_key(ec.SECP256R1())
@@ -387,11 +387,14 @@ head = bytes([0, 50, 13, 3]) + bytes(12) + key.tag.to_bytes(2, "big") + signer
 datas = [head + os.urandom(size - len(head)) for _ in range(n)]
 fd = SigCache.create(4 * n)
 cache = SigCache(fd)
-class Ring:
-    def key(self, zone, alg, tag):
+class Ring:                  # the key ring after its first load: the key by its digest
+    def get(self, key_id):
+        return key
+    def key(self, key_id, zone):
         return key
 work = Signer(cache, Ring())
-batches = encode_batch([cache.key(d) + d for d in datas], 1 << 62)
+digest = key_digest(key.dnskey_rdata())
+batches = encode_batch([cache.key(d) + digest + d for d in datas], 1 << 62)
 def raw():
     for d in datas:
         private.sign(d, algorithm)

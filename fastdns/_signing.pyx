@@ -88,7 +88,8 @@ cdef class Signing:
 
     def take_requests(self):
         """The signature requests since the last call: [(wait name, request), ...]; a
-        request is the 16-octet cache key then the data to sign (RRSIG fields first)."""
+        request is the 16-octet cache key, the signing key's 8-octet digest, then the data
+        to sign (RRSIG fields first)."""
         out = list(self.pending.items())
         self.pending.clear()
         return out
@@ -313,7 +314,7 @@ cdef int put_sigs(Answer *a, Signing sg, Snapshot snap, int section, uint16_t rd
             _fallback_key(sg.data, length, ck)
         if n < 0:
             sg.misses += 1
-            _ask(a, sg, ck, length)
+            _ask(a, sg, key, ck, length)
             continue
         sg.hits += 1
         if sg.presigning:
@@ -349,8 +350,7 @@ cdef void presign(Signing sg, const SecKey *key, int length) noexcept:
     put32(sg.data + 12, sg.inception + WEEK)
     cache_key(sg, key, length, ck)
     if sg.cache.sc_get(ck, sig, 0) < 0 and len(sg.background) < BACKGROUND_MAX:
-        request = PyBytes_FromStringAndSize(<char *>ck, 16) \
-            + PyBytes_FromStringAndSize(<char *>sg.data, length)
+        request = request_of(sg, key, ck, length)
         sg.background[request[:16]] = request
     put32(sg.data + 8, sg.expiration)
     put32(sg.data + 12, sg.inception)
@@ -364,7 +364,19 @@ cdef void _fallback_key(const uint8_t *data, int length, uint8_t *out) noexcept:
     memcpy(out, digest, 16)
 
 
-cdef void _ask(Answer *a, Signing sg, const uint8_t *ck, int length) noexcept:
+cdef bytes request_of(Signing sg, const SecKey *key, const uint8_t *ck, int length):
+    """A signer's request: the cache key, the signing key's digest (which key), the data
+    (fastdns.server.signer)."""
+    cdef bytes request = PyBytes_FromStringAndSize(NULL, 16 + 8 + length)
+    cdef uint8_t *p = <uint8_t *><char *>request
+    memcpy(p, ck, 16)
+    memcpy(p + 16, key.id, 8)
+    memcpy(p + 24, sg.data, length)
+    return request
+
+
+cdef void _ask(Answer *a, Signing sg, const SecKey *key, const uint8_t *ck,
+               int length) noexcept:
     """Note a signature to request, and make the answer wait for it."""
     cdef bytes wait = PyBytes_FromStringAndSize(NULL, WAIT_NAME_LEN)
     cdef uint8_t *w = <uint8_t *><char *>wait
@@ -372,8 +384,7 @@ cdef void _ask(Answer *a, Signing sg, const uint8_t *ck, int length) noexcept:
     memcpy(w + 1, ck, 16)
     w[17] = 0
     if wait not in sg.pending:
-        sg.pending[wait] = PyBytes_FromStringAndSize(<char *>ck, 16) \
-            + PyBytes_FromStringAndSize(<char *>sg.data, length)
+        sg.pending[wait] = request_of(sg, key, ck, length)
     if not a.waiting:
         a.waiting = True
         a.res.wait_type = WAIT_SIGNATURE
@@ -783,8 +794,7 @@ cdef int ahead(Signing sg, Snapshot snap, uint16_t rdtype, int length) noexcept:
         cache_key(sg, key, length, ck)
         if sg.cache.sc_get(ck, sig, 0) >= 0:
             continue
-        request = PyBytes_FromStringAndSize(<char *>ck, 16) \
-            + PyBytes_FromStringAndSize(<char *>sg.data, length)
+        request = request_of(sg, key, ck, length)
         sg.background[request[:16]] = request
         asked += 1
     return asked

@@ -26,7 +26,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from fastdns._snapshot import NODE_FLAGS, SEC_HEADER_SIZE, Snapshot
-from fastdns.dnssec.keys import ds_rdata
+from fastdns.dnssec.keys import ds_rdata, key_digest
 from fastdns.dnssec.zonesec import ZoneSecurity
 from fastdns.zone._imagebuild import RecordStore
 
@@ -373,7 +373,7 @@ def _with_section(image: bytes, setup: SigningSetup) -> bytes:
             links[i] = k
 
     keys = b"".join(_SECKEY.pack(key.tag, key.algorithm, KEY_KSK if key.ksk else 0,
-                                 hashlib.blake2b(key.dnskey, digest_size=8).digest())
+                                 key_digest(key.dnskey))
                     for key in active)
     rrset_count = len(canon_offsets)
     start = _align(len(image), 8)

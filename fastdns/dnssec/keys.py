@@ -181,8 +181,7 @@ class ZoneKey:
             scheme = ec.ECDSA(hash_cls())
 
             def sign_ecdsa(data: bytes) -> bytes:
-                r, s = decode_dss_signature(private.sign(data, scheme))
-                return r.to_bytes(width, "big") + s.to_bytes(width, "big")
+                return _der_to_raw(private.sign(data, scheme), width)
             self._sign = sign_ecdsa
         else:
             wanted = ed25519.Ed25519PrivateKey if algorithm == 15 else ed448.Ed448PrivateKey
@@ -383,6 +382,28 @@ class ZoneKey:
 
     def __repr__(self) -> str:
         return f"ZoneKey(algorithm={self.algorithm}, flags={self.flags}, tag={self._tag})"
+
+
+def _der_to_raw(der: bytes, width: int) -> bytes:
+    """An ECDSA signature's DER SEQUENCE { INTEGER r, INTEGER s } as DNSSEC's r || s of
+    ``width`` octets each (RFC 6605 §4): a signer's hot path, so read by hand (the
+    lengths of a P-256/P-384 signature's parts fit one octet); anything unexpected goes
+    the library's way."""
+    rlen = der[3] if len(der) > 3 else 0
+    at = 4 + rlen
+    if len(der) < 8 or der[0] != 0x30 or der[1] & 0x80 or der[2] != 2 \
+            or at + 2 > len(der) or der[at] != 2:
+        r_int, s_int = decode_dss_signature(der)
+        return r_int.to_bytes(width, "big") + s_int.to_bytes(width, "big")
+    r = der[4:at][-width:]                # a leading 0 (sign) octet goes
+    s = der[at + 2:at + 2 + der[at + 1]][-width:]
+    return bytes(width - len(r)) + r + bytes(width - len(s)) + s
+
+
+def key_digest(dnskey_rdata: bytes) -> bytes:
+    """8 octets that tell a key from any other (blake2b of its DNSKEY rdata): how the
+    server's signature requests name the key to sign with (fastdns._signing's SecKey.id)."""
+    return hashlib.blake2b(dnskey_rdata, digest_size=8).digest()
 
 
 def key_tag(dnskey_rdata: bytes) -> int:

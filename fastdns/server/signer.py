@@ -8,8 +8,10 @@ for its workers). A signer signs, puts each signature in the cache and answers w
 keys it put there; the worker then answers the queries that waited for them.
 
     datagram, worker -> signer:  u64 deadline (CLOCK_MONOTONIC ms), then per request
-                                 u16 length, 16-octet cache key, data to sign (RRSIG
-                                 fields first: algorithm at 2, key tag at 16, signer at 18)
+                                 u16 length, 16-octet cache key, the signing key's
+                                 8-octet digest (its DNSKEY's, keys.key_digest), data to
+                                 sign (RRSIG fields first: algorithm at 2, key tag at 16,
+                                 signer at 18)
     datagram, signer -> worker:  per request, u8 status (SIGNED, NO_KEY, LATE) and its key
 
 A request past its deadline is not signed (its queries got SERVFAIL already): counted in
@@ -92,7 +94,7 @@ def decode_batch(datagram: bytes) -> tuple[int, list[bytes]]:
             raise ValueError("truncated request length")
         (length,) = _LENGTH.unpack_from(datagram, pos)
         pos += 2
-        if length < 16 + 19 or pos + length > len(datagram):
+        if length < 16 + 8 + 19 or pos + length > len(datagram):
             raise ValueError("truncated request")
         requests.append(datagram[pos:pos + length])
         pos += length
@@ -347,27 +349,34 @@ class SignAhead:
 # -- the signer process --------------------------------------------------------------------
 
 class KeyRing:
-    """The private keys a signer signs with, loaded from the zones' key stores when a
-    request first needs them (and again, at most once a second, for a key not known)."""
+    """The private keys a signer signs with, by their digest (the request names it), loaded
+    from a zone's key store when a request first needs one of them (and again, at most once
+    a second a zone, for a key not known: a key added since)."""
 
     def __init__(self, config: Any) -> None:
         self.config = config
-        self._keys: dict[str, dict[tuple[int, int], Any]] = {}
+        self._by_id: dict[bytes, Any] = {}
         self._loaded: dict[str, float] = {}
         self.failures = Throttled(logging.ERROR, "signer: cannot load keys")
 
-    def key(self, zone: str, algorithm: int, tag: int) -> Any | None:
-        keys = self._keys.get(zone)
-        if keys is None or ((algorithm, tag) not in keys
-                            and time.monotonic() - self._loaded.get(zone, 0) > KEYS_RECHECK):
-            keys = self._load(zone)
-        return keys.get((algorithm, tag))
+    def get(self, key_id: bytes) -> Any | None:
+        """The key of digest ``key_id``, if loaded (the common case: no more work)."""
+        return self._by_id.get(key_id)
 
-    def _load(self, zone: str) -> dict[tuple[int, int], Any]:
+    def key(self, key_id: bytes, zone: str) -> Any | None:
+        """The key of digest ``key_id`` of ``zone``, loading the zone's keys if need be."""
+        key = self._by_id.get(key_id)
+        if key is None and time.monotonic() - self._loaded.get(zone, -KEYS_RECHECK) \
+                >= KEYS_RECHECK:
+            self._load(zone)
+            key = self._by_id.get(key_id)
+        return key
+
+    def _load(self, zone: str) -> None:
+        from fastdns.dnssec.keys import key_digest
         from fastdns.dnssec.stores import keystore_for
         from fastdns.dnssec.zonesec import load_security
 
-        keys: dict[tuple[int, int], Any] = {}
         self._loaded[zone] = time.monotonic()
         store = None
         try:
@@ -375,18 +384,16 @@ class KeyRing:
             if store is not None:
                 for stored in load_security(store, zone).keys:
                     if stored.key is not None and stored.active:
-                        keys[(stored.key.algorithm, stored.key.tag)] = stored.key
+                        self._by_id[key_digest(stored.key.dnskey_rdata())] = stored.key
         except Exception as exc:     # a database gone, a key store unreadable
             self.failures(f"zone {zone or '.'}: {exc}")
         finally:
             close = getattr(store, "close", None)
             if close is not None:
                 close()
-        self._keys[zone] = keys
-        return keys
 
     def forget(self) -> None:
-        self._keys.clear()
+        self._by_id.clear()
         self._loaded.clear()
 
 
@@ -407,7 +414,8 @@ class Signer:
         self.unknown = Throttled(logging.WARNING, "signer: no active key")
 
     def handle(self, datagram: bytes) -> bytes:
-        """Sign a batch; the reply."""
+        """Sign a batch; the reply. (A signer's whole work per signature is here, beside
+        the signing itself: kept to slices and dict lookups.)"""
         try:
             deadline, requests = decode_batch(datagram)
         except ValueError as exc:
@@ -416,24 +424,24 @@ class Signer:
         late = monotonic_ms() > deadline
         reply = bytearray()
         now = int(time.monotonic())
+        put, get = self.cache.put, self.keys.get
         for request in requests:
-            ck, data = request[:16], request[16:]
+            ck = request[:16]
             if late:
-                reply += bytes([LATE]) + ck
+                reply.append(LATE)
+                reply += ck
                 continue
-            try:
-                algorithm, tag, zone = signer_zone(data)
-            except ValueError as exc:
-                self.malformed(str(exc))
-                continue
-            key = self.keys.key(zone, algorithm, tag)
+            key = get(request[16:24])
             if key is None:
-                self.unknown(f"zone {zone or '.'}: algorithm {algorithm}, tag {tag}")
-                reply += bytes([NO_KEY]) + ck
-                continue
-            self.cache.put(ck, key.sign(data), now)
+                key = self._find(request)
+                if key is None:
+                    reply.append(NO_KEY)
+                    reply += ck
+                    continue
+            put(ck, key.sign(request[24:]), now)
             self.signed += 1
-            reply += bytes([SIGNED]) + ck
+            reply.append(SIGNED)
+            reply += ck
         if late:
             self.late += len(requests)
         if self.rows is not None:
@@ -443,6 +451,19 @@ class Signer:
             self.rows.add(self.row, "signatures", self.signed - self._counted)
             self._counted = self.signed
         return bytes(reply)
+
+    def _find(self, request: bytes) -> Any | None:
+        """The key a request names, from its zone's key store (None: no such active key,
+        or a request not well formed, each logged)."""
+        try:
+            algorithm, tag, zone = signer_zone(request[24:])
+        except ValueError as exc:
+            self.malformed(str(exc))
+            return None
+        key = self.keys.key(request[16:24], zone)
+        if key is None:
+            self.unknown(f"zone {zone or '.'}: algorithm {algorithm}, tag {tag}")
+        return key
 
     def report(self) -> None:
         """The gauges (signer 0 reports the cache's size for all)."""

@@ -57,7 +57,7 @@ class Zone:
     def sign_requests(self) -> int:
         done = 0
         for _, request in self.engine.signing.take_requests():
-            key, data = request[:16], request[16:]
+            key, data = request[:16], request[24:]      # cache key, key digest, data
             algorithm, tag, zone = signer_zone(data)
             assert zone == "example"
             self.cache.put(key, self.keys[(algorithm, tag)].sign(data))
