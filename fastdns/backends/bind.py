@@ -173,6 +173,13 @@ class BindBackend(ZoneSource):
         return [ZoneInfo(z.name, z.kind, z.where) for z in self._conf.zones]
 
     def _zone(self, zone: str) -> NamedZone:
+        if zone not in self._zones and self._conf is None:
+            # an instance that has not listed yet (the manager's demand thread loads a zone
+            # a query waits for while the first listing runs): read named.conf now
+            try:
+                self.list_zones()
+            except BackendError as exc:
+                raise ZoneError(str(exc)) from None
         try:
             return self._zones[zone]
         except KeyError:

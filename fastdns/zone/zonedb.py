@@ -479,7 +479,7 @@ class ZoneDB:
 
         def deliver(name: str, compiled: CompiledZone | ZoneError) -> None:
             if name in keyed and isinstance(compiled, CompiledZone) \
-                    and name not in self._demanded:
+                    and not (name in self._demanded and name in self.zones):
                 held.append((name, compiled))
                 if len(held) >= SECURITY_BATCH:
                     secure_held()
@@ -490,14 +490,19 @@ class ZoneDB:
             kind, token = kinds.pop(name, ("native", None))
             if name in self._demanded:
                 # loaded (or found broken) on demand meanwhile, perhaps before the listing
-                # had its token: take the listing's
+                # had its token: take the listing's. A zone the demand could not load but
+                # this load compiled is served from this load.
                 with self.lock:
                     served = self.zones.get(name)
-                    if served is not None and served.token is None:
-                        served.token = token
-                    elif name in self._failed and self._failed[name] is None:
-                        self._failed[name] = token
-                return
+                    if served is not None:
+                        if served.token is None:
+                            served.token = token
+                        return
+                    if not isinstance(compiled, CompiledZone):
+                        if name in self._failed and self._failed[name] is None:
+                            self._failed[name] = token
+                        return
+                    self._demanded.discard(name)
             outcome = self._compiled(name, kind, backend, token, compiled,
                                      started.pop(name, None))
             with self.lock:

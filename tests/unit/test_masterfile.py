@@ -454,3 +454,23 @@ def test_no_text_crashes_the_reader(lines):
         except ZoneError:
             continue
         image_rrsets(loaded.image)       # a valid image: the Snapshot validates it
+
+
+def test_a_zone_asked_for_before_the_listing_loads_on_demand(tmp_path):
+    """A query can ask for a zone before the first listing ends: the manager loads it on
+    its demand thread, with backends of its own that have listed nothing yet. A BIND zone
+    loads there (named.conf is read then), and a zone that failed on demand is taken from
+    the main load after all (found by the bench: a zone asked for at once was never
+    served)."""
+    (tmp_path / "a.zone").write_text("$ORIGIN a.test.\n@ 3600 SOA ns1 host 1 2 3 4 300\n"
+                                     "@ 3600 NS ns1\nns1 3600 A 192.0.2.1\n")
+    (tmp_path / "named.conf").write_text(
+        f'options {{ directory "{tmp_path}"; }};\n'
+        'zone "a.test" { type master; file "a.zone"; };\n')
+    fresh = BindBackend(str(tmp_path / "named.conf"))
+    assert fresh.load_image("a.test.").image          # no list_zones() first
+    zonedb = ZoneDB([BindBackend(str(tmp_path / "named.conf"))])
+    zonedb._demanded.add("a.test.")                     # as a failed demand leaves it
+    zonedb._failed["a.test."] = None
+    result = zonedb.refresh()
+    assert result.loaded == ["a.test."] and "a.test." in zonedb.zones
