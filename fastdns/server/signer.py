@@ -47,6 +47,8 @@ LINK_BUFFER = 1 << 20
 KEYS_RECHECK = 1.0
 #: the most signer processes (their counter rows)
 MAX_SIGNERS = 16
+#: how long a worker gathers signature requests before it sends them
+BATCH_DELAY = 0.0005
 #: how often a worker sends the signatures it made ahead, and their deadline
 BACKGROUND_INTERVAL = 0.25
 BACKGROUND_DEADLINE_MS = 60_000
@@ -238,10 +240,12 @@ class SigningClient:
         self._timer = self._loop.call_later(BACKGROUND_INTERVAL, self._background)
 
     def wanted(self) -> None:
-        """A query waits for a signature (from any thread): send soon, batched."""
+        """A query waits for a signature (from any thread): send soon, batched: the
+        requests of the next BATCH_DELAY seconds go in the same datagrams (a signer's cost
+        per datagram is paid once for them)."""
         if self._loop is not None and not self._scheduled:
             self._scheduled = True
-            self._loop.call_soon_threadsafe(self.flush)
+            self._loop.call_soon_threadsafe(self._loop.call_later, BATCH_DELAY, self.flush)
 
     def flush(self) -> None:
         self._scheduled = False
