@@ -25,6 +25,7 @@ from libc.string cimport memcpy, memcmp, memset
 
 from fastdns.consts cimport *
 from fastdns._names cimport name_len, lk_to_name
+from fastdns._reader cimport put_u16, put_u32
 from fastdns._encoder cimport b_rr
 from fastdns._answer cimport (Answer, Proof, PROOFS_MAX, PROOF_NSEC, PROOF_NSEC3,
                               PROOF_NARROW, NO_NODE, SEC_AUTHORITY, ans_reset)
@@ -129,18 +130,6 @@ cdef inline uint32_t wall_clock(Signing sg) noexcept:
     return <uint32_t>(time(NULL) + sg.skew)
 
 
-cdef inline void put16(uint8_t *p, uint16_t v) noexcept nogil:
-    p[0] = v >> 8
-    p[1] = v & 0xFF
-
-
-cdef inline void put32(uint8_t *p, uint32_t v) noexcept nogil:
-    p[0] = v >> 24
-    p[1] = (v >> 16) & 0xFF
-    p[2] = (v >> 8) & 0xFF
-    p[3] = v & 0xFF
-
-
 cdef int lower_name(const uint8_t *src, uint8_t *dst) noexcept nogil:
     """Copy the wire name ``src`` in lower case; its length."""
     cdef int n = name_len(src)
@@ -179,13 +168,13 @@ cdef int fields(Signing sg, Snapshot snap, uint16_t rdtype, int labels, uint32_t
                 uint8_t *out) noexcept:
     """The RRSIG's fields before the signature (algorithm and key tag left for the key);
     their length."""
-    put16(out, rdtype)
+    put_u16(out, rdtype)
     out[2] = 0
     out[3] = labels
-    put32(out + 4, ttl)
-    put32(out + 8, sg.expiration)
-    put32(out + 12, sg.inception)
-    put16(out + 16, 0)
+    put_u32(out + 4, ttl)
+    put_u32(out + 8, sg.expiration)
+    put_u32(out + 12, sg.inception)
+    put_u16(out + 16, 0)
     memcpy(out + FIELDS, snap.sec.signer, snap.sec.signer_len)
     return FIELDS + snap.sec.signer_len
 
@@ -197,10 +186,10 @@ cdef int canon_rr(uint8_t *data, int pos, const uint8_t *owner_lc, int olen, uin
         return -1
     memcpy(data + pos, owner_lc, olen)
     pos += olen
-    put16(data + pos, rdtype)
-    put16(data + pos + 2, CLASS_IN)
-    put32(data + pos + 4, ttl)
-    put16(data + pos + 8, rdlen)
+    put_u16(data + pos, rdtype)
+    put_u16(data + pos + 2, CLASS_IN)
+    put_u32(data + pos + 4, ttl)
+    put_u16(data + pos + 8, rdlen)
     memcpy(data + pos + 10, rdata, rdlen)
     return pos + 10 + rdlen
 
@@ -305,7 +294,7 @@ cdef int put_sigs(Answer *a, Signing sg, Snapshot snap, int section, uint16_t rd
         if sec.flags & SEC_HAVE_ZSK and bool(key.role & KEY_KSK) != keyset:
             continue
         sg.data[2] = key.algorithm
-        put16(sg.data + 16, key.tag)
+        put_u16(sg.data + 16, key.tag)
         n = -1
         if sg.cache is not None:
             cache_key(sg, key, length, ck)
@@ -346,14 +335,14 @@ cdef void presign(Signing sg, const SecKey *key, int length) noexcept:
     cdef uint8_t ck[16]
     cdef uint8_t sig[SIG_MAX]
     cdef bytes request
-    put32(sg.data + 8, sg.expiration + WEEK)
-    put32(sg.data + 12, sg.inception + WEEK)
+    put_u32(sg.data + 8, sg.expiration + WEEK)
+    put_u32(sg.data + 12, sg.inception + WEEK)
     cache_key(sg, key, length, ck)
     if sg.cache.sc_get(ck, sig, 0) < 0 and len(sg.background) < BACKGROUND_MAX:
         request = request_of(sg, key, ck, length)
         sg.background[request[:16]] = request
-    put32(sg.data + 8, sg.expiration)
-    put32(sg.data + 12, sg.inception)
+    put_u32(sg.data + 8, sg.expiration)
+    put_u32(sg.data + 12, sg.inception)
 
 
 cdef void _fallback_key(const uint8_t *data, int length, uint8_t *out) noexcept:
@@ -687,7 +676,7 @@ cdef int proof_record(Snapshot snap, int kind, uint32_t index, const uint8_t *ha
         return TYPE_NSEC
     rdata[0] = sec.hash_alg
     rdata[1] = sec.nsec3_flags
-    put16(rdata + 2, sec.iterations)
+    put_u16(rdata + 2, sec.iterations)
     rdata[4] = sec.salt_len
     memcpy(rdata + 5, sec.salt, sec.salt_len)
     n = 5 + sec.salt_len
@@ -790,7 +779,7 @@ cdef int ahead(Signing sg, Snapshot snap, uint16_t rdtype, int length) noexcept:
         if sec.flags & SEC_HAVE_ZSK and bool(key.role & KEY_KSK) != keyset:
             continue
         sg.data[2] = key.algorithm
-        put16(sg.data + 16, key.tag)
+        put_u16(sg.data + 16, key.tag)
         cache_key(sg, key, length, ck)
         if sg.cache.sc_get(ck, sig, 0) >= 0:
             continue

@@ -17,7 +17,6 @@ in Python, for signed zones only.
 from __future__ import annotations
 
 import base64
-import hashlib
 import struct
 from dataclasses import dataclass, field
 
@@ -26,7 +25,8 @@ import dns.rdataclass
 import dns.rdatatype
 
 from fastdns._snapshot import NODE_FLAGS, SEC_HEADER_SIZE, Snapshot
-from fastdns.dnssec.keys import ds_rdata, key_digest
+from fastdns.dnssec.keys import ds_rdata, key_digest, key_tag
+from fastdns.dnssec.nsec3 import nsec3_hash
 from fastdns.dnssec.zonesec import ZoneSecurity
 from fastdns.zone._imagebuild import RecordStore
 
@@ -102,14 +102,6 @@ def setup_from(security: ZoneSecurity, direct: bool = False) -> SigningSetup:
     return SigningSetup(keys, None if nsec3 is None else
                         (nsec3.algorithm, nsec3.flags, nsec3.iterations, nsec3.salt),
                         security.narrow, cds, cdnskey, direct)
-
-
-def key_tag(dnskey: bytes) -> int:
-    """RFC 4034 Appendix B (algorithm 1 is never served)."""
-    total = 0
-    for i, octet in enumerate(dnskey):
-        total += octet << 8 if i % 2 == 0 else octet
-    return (total + (total >> 16)) & 0xFFFF
 
 
 def secure_image(image: bytes, setup: SigningSetup) -> bytes:
@@ -224,7 +216,7 @@ def presigned_image(image: bytes,
         for i, (owner, f, above, _) in enumerate(nodes):
             if f & _FLAG_NONAUTH or above:
                 continue
-            k = at.get(nsec3_digest(_lower(owner), salt, iterations))
+            k = at.get(nsec3_hash(_lower(owner), salt, iterations))
             if k is not None:
                 links[i] = k
     rrset_count = sum(len(r) for r in rrsets)
@@ -303,14 +295,6 @@ def _canonical(rdtype: int, rdatas: list[bytes]) -> list[bytes]:
     return out
 
 
-def nsec3_digest(name: bytes, salt: bytes, iterations: int) -> bytes:
-    """RFC 5155 §5: the SHA-1 hash of a lower-case wire name, iterated."""
-    digest = hashlib.sha1(name + salt).digest()
-    for _ in range(iterations):
-        digest = hashlib.sha1(digest + salt).digest()
-    return digest
-
-
 def _lower(wire: bytes) -> bytes:
     return wire.lower()
 
@@ -367,7 +351,7 @@ def _with_section(image: bytes, setup: SigningSetup) -> bytes:
                 hashed[i] = True
         for i, (owner, _, _, _) in enumerate(nodes):
             if hashed[i]:
-                chain.append((nsec3_digest(_lower(owner), salt, iterations), i))
+                chain.append((nsec3_hash(_lower(owner), salt, iterations), i))
         chain.sort()
         for k, (_, i) in enumerate(chain):
             links[i] = k
