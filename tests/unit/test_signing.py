@@ -24,7 +24,7 @@ from fastdns._sigcache import SigCache
 from fastdns._signing import WAIT_TYPE
 from fastdns._snapshot import Snapshot
 from fastdns.dnssec.imagesec import SigningKey, SigningSetup, secure_image
-from fastdns.dnssec.keys import ZoneKey
+from fastdns.dnssec.keys import ZoneKey, key_digest
 from fastdns.server.signer import signer_zone
 from fastdns.zone.loader import load_image_text
 
@@ -145,3 +145,40 @@ def test_the_window_is_powerdns_weekly_one():
     sig = answer.answer[1][0]
     now = int(time.time())
     assert sig.inception <= now - 604800 + 1 and sig.expiration - sig.inception == 3 * 604800
+
+
+def test_a_signer_takes_bad_requests_without_harm():
+    """What a signer gets is checked: garbage, truncated batches and a request for a key
+    it does not have get nothing signed and no exception; a late batch is answered LATE."""
+    from fastdns.server.signer import LATE, NO_KEY, SIGNED, Signer, encode_batch, monotonic_ms
+
+    zone = Zone()
+    key = next(iter(zone.keys.values()))
+
+    class Ring:
+        def get(self, key_id):
+            return key if key_id == key_digest(key.dnskey_rdata()) else None
+
+        def key(self, key_id, name):
+            return self.get(key_id)
+
+    signer = Signer(zone.cache, Ring())
+    data = bytes([0, 1, 13, 2, 0, 0, 14, 16]) + bytes(8) + key.tag.to_bytes(2, "big") \
+        + b"\x07example\x00" + b"\x00" * 30
+    good = b"\x01" * 16 + key_digest(key.dnskey_rdata()) + data
+    unknown = b"\x02" * 16 + b"\xff" * 8 + data
+    far = monotonic_ms() + 60_000
+    (batch,) = encode_batch([good, unknown], far)
+    assert signer.handle(batch) == bytes([SIGNED]) + b"\x01" * 16 + bytes([NO_KEY]) \
+        + b"\x02" * 16
+    assert zone.cache.get(b"\x01" * 16) is not None and zone.cache.get(b"\x02" * 16) is None
+    for garbage in (b"", b"\x00" * 5, batch[:-7], batch[:8] + b"\xff\xff" + batch[10:],
+                    bytes(range(256))):
+        assert signer.handle(garbage) == b""
+    (late,) = encode_batch([good], monotonic_ms() - 1)
+    assert signer.handle(late) == bytes([LATE]) + b"\x01" * 16
+    # a request whose signer name runs past its data: not signed, answered as keyless
+    (broken,) = encode_batch([b"\x03" * 16 + b"\xee" * 8 + data[:18] + b"\x3f" + b"a" * 20],
+                             far)
+    assert signer.handle(broken) == bytes([NO_KEY]) + b"\x03" * 16
+    assert zone.cache.get(b"\x03" * 16) is None
