@@ -6,6 +6,8 @@ VERSION: int
 MAGIC: bytes
 SEC_HEADER_SIZE: int
 SECURITY_FLAGS: dict[str, int]
+HEADER_SIZE_AT: int
+HEADER_SEC_OFF_AT: int
 NODE_FLAGS: dict[str, int]
 
 class ImageError(ValueError): ...

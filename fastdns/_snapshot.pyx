@@ -20,6 +20,11 @@ MAGIC = image_magic()[:8]
 #: node flags (see _snapshot.pxd)
 #: the size of the security section's header (fastdns.dnssec.imagesec writes it)
 SEC_HEADER_SIZE = sizeof(SecHeader)
+cdef ImageHeader _probe
+#: where ImageHeader holds ``size`` and ``sec_off`` (fastdns.dnssec.imagesec writes them,
+#: the image cache reads the latter), for Python
+HEADER_SIZE_AT = <char *>&_probe.size - <char *>&_probe
+HEADER_SEC_OFF_AT = <char *>&_probe.sec_off - <char *>&_probe
 #: its flags, for Python
 SECURITY_FLAGS = {"nsec3": SEC_NSEC3, "narrow": SEC_NARROW, "have-zsk": SEC_HAVE_ZSK,
                   "broken": SEC_BROKEN, "presigned": SEC_PRESIGNED}

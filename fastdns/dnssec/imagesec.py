@@ -24,7 +24,14 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from fastdns._snapshot import NODE_FLAGS, SEC_HEADER_SIZE, Snapshot
+from fastdns._snapshot import (
+    HEADER_SEC_OFF_AT,
+    HEADER_SIZE_AT,
+    NODE_FLAGS,
+    SEC_HEADER_SIZE,
+    SECURITY_FLAGS,
+    Snapshot,
+)
 from fastdns.dnssec.keys import ds_rdata, key_digest, key_tag
 from fastdns.dnssec.nsec3 import nsec3_hash
 from fastdns.dnssec.zonesec import ZoneSecurity
@@ -33,8 +40,8 @@ from fastdns.zone._imagebuild import RecordStore
 TYPE_SOA, TYPE_NS, TYPE_DS = 6, 2, 43
 TYPE_DNSKEY, TYPE_NSEC3PARAM, TYPE_CDS, TYPE_CDNSKEY = 48, 51, 59, 60
 
-SEC_NSEC3, SEC_NARROW, SEC_HAVE_ZSK, SEC_BROKEN = 0x01, 0x02, 0x04, 0x08
-SEC_PRESIGNED = 0x10
+SEC_NSEC3, SEC_NARROW, SEC_HAVE_ZSK, SEC_BROKEN, SEC_PRESIGNED = (
+    SECURITY_FLAGS[f] for f in ("nsec3", "narrow", "have-zsk", "broken", "presigned"))
 KEY_KSK = 0x01
 NO_CANON = NOT_LINKED = 0xFFFFFFFF
 #: SecHeader (see _snapshot.pxd): native layout, alignment as the C compiler lays it out
@@ -383,8 +390,6 @@ def _with_section(image: bytes, setup: SigningSetup) -> bytes:
     return bytes(out)
 
 
-#: ImageHeader's sec_off and size: the last two u64 of the header (see _snapshot.pxd)
-_SIZE_AT = 8 + 4 * 8 + 8 * 5
 
 
 def _below_entered(nodes: list, hashed: list[bool]) -> set[int]:
@@ -406,7 +411,8 @@ def _below_entered(nodes: list, hashed: list[bool]) -> set[int]:
 
 
 def _patch_header(out: bytearray, sec_off: int) -> None:
-    struct.pack_into("=QQ", out, _SIZE_AT, len(out), sec_off)
+    struct.pack_into("=Q", out, HEADER_SIZE_AT, len(out))
+    struct.pack_into("=Q", out, HEADER_SEC_OFF_AT, sec_off)
 
 
 def _align(n: int, to: int) -> int:

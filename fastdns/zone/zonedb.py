@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 import dns.name
 
-from fastdns._snapshot import Snapshot
+from fastdns._snapshot import HEADER_SEC_OFF_AT, SECURITY_FLAGS, Snapshot
 from fastdns._zoneindex import BROKEN, LOADED, PENDING, IndexBuilder
 from fastdns.dnssec.imagesec import (
     PresignedError,
@@ -66,15 +66,12 @@ SECURITY_BATCH = 256
 #: a batch of a load is published once it is this old (seconds) or this big (octets); the
 #: first batches go out sooner, so that the first zones are served within a second
 BATCH_SECONDS = 1.0
+BATCH_BYTES = 64 << 20
 #: signed zones an index names for signing ahead, at most (the signature cache is bounded
 #: anyway; the rest is signed when queries ask)
 SIGN_AHEAD_LISTED = 10_000
-#: where an image's header says where its security section is, and that section's flags
-#: (fastdns/_snapshot.pxd: ImageHeader.sec_off, SecHeader.flags)
-_SEC_OFF_AT = 88
-SEC_BROKEN, SEC_PRESIGNED = 0x08, 0x10
+SEC_BROKEN, SEC_PRESIGNED = SECURITY_FLAGS["broken"], SECURITY_FLAGS["presigned"]
 _SIGNED = 1 << 31             # (a security section there is: any flags)
-BATCH_BYTES = 64 << 20
 
 
 class Publisher(Protocol):
@@ -344,9 +341,9 @@ class ZoneDB:
         if view is None:
             view = self._cache_views[bundle] = mmap.mmap(self.bundles[bundle][0], 0,
                                                          prot=mmap.PROT_READ)
-        if offset + _SEC_OFF_AT + 8 > min(len(view), offset + size):
+        if offset + HEADER_SEC_OFF_AT + 8 > min(len(view), offset + size):
             return 0
-        sec_off = struct.unpack_from("=Q", view, offset + _SEC_OFF_AT)[0]
+        sec_off = struct.unpack_from("=Q", view, offset + HEADER_SEC_OFF_AT)[0]
         if not sec_off or sec_off + 4 > size:
             return 0
         return int(struct.unpack_from("=I", view, offset + sec_off)[0]) | _SIGNED

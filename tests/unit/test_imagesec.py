@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from fastdns._snapshot import ImageError, Snapshot
+from fastdns._snapshot import HEADER_SEC_OFF_AT, ImageError, Snapshot
 from fastdns.dnssec.imagesec import (
     PresignedError,
     SigningKey,
@@ -94,7 +94,7 @@ def test_presigned_zone_that_cannot_be_served_signed():
 def test_a_security_section_out_of_place_is_refused():
     image = bytearray(secure_image(load_image_text(ZONE, "example.").image,
                                    SigningSetup(KEYS)))
-    sec_off = struct.unpack_from("=Q", image, 88)[0]
+    sec_off = struct.unpack_from("=Q", image, HEADER_SEC_OFF_AT)[0]
     Snapshot(bytes(image))
     # the keys table pointed past the image
     bad = bytearray(image)
