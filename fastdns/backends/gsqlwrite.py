@@ -372,6 +372,31 @@ class ZoneWrites(SQLConnection):
                     problems.append(f"table '{table}': {message(exc)}")
         return problems
 
+    # -- TSIG keys (``tsigkeys``) ---------------------------------------------------------
+
+    def tsig_keys(self) -> list[tuple[str, str, str]]:
+        """Every ``tsigkeys`` row as stored, ``(name, algorithm, secret)``, by id."""
+        with self._cursor() as cur:
+            cur.execute("SELECT name, algorithm, secret FROM tsigkeys ORDER BY id")
+            return [(name or "", algorithm or "", secret or "")
+                    for name, algorithm, secret in cur.fetchall()]
+
+    def set_tsig_key(self, name: str, algorithm: str, secret: str) -> None:
+        """Store a TSIG key as PowerDNS does (``name`` and ``algorithm`` lowercase without
+        the trailing dot), replacing the key of the same name and algorithm."""
+        row = (db_name(name), db_name(algorithm), secret)
+        with self._cursor() as cur:
+            cur.execute(self._q("DELETE FROM tsigkeys WHERE name = ? AND algorithm = ?"),
+                        row[:2])
+            cur.execute(self._q("INSERT INTO tsigkeys (name, algorithm, secret) "
+                                "VALUES (?, ?, ?)"), row)
+
+    def delete_tsig_key(self, name: str) -> int:
+        """Remove every key called ``name`` (any algorithm); how many."""
+        with self._cursor() as cur:
+            cur.execute(self._q("DELETE FROM tsigkeys WHERE name = ?"), (db_name(name),))
+            return max(cur.rowcount, 0)
+
 
 def _db_kind(kind: str) -> str:
     try:

@@ -102,7 +102,7 @@ def _help() -> str:
 
 def _load_commands() -> None:
     # each module registers its commands when imported
-    from fastdns.tools import admincmds, checkcmds, keycmds, zonecmds  # noqa: F401
+    from fastdns.tools import admincmds, checkcmds, keycmds, tsigcmds, zonecmds  # noqa: F401
 
 
 def main(argv: Sequence[str] | None = None) -> int:

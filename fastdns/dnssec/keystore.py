@@ -205,6 +205,28 @@ class BindDnssecDB:
                     out.setdefault(zone, {}).setdefault(kind, []).append(content or "")
         return out
 
+    # -- TSIG keys (``tsigkeys``, as in PowerDNS's bind-dnssec-db) ---------------------------
+
+    def tsig_keys(self) -> list[tuple[str, str, str]]:
+        """Every ``tsigkeys`` row as stored, ``(name, algorithm, secret)``, by id."""
+        with self._cursor() as cur:
+            cur.execute("SELECT name, algorithm, secret FROM tsigkeys ORDER BY id")
+            return [(name or "", algorithm or "", secret or "")
+                    for name, algorithm, secret in cur.fetchall()]
+
+    def set_tsig_key(self, name: str, algorithm: str, secret: str) -> None:
+        """Store a TSIG key (``name`` and ``algorithm`` lowercase without the trailing dot),
+        replacing the key of the same name and algorithm, as PowerDNS does."""
+        with self._cursor() as cur:
+            cur.execute("REPLACE INTO tsigkeys (name, algorithm, secret) VALUES (?, ?, ?)",
+                        (_zone_key(name), _zone_key(algorithm), secret))
+
+    def delete_tsig_key(self, name: str) -> int:
+        """Remove every key called ``name`` (any algorithm); how many."""
+        with self._cursor() as cur:
+            cur.execute("DELETE FROM tsigkeys WHERE name = ?", (_zone_key(name),))
+            return max(cur.rowcount, 0)
+
 
 def _row(row: Any) -> KeyRow:
     key_id, flags, active, published, content = row

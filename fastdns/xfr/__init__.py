@@ -1,0 +1,1 @@
+"""Zone transfers and their companions: NOTIFY, AXFR/IXFR in and out, TSIG."""
