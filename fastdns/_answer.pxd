@@ -35,6 +35,9 @@ cdef enum:
                               # or a resolver must supply (Engine.supply); park the query
                               # and answer it again when they come
     RS_DROP = 2               # no response at all (not a query)
+    RS_HANDOFF = 3            # the manager answers it (a zone transfer, a NOTIFY, a query
+                              # signed with TSIG): hand the packet, and over TCP the
+                              # connection, to it
 
 ctypedef struct Result:
     int state                 # RS_*

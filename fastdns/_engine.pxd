@@ -30,11 +30,13 @@ cdef class Engine:
     cdef bytes _id_txt        # TXT rdata for id.server; None: refused
     cdef bytes _nsid          # NSID option payload (RFC 5001); None: not sent
     cdef bint _any_to_tcp
+    cdef public bint handoff  # transfers, NOTIFY and TSIG go to the manager (RS_HANDOFF)
     cdef uint8_t _out[MSG_MAX + 64]
 
     cdef int c_answer(self, const Query *q, const uint8_t *packet, Py_ssize_t length,
                       bint tcp, int limit, uint32_t now, uint8_t *out,
                       Result *res) except -1
+    cdef bint handed_off(self, const Query *q, bint tcp) noexcept
     cdef int c_error(self, const Query *q, const uint8_t *packet, Py_ssize_t length,
                      bint tcp, int limit, uint16_t rcode, uint8_t *out) noexcept
     cdef int begin(self, Answer *a, const Query *q, bint tcp, int limit, uint8_t *out,

@@ -198,6 +198,9 @@ cdef class Engine:
         if q.status == PQ_DROP:
             res.state = RS_DROP
             return RS_DROP
+        if self.handoff and q.status == PQ_OK and self.handed_off(q, tcp):
+            res.state = RS_HANDOFF
+            return RS_HANDOFF
         a.res = res
         a.now = now
         self.begin(&a, q, tcp, limit, out, &edns, &nsid)
@@ -230,6 +233,15 @@ cdef class Engine:
                                             or a.rcode == RCODE_NXDOMAIN)
         res.state = RS_ANSWERED
         return RS_ANSWERED
+
+    cdef bint handed_off(self, const Query *q, bint tcp) noexcept:
+        """Is ``q`` the manager's to answer: a zone transfer over TCP, a NOTIFY, or any
+        query signed with TSIG (the keys are the manager's)?"""
+        if q.has_edns and q.edns_version > 0:
+            return False                     # BADVERS, answered here
+        if q.tsig_off >= 0 or q.opcode == OPCODE_NOTIFY:
+            return True
+        return tcp and q.has_question and (q.qtype == TYPE_AXFR or q.qtype == TYPE_IXFR)
 
     cdef int c_error(self, const Query *q, const uint8_t *packet, Py_ssize_t length,
                      bint tcp, int limit, uint16_t rcode, uint8_t *out) noexcept:

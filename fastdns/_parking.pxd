@@ -11,6 +11,7 @@ from fastdns._shm cimport Row
 
 cdef enum:
     RESPOND_PARKED = -2       # a query waits, parked; nothing to send now
+    RESPOND_HANDOFF = -3      # a TCP query handed to the manager with its connection
 
 cdef extern from "<sys/socket.h>" nogil:
     ctypedef unsigned int socklen_t

@@ -9,7 +9,8 @@ from fastdns._engine cimport Engine
 from fastdns._pcache cimport PacketCache
 from fastdns._shm cimport Row, SharedRows
 from fastdns._query cimport Query
-from fastdns._parking cimport Dest, ParkingLot, Parked, RESPOND_PARKED, sockaddr, socklen_t
+from fastdns._parking cimport (Dest, ParkingLot, Parked, RESPOND_PARKED, RESPOND_HANDOFF,
+                              sockaddr, socklen_t)
 
 cdef extern from "<sys/socket.h>" nogil:
     struct sockaddr_storage:
@@ -51,6 +52,8 @@ cdef class Responder:
     cdef Row *row
     cdef Row _own                           # the row used when there is no shared one
     cdef object _on_error                   # called with the exception, rate limiting is its job
+    cdef object _on_handoff                 # called with a UDP query the manager answers
+    cdef public bytes handed                # the TCP query handed off last (its connection goes too)
     cdef ParkingLot parking                 # queries waiting for data from outside the zones
     cdef uint64_t _computed                 # answers computed (the latency sample's clock)
     cdef uint8_t _out[SLOT]
@@ -64,6 +67,8 @@ cdef class Responder:
                    uint64_t deadline) noexcept
     cdef int guarded(self, const Query *q, const uint8_t *packet, Py_ssize_t length,
                      bint tcp, int limit, uint32_t now, uint8_t *out, Result *res) noexcept
+    cdef int hand_off(self, const uint8_t *packet, Py_ssize_t length,
+                      const Dest *dest) noexcept
     cdef int rerun(self, Parked p, uint32_t now, uint8_t *out) noexcept
     cdef void report(self, object exc) noexcept
     cdef void note_remote(self, const sockaddr *addr) noexcept nogil

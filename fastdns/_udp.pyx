@@ -23,7 +23,7 @@ from libc.string cimport memcpy, memset, strerror
 
 from fastdns.consts cimport *
 from fastdns._query cimport Query, parse_query, PQ_OK, PQ_DROP, PQ_FORMERR
-from fastdns._answer cimport Result, RS_ANSWERED, RS_WAITING, RS_DROP, answer_limit
+from fastdns._answer cimport Result, RS_ANSWERED, RS_WAITING, RS_DROP, RS_HANDOFF, answer_limit
 from fastdns._engine cimport Engine
 from fastdns._supply cimport supply_key
 from fastdns._pcache cimport make_key, key_hash, pc_prefetch, KEY_MAX
@@ -93,15 +93,22 @@ cdef class Responder:
     (name, qtype) and none waited for them already: it must not block (the worker hands
     the request to its event loop). A parked query waits ``wait_timeout`` seconds at most;
     at most ``max_parked`` wait at once (one more is SERVFAIL at once).
+
+    A query the engine hands off (RS_HANDOFF: transfers, NOTIFY, TSIG) gets no answer here.
+    Over UDP ``on_handoff(packet, sockaddr, fd)`` is called with it, the client's address
+    (a raw sockaddr) and the socket it came in on, which the manager answers from; over TCP
+    the stream stops at it and ``handed`` holds it: its connection is the manager's.
     """
 
     def __init__(self, Engine engine not None, PacketCache cache=None, SharedRows rows=None,
                  int slot=0, on_error=None, *, on_wait=None, double wait_timeout=2.0,
-                 Py_ssize_t max_parked=10000):
+                 Py_ssize_t max_parked=10000, on_handoff=None):
         self.engine = engine
         self.cache = cache
         self._rows = rows
         self._on_error = on_error
+        self._on_handoff = on_handoff
+        self.handed = None
         self.parking = ParkingLot(wait_timeout, max_parked, on_wait, on_error)
         memset(&self._own, 0, sizeof(Row))
         if rows is not None:
@@ -186,6 +193,8 @@ cdef class Responder:
             if res.state == RS_WAITING:
                 return self.parking.wait(self.engine, q, packet, length, tcp, v6, limit, out,
                                          &res, dest, deadline, clock_msec())
+            if res.state == RS_HANDOFF:
+                return self.hand_off(packet, length, dest)
             return -1
         if timed:
             row.c[C_LATENCY] = (row.c[C_LATENCY] * 15 + (clock_usec() - t0)) // 16
@@ -196,6 +205,22 @@ cdef class Responder:
                 row.c[C_PACKETCACHE_NOT_ADMITTED] += 1
         row_count_answer(self.row, res.length, res.rcode & 0xF, tcp, v6)
         return res.length
+
+    cdef int hand_off(self, const uint8_t *packet, Py_ssize_t length,
+                      const Dest *dest) noexcept:
+        """Give a query to the manager: a UDP one through ``on_handoff`` (nothing to
+        send: -1), a TCP one to ``handed`` (RESPOND_HANDOFF: its connection follows)."""
+        cdef bytes data = PyBytes_FromStringAndSize(<const char *>packet, length)
+        if dest != NULL and dest.fd >= 0:
+            if self._on_handoff is not None:
+                try:
+                    self._on_handoff(data, PyBytes_FromStringAndSize(
+                        <const char *>dest.addr, dest.addrlen), dest.fd)
+                except Exception as exc:
+                    self.report(exc)
+            return -1
+        self.handed = data
+        return RESPOND_HANDOFF
 
     cdef int guarded(self, const Query *q, const uint8_t *packet, Py_ssize_t length,
                      bint tcp, int limit, uint32_t now, uint8_t *out, Result *res) noexcept:
@@ -356,6 +381,10 @@ cdef class Responder:
             if m == RESPOND_PARKED:
                 count += 1
                 continue
+            if m == RESPOND_HANDOFF:
+                count += 1
+                stop = True           # the connection is the manager's from this query on
+                break
             if m < 0:
                 stop = True           # not a query: the stream is not DNS
                 break

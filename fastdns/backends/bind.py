@@ -172,6 +172,39 @@ class BindBackend(ZoneSource):
             self._read_dnssec_prints()
         return [ZoneInfo(z.name, z.kind, z.where) for z in self._conf.zones]
 
+    def secondary_zones(self) -> dict[str, tuple[str, ...]]:
+        """Zone -> its primaries (named.conf's ``masters``), of every secondary zone."""
+        if self._conf is None:
+            self.list_zones()
+        return {z.name: z.primaries for z in self._zones.values() if z.kind == "secondary"}
+
+    def also_notify(self, zone: str) -> tuple[str, ...]:
+        """named.conf's also-notify for ``zone`` (its own, then the options')."""
+        named = self._zones.get(zone)
+        own = named.also_notify if named is not None else ()
+        return own + (self._conf.also_notify if self._conf is not None else ())
+
+    def store_zone_text(self, zone: str, text: str) -> str:
+        """Replace ``zone``'s master file by ``text`` atomically (a transfer in): written
+        beside it, flushed, renamed over it. The file's path."""
+        path = self._zone(zone).file
+        directory = os.path.dirname(path) or "."
+        os.makedirs(directory, exist_ok=True)
+        temporary = f"{path}.fastdns-xfr-{os.getpid()}"
+        try:
+            with open(temporary, "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+            raise
+        return path
+
     def _zone(self, zone: str) -> NamedZone:
         if zone not in self._zones and self._conf is None:
             # an instance that has not listed yet (the manager's demand thread loads a zone

@@ -268,6 +268,20 @@ class GSQLBackend(ZoneWrites, ChangeChecks):
                 out.setdefault(kind or "", []).append(content or "")
         return out
 
+    def secondary_zones(self) -> dict[str, tuple[str, ...]]:
+        """Zone (absolute, lowercase) -> its primaries (``domains.master``, split), of
+        every SLAVE (and CONSUMER) zone."""
+        with self._cursor() as cur:
+            cur.execute("SELECT name, type, master FROM domains")
+            rows = cur.fetchall()
+        out: dict[str, tuple[str, ...]] = {}
+        for name, db_kind, master in rows:
+            if name and (db_kind or "").upper() in ("SLAVE", "CONSUMER"):
+                primaries = tuple(p.strip() for p in (master or "").replace(";", ",")
+                                  .replace(" ", ",").split(",") if p.strip())
+                out[zone_text(name)] = primaries
+        return out
+
     def list_autoprimaries(self) -> list[tuple[str, str, str]]:
         """(ip, nameserver, account) rows."""
         with self._cursor() as cur:

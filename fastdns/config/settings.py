@@ -222,6 +222,13 @@ _GENERAL: tuple[Setting, ...] = (
             reloadable=True),
     Setting("only-notify", _T.NETMASKS, "0.0.0.0/0,::/0",
             "NOTIFY is sent only to addresses in these networks", reloadable=True),
+    Setting("axfr-fetch-timeout", _T.INT, "10",
+            "seconds a transfer in may wait for the next message from its primary",
+            minimum=1, maximum=3600),
+    Setting("xfr-max-received-mbytes", _T.INT, "100",
+            "megabytes a transfer in may carry (0: no limit)", minimum=0, maximum=_INT_MAX),
+    Setting("xfr-max-received-records", _T.INT, "5000000",
+            "records a transfer in may carry (0: no limit)", minimum=0, maximum=_INT_MAX),
     Setting("default-soa-content", _T.STR,
             "a.misconfigured.dns.server.invalid hostmaster.@ 0 10800 3600 604800 3600",
             "SOA of zones created without one (@ stands for the zone name)"),
@@ -316,8 +323,8 @@ _BIND: tuple[Setting, ...] = (
 NOT_IMPLEMENTED: frozenset[str] = frozenset(
     """
     daemon
-    chroot query-cache-ttl disable-axfr
-    allow-axfr-ips primary secondary autosecondary also-notify only-notify default-soa-content
+    chroot query-cache-ttl
+    default-soa-content
     default-ttl webserver webserver-address webserver-port webserver-allow-from
     webserver-password api api-key
     bind-dnssec-db-journal-mode bind-hybrid

@@ -144,6 +144,11 @@ class ControlContext(Protocol):
         """(address, queries) of the busiest clients, busiest first."""
         ...
 
+    async def manager_command(self, words: list[str]) -> str:
+        """Run ``words`` in the manager (``notify``, ``notify-host``, ``retrieve``): its
+        reply."""
+        ...
+
     def quit(self) -> None:
         """Schedule a stop; must return at once (the ``Exiting`` reply is sent afterwards)."""
         ...
@@ -280,6 +285,22 @@ async def _rediscover(ctx: ControlContext, args: list[str]) -> str:
     return f"Ok {status}" if status else "Ok"
 
 
+async def _in_manager(ctx: ControlContext, args: list[str], word: str) -> str:
+    return await ctx.manager_command([word, *args])
+
+
+async def _notify(ctx: ControlContext, args: list[str]) -> str:
+    return await _in_manager(ctx, args, "notify")
+
+
+async def _notify_host(ctx: ControlContext, args: list[str]) -> str:
+    return await _in_manager(ctx, args, "notify-host")
+
+
+async def _retrieve(ctx: ControlContext, args: list[str]) -> str:
+    return await _in_manager(ctx, args, "retrieve")
+
+
 async def _list_zones(ctx: ControlContext, args: list[str]) -> str:
     kind, title = (None, "All") if not args else _ZONE_KINDS.get(args[0].lower(), _NATIVE)
     zones = ctx.list_zones(kind)
@@ -365,6 +386,10 @@ COMMANDS: dict[str, Command] = {command.name: command for command in (
     Command("help", "", "list the commands", _help, listed=False),
     Command("list-zones", "[primary|secondary|native|consumer|producer]", "show list of zones",
             _list_zones),
+    Command("notify", "<zone>", "queue a notification", _notify,
+            min_args=1, max_args=1, syntax="syntax: notify zone"),
+    Command("notify-host", "<zone> <host>", "notify host for specific zone", _notify_host,
+            min_args=2, max_args=2, syntax="syntax: notify-host zone ip"),
     Command("purge", "[<record>]", "purge entries from packet cache", _purge),
     Command("qtypes", "", "get QType statistics", _qtypes),
     Command("quit", "", "quit daemon", _quit),
@@ -372,6 +397,8 @@ COMMANDS: dict[str, Command] = {command.name: command for command in (
     Command("reload", "", "reload all zones", _reload),
     Command("remotes", "", "get top remotes", _remotes),
     Command("respsizes", "", "get histogram of response sizes", _respsizes),
+    Command("retrieve", "<zone> [<ip>]", "Retrieve secondary zone", _retrieve,
+            min_args=1, max_args=2, syntax="syntax: retrieve zone [ip]"),
     Command("rping", "", "ping instance", _rping),
     Command("set", "<var> <value>", "set config variables", _set,
             min_args=2, max_args=2, syntax="Syntax: set variable value"),

@@ -46,6 +46,7 @@ class MasterControl:
         self._next = 1
         self._requests: dict[int, _Request] = {}
         self._reloads: dict[int, asyncio.Future] = {}
+        self._commands: dict[int, asyncio.Future] = {}
         #: whether the last index had every zone in (no zone pending)
         self._complete = False
 
@@ -83,10 +84,12 @@ class MasterControl:
         if c.kind is kinds.WORKER:
             table[messages.Applied] = lambda m, fds: self.master.book.applied(m.index, c.pid)
             table[messages.WantZone] = self._want_zone
+            table[messages.Handoff] = self._handoff
         if c.kind is kinds.MANAGER:
             table[messages.ZoneBundle] = self._bundle
             table[messages.NewIndex] = self._index
             table[messages.Reloaded] = self._reloaded
+            table[messages.CommandDone] = self._command_done
         return table
 
     def _bundle(self, message: messages.ZoneBundle, fds: list[int]) -> None:
@@ -118,6 +121,37 @@ class MasterControl:
         manager = self.master.child_of(kinds.MANAGER, 0)
         if manager is not None:
             self.master.send(manager, message, droppable=True)
+
+    def _handoff(self, message: messages.Handoff, fds: list[int]) -> None:
+        """A worker's transfer, NOTIFY or TSIG query: the manager's, with its socket
+        (dropped when the manager is busy: the client asks again)."""
+        manager = self.master.child_of(kinds.MANAGER, 0)
+        try:
+            if manager is not None and manager.booted:
+                self.master.send(manager, message, (fds[0],), droppable=True)
+        finally:
+            os.close(fds[0])
+
+    def _command_done(self, message: messages.CommandDone, fds: list[int]) -> None:
+        future = self._commands.pop(message.request, None)
+        if future is not None and not future.done():
+            future.set_result(message.text)
+
+    async def manager_command(self, words: list[str]) -> str:
+        """Run a control command in the manager (transfers, NOTIFY): its reply."""
+        manager = self.master.child_of(kinds.MANAGER, 0)
+        if manager is None or not manager.booted:
+            return "Error: the zone manager is not running"
+        number = self._number()
+        future = self._commands[number] = asyncio.get_running_loop().create_future()
+        try:
+            if not self.master.send(manager, messages.Command(number, words)):
+                return "Error: the zone manager is busy"
+            return await asyncio.wait_for(future, REPLY_TIMEOUT)
+        except TimeoutError:
+            return "Error: the zone manager did not answer in time"
+        finally:
+            self._commands.pop(number, None)
 
     def _reloaded(self, message: messages.Reloaded, fds: list[int]) -> None:
         future = self._reloads.pop(message.request, None)

@@ -1,5 +1,5 @@
-"""The manager process: asyncio services on uvloop that keep the zones up to date and,
-later, carry transfers, NOTIFY and the HTTP API.
+"""The manager process: asyncio services on uvloop that keep the zones up to date and
+carry transfers and NOTIFY (fastdns.xfr.service), and later the HTTP API.
 
 Today's service is :class:`ZoneService`: it loads every zone at start (then the manager
 says ``Booted``), and again on the master's ``Reload`` (SIGHUP, ``pdns_control reload``) and
@@ -30,7 +30,8 @@ import dns.name
 from fastdns.backends.registry import make_backends, refresh_interval, set_check_interval
 from fastdns.log import log, reopen, set_level
 from fastdns.server import child, messages
-from fastdns.server.zoneset import pack_ids
+from fastdns.server.zoneset import ServedZones, pack_ids
+from fastdns.xfr.service import XfrService
 from fastdns.zone.imagecache import ImageCache, default_directory
 from fastdns.zone.source import BackendError, ZoneSource
 from fastdns.zone.zonedb import RefreshResult, ZoneDB
@@ -66,7 +67,9 @@ class Manager:
         self.birth = birth
         self.channel = birth.channel
         self.zones = ZoneService(self, backends, config)
+        self.xfr: XfrService | None = None
         self.services: list[Service] = [self.zones]
+        self.config = config
         self.stopping: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -84,6 +87,8 @@ class Manager:
     async def serve(self) -> int:
         loop = self.loop = asyncio.get_running_loop()
         self.stopping = loop.create_future()
+        self.xfr = XfrService(self, self.zones, self.config)
+        self.services.append(self.xfr)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             loop.add_signal_handler(signum, self.stop)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)      # the master's business
@@ -93,6 +98,8 @@ class Manager:
             messages.Ping: lambda m, fds: self.send(messages.Replied(m.request)),
             messages.Configure: lambda m, fds: self.configure(m.settings),
             messages.WantZone: lambda m, fds: self.zones.want(bytes.fromhex(m.wire)),
+            messages.Handoff: self.xfr.handoff,
+            messages.Command: self.xfr.command,
         }, on_closed=self.stop)
         heartbeat = child.Heartbeat(self.birth.rows, self.birth.row, self.birth.master_pid,
                                     self.birth.tick, orphaned=self.stop)
@@ -146,6 +153,8 @@ class ZoneService:
         self.zonedb = ZoneDB(backends, first_generation=int(time.time() * 1000),
                              publisher=self, cache=ImageCache(directory, _identity(config))
                              if directory else None)
+        #: the zones as the workers serve them (transfers out are answered from these)
+        self.served = ServedZones(config)
         # one thread: refreshes run one at a time, in the order asked
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="zones")
         self.requests: asyncio.Queue[int] = asyncio.Queue()
@@ -156,12 +165,15 @@ class ZoneService:
         self._demand = ThreadPoolExecutor(1, thread_name_prefix="demand")
         self._demand_backends: list[ZoneSource] | None = None
         self._demanding = False
+        #: called with each refresh's result (the transfer service: NOTIFY, secondaries)
+        self.refreshed: list[Callable[[RefreshResult], None]] = []
 
     # -- the publisher of ZoneDB's batches (called from the zones threads) -------------------
 
     def _ship(self, message: messages.Message, fd: int) -> None:
         def send() -> None:
             try:
+                self.served.take(message, os.dup(fd))
                 self.manager.send(message, (fd,))
             finally:
                 os.close(fd)
@@ -267,6 +279,9 @@ class ZoneService:
                 number = await asyncio.wait_for(self.requests.get(), timeout)
             except TimeoutError:
                 number = -1
+            while number < 0 and not self.requests.empty() and \
+                    self.requests._queue[0] < 0:                # type: ignore[attr-defined]
+                self.requests.get_nowait()                      # one check for many asks
             if number > 0:
                 r = await self._refresh(retry_failed=True)
                 # the master says "reload: ..." once every worker serves the result
@@ -292,6 +307,13 @@ class ZoneService:
                        listed: Callable[[], None] | None = None) -> RefreshResult:
         """Refresh in the zones thread; ZoneDB ships what changed, a batch at a time."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
+        result = await loop.run_in_executor(
             self.executor, lambda: self.zonedb.refresh(retry_failed=retry_failed,
                                                        listed=listed))
+        for hook in self.refreshed:
+            hook(result)
+        return result
+
+    def check_soon(self) -> None:
+        """Look for changed zones now (a transfer was stored), as the periodic check."""
+        self.requests.put_nowait(-1)

@@ -97,6 +97,39 @@ class WantZone(Message):
 
 
 @message
+class Handoff(Message):
+    """A query the manager answers: a zone transfer, a NOTIFY, a query signed with TSIG
+    (worker -> master -> manager), with its socket. Over UDP ``address`` is the client's
+    raw sockaddr (hex) and the socket the one the query came in on (the manager answers
+    from it); over TCP the socket is the connection, which is the manager's from then on,
+    ``rest`` what the worker had read after the query and ``peer`` "address|port"."""
+
+    FDS: ClassVar[int] = 1
+    packet: str
+    address: str
+    tcp: bool = False
+    rest: str = ""
+    peer: str = ""
+
+
+@message
+class Command(Message):
+    """A control command the manager runs (``notify``, ``notify-host``, ``retrieve``):
+    reply ``CommandDone`` with the text for the control socket."""
+
+    request: int
+    words: list[str]
+
+
+@message
+class CommandDone(Message):
+    """The manager's reply to ``Command`` number ``request``."""
+
+    request: int
+    text: str
+
+
+@message
 class Reloaded(Message):
     """The manager finished reload ``request`` (0: its own periodic check)."""
 

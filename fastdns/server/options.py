@@ -45,6 +45,9 @@ class WorkerOptions:
     group: str = ""                    # setgid
     #: expand-alias with a resolver: where ALIAS targets are looked up (None: not expanded)
     resolver: tuple[str, int] | None = None
+    #: zone transfers, NOTIFY and TSIG-signed queries go to the manager (a server always;
+    #: False: the engine answers them as a server without transfers would, NOTAUTH)
+    handoff: bool = True
 
     def engine(self, snapshots=(), broken=()) -> Engine:
         return Engine(snapshots, broken=broken,

@@ -80,7 +80,13 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._expiry: asyncio.TimerHandle | None = None
         self.responder = Responder(self.engine, self.cache, rows, slot,
-                                   on_error=self._engine_error, on_wait=self._on_wait)
+                                   on_error=self._engine_error, on_wait=self._on_wait,
+                                   on_handoff=self._on_handoff)
+        #: transfers, NOTIFY and TSIG go to the manager (``Handoff``) when there is one
+        self.engine.handoff = options.handoff
+        #: UDP hand-offs allowed now (a NOTIFY flood is bounded: HANDOFF_RATE a second)
+        self._handoff_tokens = float(HANDOFF_BURST)
+        self._handoff_at = time.monotonic()
         #: the signature cache and the links to the signers (fastdns.server.signer)
         self.signing: SigningClient | None = None
         self.ahead: SignAhead | None = None
@@ -98,8 +104,10 @@ class Worker:
             #: worker 0 signs freshly loaded zones ahead of their queries
             self.ahead = SignAhead(self.engine, self.signing, cache.capacity) \
                 if slot == 0 else None
-        #: sends a message to the master (set by main)
+        #: sends a message to the master (set by main), with descriptors
         self.send: Callable[[messages.Message], None] = lambda message: None
+        self.send_fds: Callable[[messages.Message, tuple[int, ...]], bool] = \
+            lambda message, fds: False
         self.tcp_connections: set[TcpConnection] = set()
         self.tcp_per_client: Counter[str] = Counter()
         self._servers: list[asyncio.AbstractServer] = []
@@ -183,6 +191,36 @@ class Worker:
     def note_tcp_connections(self) -> None:
         if self.rows is not None:
             self.rows.set(self.slot, "open-tcp-connections", len(self.tcp_connections))
+
+    # -- what the manager answers: transfers, NOTIFY, TSIG ---------------------------------
+
+    def _on_handoff(self, packet: bytes, address: bytes, fd: int) -> None:
+        """A UDP query the manager answers (from a UDP thread too): pass it on with the
+        socket it came in on, within the hand-off rate (beyond it, dropped)."""
+        now = time.monotonic()
+        self._handoff_tokens = min(HANDOFF_BURST, self._handoff_tokens
+                                   + (now - self._handoff_at) * HANDOFF_RATE)
+        self._handoff_at = now
+        if self._handoff_tokens < 1:
+            return
+        self._handoff_tokens -= 1
+        message = messages.Handoff(packet.hex(), address.hex())
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.send_fds, message, (fd,))
+
+    def hand_off_tcp(self, connection: "TcpConnection", packet: bytes, rest: bytes) -> None:
+        """Give ``connection`` to the manager from ``packet`` on (``rest``: what was read
+        after it): the socket goes with the message, and this worker lets go of it."""
+        transport = connection.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None:
+            return
+        transport.pause_reading()
+        peer = transport.get_extra_info("peername") or ("", 0)
+        message = messages.Handoff(packet.hex(), "", tcp=True, rest=rest.hex(),
+                                   peer=f"{peer[0]}|{peer[1]}")
+        self.send_fds(message, (sock.fileno(),))
+        connection.close()
 
     # -- what the engine waits for (ALIAS targets) -----------------------------------------
 
@@ -417,11 +455,16 @@ class TcpConnection(asyncio.Protocol):
         limits = self.worker.tcp
         left = limits.max_transactions - self.transactions if limits.max_transactions else -1
         # every complete query in one call (Cython): answers framed and joined, in order
-        answers, used, count, stop = self.worker.responder.answer_stream(
+        responder = self.worker.responder
+        answers, used, count, stop = responder.answer_stream(
             stream, self.v6, self.remote, left, self.late_reply)
         if answers and self.transport is not None:
             self.transport.write(answers)
         self.transactions += count
+        if responder.handed is not None:
+            handed, responder.handed = responder.handed, None
+            self.worker.hand_off_tcp(self, handed, bytes(stream[used:]))
+            return
         if stop:
             self.close()
             return
@@ -504,6 +547,10 @@ def _remote_key(address: str) -> bytes | None:
 
 # -- the process ---------------------------------------------------------------------------
 
+#: UDP queries a worker hands to the manager (NOTIFY, TSIG), a second and at once
+HANDOFF_RATE = 200.0
+HANDOFF_BURST = 400
+
 #: seconds added to the wall clock the signatures' window is computed from (tests only)
 CLOCK_SKEW_VARIABLE = "FASTDNS_TEST_SIGNING_CLOCK_SKEW"
 
@@ -569,6 +616,18 @@ async def _serve(worker: Worker, birth) -> int:
     loop.add_signal_handler(signal.SIGHUP, lambda: None)      # the master's business
     loop.add_signal_handler(signal.SIGUSR1, reopen)
     worker.send = _reply
+
+    def _send_fds(message: messages.Message, fds: tuple[int, ...]) -> bool:
+        try:
+            channel.send(message, fds)
+            return True
+        except BlockingIOError:
+            return False          # the master is busy: the client asks again
+        except OSError:
+            stop(False)
+            return False
+
+    worker.send_fds = _send_fds
     channel.attach(loop, {messages.ZoneBundle: on_bundle, messages.NewIndex: on_index,
                           messages.Purge: on_purge,
                           messages.Ping: on_ping, messages.Configure: on_configure},

@@ -8,9 +8,11 @@ makes a Snapshot of a zone's image when a query first needs it.
 import mmap
 import os
 import struct
+from typing import Any
 
+from fastdns._snapshot import Snapshot
 from fastdns._zoneindex import ZoneIndex
-from fastdns.server.messages import NewIndex
+from fastdns.server.messages import Message, NewIndex, ZoneBundle
 
 #: zone ids travel packed, four octets each
 _IDS = struct.Struct("=I")
@@ -67,3 +69,35 @@ def zone_ids(packed: str) -> list[int]:
 
 def pack_ids(ids: list[int]) -> str:
     return b"".join(_IDS.pack(i) for i in ids).hex()
+
+
+class ServedZones:
+    """The manager's view of the zones exactly as the workers serve them: the same index
+    and bundles, taken as they are shipped, and an engine over them (no packet cache, no
+    signing). Transfers out are read from these images, and a query signed with TSIG is
+    answered by this engine."""
+
+    def __init__(self, config: Any) -> None:
+        from fastdns.server.options import worker_options
+        self.zones = ZoneSet()
+        self.engine = worker_options(config).engine((), ())
+
+    def take(self, message: Message, fd: int) -> None:
+        """A ZoneBundle or NewIndex the manager ships (``fd``: a descriptor of its own,
+        closed here)."""
+        if isinstance(message, ZoneBundle):
+            self.zones.add_bundle(message.bundle, fd)
+        elif isinstance(message, NewIndex):
+            index = self.zones.apply(message, fd)
+            self.engine.set_index(index, self.zones.bundles)
+            self.zones.retire(message.retired)
+        else:
+            os.close(fd)
+
+    def snapshot(self, apex: bytes) -> Snapshot | None:
+        """The image served for the zone ``apex`` (wire form), or None."""
+        return self.engine.snapshot(apex)
+
+    def entry(self, apex: bytes) -> dict | None:
+        index = self.zones.index
+        return index.get(apex) if index is not None else None

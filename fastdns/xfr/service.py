@@ -1,0 +1,823 @@
+"""The manager's transfer service (DESIGN §2, §6): what the workers hand over — zone
+transfers, NOTIFY, queries signed with TSIG — and what the manager does on its own:
+NOTIFY to the secondaries of primary zones, and the refresh of secondary zones.
+
+- **Hand-off.** A worker passes the query with its socket (``Handoff``): over TCP the
+  connection is the manager's from then on (a session: the transfer, then more queries
+  until the client closes or stays idle); over UDP the answer goes out of the worker's
+  socket. A worker hands off at most HANDOFF_RATE UDP queries a second.
+- **TSIG** (RFC 8945): keys from ``tsigkeys`` (fastdns.xfr.tsig); an unknown key gets
+  BADKEY, a bad MAC BADSIG, a time outside the fudge BADTIME, all with NOTAUTH. A signed
+  ordinary query is answered by the manager's engine over the served images, signed.
+- **Secondary zones** (``secondary=yes``): each is checked at its SOA refresh (retry after
+  a failure), at once on a NOTIFY from one of its primaries, and on ``retrieve``. Checks
+  are spread (a start with 100,000 secondaries does not ask every primary at once), at
+  most CHECKS_PER_SECOND a second and MAX_TRANSFERS at a time, and a primary that fails
+  is backed off (doubling, up to BACKOFF_MAX seconds). A newer serial is transferred by
+  IXFR (AXFR for a zone never transferred), stored in the zone's backend in one
+  transaction (SQL rows; for BIND, the zone file replaced by a rename), then loaded as
+  any change is. A failed transfer stores nothing: the old zone keeps being served.
+- **Autosecondary** (``autosecondary=yes``): a NOTIFY for an unknown zone from an address
+  in ``supermasters`` creates it, as a secondary of that address, in the first SQL backend.
+- **NOTIFY out** (``primary=yes``): when a primary zone's serial changes, to its NS hosts
+  (in ``only-notify``), ``also-notify``, ``ALSO-NOTIFY`` and named.conf's also-notify,
+  retried until answered (NOTIFY_TRIES tries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import random
+import socket
+import struct
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import dns.asyncquery
+import dns.asyncresolver
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdatatype
+import dns.serial
+import dns.tsig
+
+from fastdns.backends.registry import make_backends
+from fastdns.config.settings import match_netmasks, parse_netmask
+from fastdns.log import log
+from fastdns.server import messages
+from fastdns.xfr import inbound, outbound
+from fastdns.xfr.tsig import TsigKey, key_name, read_tsig_keys
+from fastdns.xfr.zonedata import image_rrsets, image_zone, zone_rows, zone_serial
+
+if TYPE_CHECKING:
+    from fastdns.server.manager import Manager, ZoneService
+    from fastdns.zone.zonedb import RefreshResult
+
+#: secondary zones checked a second, at most (SOA queries to primaries)
+CHECKS_PER_SECOND = 100
+#: transfers in at once, at most
+MAX_TRANSFERS = 10
+#: a failing primary is asked again after 30 s, then 60, 120... up to this
+BACKOFF_START = 30.0
+BACKOFF_MAX = 3600.0
+#: a zone never transferred is first checked within this many seconds of the start; one
+#: that is served, within min(its refresh, this)
+FIRST_SPREAD = 10.0
+SERVED_SPREAD = 60.0
+#: NOTIFY: tries, and the seconds to wait for an answer to each
+NOTIFY_TRIES = 5
+NOTIFY_WAIT = 2.0
+#: a TCP session handed over: seconds it may stay idle, queries it may ask
+SESSION_IDLE = 10.0
+SESSION_QUERIES = 100
+#: metadata of a zone (transfer policy, also-notify) is read again after this many seconds
+META_TTL = 10.0
+#: tsigkeys are read again at most this often when an unknown key is seen
+KEYS_AGAIN = 5.0
+
+BADSIG, BADKEY, BADTIME = 16, 17, 18
+
+
+@dataclass(slots=True)
+class Secondary:
+    """The refresh state of one secondary zone."""
+
+    zone: str
+    backend: str
+    primaries: tuple[inbound.Primary, ...]
+    next_check: float = 0.0
+    refresh: float = 3600.0
+    retry: float = 600.0
+    busy: bool = False
+    #: a NOTIFY or retrieve came: check before anything else, transfer even if not newer
+    urgent: bool = False
+    forced: bool = False
+    only: inbound.Primary | None = None
+
+
+@dataclass(slots=True)
+class _Backoff:
+    failures: int = 0
+    until: float = 0.0
+
+
+@dataclass(slots=True)
+class _Meta:
+    read: float
+    values: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _sockaddr(raw: bytes) -> tuple[str, int]:
+    """(address, port) of a raw sockaddr_in or sockaddr_in6."""
+    family = int.from_bytes(raw[:2], "little")
+    port = struct.unpack("!H", raw[2:4])[0]
+    if family == socket.AF_INET6:
+        return socket.inet_ntop(socket.AF_INET6, raw[8:24]), port
+    return socket.inet_ntop(socket.AF_INET, raw[4:8]), port
+
+
+def _plain(address: str) -> str:
+    """An IPv4-mapped IPv6 address as IPv4 (the ACLs are written so)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+class XfrService:
+    name = "xfr"
+
+    def __init__(self, manager: Manager, zones: ZoneService, config: Any) -> None:
+        self.manager = manager
+        self.zones = zones
+        self.config = config
+        self.served = zones.served
+        self.history = outbound.History()
+        self.keys: dict[str, TsigKey] = {}
+        self._keys_read = 0.0
+        self.secondaries: dict[str, Secondary] = {}
+        self.backoff: dict[inbound.Primary, _Backoff] = {}
+        self.transfers = 0
+        self.meta: dict[str, _Meta] = {}
+        self.serials: dict[str, int] = {}      # primary zones: the serial last notified for
+        self.sessions: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task] = set()
+        self.limits = inbound.Limits(
+            timeout=float(_setting(config, "axfr-fetch-timeout", 10) or 10),
+            max_octets=int(_setting(config, "xfr-max-received-mbytes", 100) or 0) << 20,
+            max_records=int(_setting(config, "xfr-max-received-records", 5_000_000) or 0)
+            or 1 << 62)
+        # backends of its own, used on its own thread (reads of metadata, stores)
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="xfr")
+        self.render_executor = ThreadPoolExecutor(1, thread_name_prefix="xfr-out")
+        self._backends: list[Any] | None = None
+        self._wake = asyncio.Event()
+        zones.refreshed.append(self._refreshed)
+
+    # -- settings ------------------------------------------------------------------------
+
+    def _on(self, name: str) -> bool:
+        return bool(_setting(self.config, name, False))
+
+    # -- the service ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._read_keys()
+
+    async def run(self) -> None:
+        await self._list_secondaries()
+        while True:
+            self._wake.clear()
+            self._check_due()
+            try:
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+            except TimeoutError:
+                pass
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("transfer service: internal error: %s: %s", type(exc).__name__, exc)
+
+    async def _blocking(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def backends(self) -> list[Any]:
+        """The service's own backends (on its thread only)."""
+        if self._backends is None:
+            self._backends = make_backends(self.config)
+        return self._backends
+
+    def _backend(self, name: str) -> Any:
+        for backend in self.backends():
+            if backend.name == name:
+                return backend
+        raise KeyError(name)
+
+    # -- TSIG keys -------------------------------------------------------------------------
+
+    async def _read_keys(self) -> None:
+        self._keys_read = time.monotonic()
+        try:
+            self.keys = await self._blocking(lambda: read_tsig_keys(self.backends()))
+        except Exception as exc:          # a backend down: no keys until it is back
+            log.error("cannot read the TSIG keys: %s", exc)
+
+    def _keyring(self, message: dns.message.Message, name: dns.name.Name) -> Any:
+        key = self.keys.get(name.to_text().lower())
+        if key is None:
+            if time.monotonic() - self._keys_read > KEYS_AGAIN:
+                self._keys_read = time.monotonic()
+                self._spawn(self._read_keys())
+            return None
+        return key.to_dnspython()
+
+    def key_for(self, name: str) -> dns.tsig.Key | None:
+        key = self.keys.get(key_name(name)) if name else None
+        return key.to_dnspython() if key is not None else None
+
+    # -- hand-off from the workers ----------------------------------------------------------
+
+    def handoff(self, message: messages.Handoff, fds: list[int]) -> None:
+        fd = fds[0]
+        if message.tcp:
+            sock = socket.socket(fileno=fd)
+            host = message.peer.rpartition("|")[0]
+            task = asyncio.ensure_future(self._session(sock, bytes.fromhex(message.packet),
+                                                       bytes.fromhex(message.rest),
+                                                       _plain(host)))
+            self.sessions.add(task)
+            task.add_done_callback(self.sessions.discard)
+            return
+        try:
+            address = _sockaddr(bytes.fromhex(message.address))
+        except (ValueError, OSError, struct.error):
+            socket.socket(fileno=fd).close()
+            return
+        self._spawn(self._datagram(bytes.fromhex(message.packet), address, fd))
+
+    async def _datagram(self, packet: bytes, address: tuple[str, int], fd: int) -> None:
+        try:
+            answers = await self.handle(packet, _plain(address[0]), tcp=False)
+            if answers:
+                sock = socket.socket(fileno=fd)
+                try:
+                    sock.sendto(answers[0], address)
+                except OSError:
+                    pass
+                finally:
+                    sock.detach()
+        finally:
+            os.close(fd)
+
+    async def _session(self, sock: socket.socket, packet: bytes, rest: bytes,
+                       client: str) -> None:
+        """A TCP connection handed over: answer ``packet``, then each query that follows,
+        until the client closes, stays idle SESSION_IDLE seconds or asks SESSION_QUERIES."""
+        sock.setblocking(False)
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock)
+        except OSError:
+            sock.close()
+            return
+        buffer = bytearray(rest)
+        try:
+            for _ in range(SESSION_QUERIES):
+                for answer in await self.handle(packet, client, tcp=True):
+                    writer.write(len(answer).to_bytes(2, "big") + answer)
+                    await writer.drain()
+                while len(buffer) < 2 or len(buffer) < 2 + int.from_bytes(buffer[:2], "big"):
+                    data = await asyncio.wait_for(reader.read(65536), SESSION_IDLE)
+                    if not data:
+                        return
+                    buffer += data
+                length = int.from_bytes(buffer[:2], "big")
+                if length == 0:
+                    return
+                packet = bytes(buffer[2:2 + length])
+                del buffer[:2 + length]
+        except (TimeoutError, OSError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+    # -- one query ---------------------------------------------------------------------------
+
+    async def handle(self, packet: bytes, client: str, tcp: bool) -> list[bytes]:
+        """The answers to one query handed over (none: drop it)."""
+        try:
+            query = dns.message.from_wire(packet, keyring=self._keyring)
+        except dns.message.UnknownTSIGKey:
+            return _tsig_error(packet, BADKEY)
+        except dns.tsig.BadTime:
+            return _tsig_error(packet, BADTIME, self._keyring)
+        except (dns.tsig.BadSignature, dns.tsig.PeerError):
+            return _tsig_error(packet, BADSIG)
+        except dns.exception.DNSException:
+            return _formerr(packet)
+        key = query.keyname.to_text().lower() if query.had_tsig and query.keyname else None
+        opcode = query.opcode()
+        if opcode == dns.opcode.NOTIFY:
+            return [await self.notified(query, client, key)]
+        if opcode != dns.opcode.QUERY or len(query.question) != 1:
+            return [outbound.refused(query, dns.rcode.NOTIMP if opcode != dns.opcode.QUERY
+                                     else dns.rcode.FORMERR)]
+        rdtype = query.question[0].rdtype
+        if rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
+            return await self.transfer_out(query, client, key, tcp)
+        return [self.signed_answer(query, packet, tcp)]
+
+    def signed_answer(self, query: dns.message.Message, packet: bytes, tcp: bool) -> bytes:
+        """A query signed with TSIG, answered by the engine over the served images, and
+        the answer signed (DO is not honoured here: the manager holds no signatures)."""
+        plain = dns.message.from_wire(packet, keyring=lambda m, n: False)
+        plain.tsig = None
+        plain.keyring = None
+        plain.ednsflags &= ~dns.flags.DO
+        wire = self.served.engine.answer(plain.to_wire(), tcp)
+        response = dns.message.from_wire(wire) if wire else None
+        if response is None:
+            response = dns.message.make_response(query)
+            response.set_rcode(dns.rcode.SERVFAIL)
+        response.use_tsig(query.keyring, query.keyname, original_id=query.id)
+        response.request_mac = query.mac
+        return response.to_wire()
+
+    # -- transfers out -------------------------------------------------------------------------
+
+    async def transfer_out(self, query: dns.message.Message, client: str, key: str | None,
+                           tcp: bool) -> list[bytes]:
+        name = query.question[0].name
+        zone = name.to_text().lower()
+        snap = self.served.snapshot(name.to_wire())
+        if snap is None:
+            log.warning("AXFR of domain '%s' failed: not authoritative (asked by %s)",
+                        zone, client)
+            return [outbound.refused(query, dns.rcode.NOTAUTH)]
+        policy = await self.policy(zone)
+        if not policy.allows(client, key):
+            log.warning("AXFR of domain '%s' denied to %s%s", zone, client,
+                        f" (TSIG key '{key}')" if key else "")
+            return [outbound.refused(query, dns.rcode.NOTAUTH)]
+        if snap.signed and not snap.security_flags & outbound.PRESIGNED \
+                and not snap.security_flags & outbound.NARROW:
+            log.warning("AXFR of domain '%s' to %s: a zone signed online is transferred "
+                        "unsigned (not implemented yet)", zone, client)
+        started = time.monotonic()
+        answers = await asyncio.get_running_loop().run_in_executor(
+            self.render_executor, outbound.transfer, query, zone, snap, self.history, tcp)
+        log.info("%s of domain '%s' (serial %d) to %s: %d messages in %.3fs",
+                 dns.rdatatype.to_text(query.question[0].rdtype), zone, snap.serial, client,
+                 len(answers), time.monotonic() - started)
+        return answers
+
+    async def policy(self, zone: str) -> outbound.Policy:
+        meta = await self.metadata(zone)
+        allow_from = []
+        for item in meta.get("ALLOW-AXFR-FROM", []):
+            try:
+                allow_from.append(parse_netmask(item.strip()))
+            except ValueError:
+                pass                         # AUTO-NS and garbage: nothing allowed by it
+        return outbound.Policy(
+            disabled=self._on("disable-axfr"),
+            allow_ips=tuple(_setting(self.config, "allow-axfr-ips", ()) or ()),
+            allow_from=tuple(allow_from),
+            tsig_keys=frozenset(key_name(k) for k in meta.get("TSIG-ALLOW-AXFR", [])))
+
+    async def metadata(self, zone: str) -> dict[str, list[str]]:
+        cached = self.meta.get(zone)
+        if cached is not None and time.monotonic() - cached.read < META_TTL:
+            return cached.values
+        values = await self._blocking(self._read_meta, zone)
+        self.meta[zone] = _Meta(time.monotonic(), values)
+        if len(self.meta) > 100_000:
+            self.meta.clear()
+        return values
+
+    def _read_meta(self, zone: str) -> dict[str, list[str]]:
+        served = self.zones.zonedb.zones.get(zone)
+        for backend in self.backends():
+            if served is not None and backend.name != served.backend:
+                continue
+            store = backend.key_store() if hasattr(backend, "key_store") else None
+            if store is None:
+                return {}
+            try:
+                return {k.upper(): v for k, v in store.all_meta(zone).items()}
+            except Exception:                # the zone is not there (yet)
+                return {}
+        return {}
+
+    # -- NOTIFY in -----------------------------------------------------------------------------
+
+    async def notified(self, query: dns.message.Message, client: str,
+                       key: str | None) -> bytes:
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        if not query.question:
+            response.set_rcode(dns.rcode.FORMERR)
+            return response.to_wire()
+        zone = query.question[0].name.to_text().lower()
+        secondary = self.secondaries.get(zone)
+        if secondary is None:
+            if self._on("autosecondary") and await self.autosecondary(zone, client):
+                return response.to_wire()
+            log.warning("received NOTIFY for '%s' from %s: not a secondary zone here; "
+                        "refused", zone, client)
+            response.set_rcode(dns.rcode.REFUSED)
+            return response.to_wire()
+        if not any(_plain(p.host) == client for p in secondary.primaries):
+            log.warning("received NOTIFY for '%s' from %s, which is not one of its "
+                        "primaries; refused", zone, client)
+            response.set_rcode(dns.rcode.REFUSED)
+            return response.to_wire()
+        log.info("received NOTIFY for '%s' from %s; checking it now", zone, client)
+        secondary.urgent = True
+        secondary.next_check = 0.0
+        self._wake.set()
+        return response.to_wire()
+
+    async def autosecondary(self, zone: str, client: str) -> bool:
+        created = await self._blocking(self._create_secondary, zone, client)
+        if not created:
+            return False
+        log.warning("autosecondary: created zone '%s' as a secondary of %s", zone, client)
+        await self._list_secondaries()
+        secondary = self.secondaries.get(zone)
+        if secondary is not None:
+            secondary.urgent = True
+            secondary.next_check = 0.0
+            self._wake.set()
+        return True
+
+    def _create_secondary(self, zone: str, client: str) -> bool:
+        for backend in self.backends():
+            if not hasattr(backend, "list_autoprimaries"):
+                continue
+            rows = backend.list_autoprimaries()
+            for ip, _nameserver, account in rows:
+                if _plain(ip) == client:
+                    backend.create_zone(zone, "secondary", [client], account)
+                    return True
+            return False
+        return False
+
+    # -- secondaries ---------------------------------------------------------------------------
+
+    def _refreshed(self, result: RefreshResult) -> None:
+        """After each load: NOTIFY for primary zones whose serial moved; the list of
+        secondaries again when zones came or went."""
+        if self._on("primary"):
+            for name in result.loaded:
+                served = self.zones.zonedb.zones.get(name)
+                if served is None or served.kind != "primary":
+                    continue
+                before = self.serials.get(name)
+                self.serials[name] = served.serial
+                if before is not None and before != served.serial:
+                    self._spawn(self.notify_zone(name))
+        if self._on("secondary") and (result.removed or result.loaded or result.absent
+                                      or result.failed):
+            self._spawn(self._list_secondaries())
+
+    async def _list_secondaries(self) -> None:
+        if not self._on("secondary"):
+            return
+        try:
+            listed = await self._blocking(self._read_secondaries)
+        except Exception as exc:
+            log.error("cannot list the secondary zones: %s", exc)
+            return
+        now = time.monotonic()
+        for zone in list(self.secondaries):
+            if zone not in listed:
+                del self.secondaries[zone]
+        for zone, (backend, primaries) in listed.items():
+            parsed = []
+            for text in primaries:
+                try:
+                    parsed.append(inbound.parse_primary(text))
+                except ValueError:
+                    log.error("secondary zone '%s': primary '%s' is not an address", zone,
+                              text)
+            known = self.secondaries.get(zone)
+            if known is not None:
+                known.primaries = tuple(parsed)
+                continue
+            snap = self.served.snapshot(dns.name.from_text(zone).to_wire())
+            spread = FIRST_SPREAD if snap is None else SERVED_SPREAD
+            self.secondaries[zone] = Secondary(zone, backend, tuple(parsed),
+                                               next_check=now + random.uniform(0, spread))
+        self._wake.set()
+
+    def _read_secondaries(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        out: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for backend in self.backends():
+            if hasattr(backend, "secondary_zones"):
+                for zone, primaries in backend.secondary_zones().items():
+                    out.setdefault(zone, (backend.name, primaries))
+        return out
+
+    def _check_due(self) -> None:
+        now = time.monotonic()
+        due = sorted((s for s in self.secondaries.values()
+                      if not s.busy and (s.urgent or s.next_check <= now)),
+                     key=lambda s: (not s.urgent, s.next_check))
+        budget = CHECKS_PER_SECOND
+        for secondary in due:
+            if budget <= 0 or self.transfers >= MAX_TRANSFERS:
+                break
+            budget -= 1
+            secondary.busy = True
+            self.transfers += 1
+            self._spawn(self._check(secondary))
+
+    async def _check(self, secondary: Secondary) -> None:
+        try:
+            ok = await self._refresh_zone(secondary)
+        finally:
+            self.transfers -= 1
+            secondary.busy = False
+            self._wake.set()
+        wait = secondary.refresh if ok else secondary.retry
+        secondary.next_check = time.monotonic() + wait
+        secondary.urgent = secondary.forced = False
+        secondary.only = None
+
+    async def _refresh_zone(self, secondary: Secondary) -> bool:
+        zone = secondary.zone
+        wire = dns.name.from_text(zone).to_wire()
+        snap = self.served.snapshot(wire)
+        ours = snap.serial if snap is not None else None
+        meta = await self.metadata(zone)
+        key_names = meta.get("AXFR-MASTER-TSIG", [])
+        key = self.key_for(key_names[0]) if key_names else None
+        if key_names and key is None:
+            log.error("secondary zone '%s': TSIG key '%s' (AXFR-MASTER-TSIG) is unknown",
+                      zone, key_names[0])
+        primaries = [secondary.only] if secondary.only else list(secondary.primaries)
+        if not primaries:
+            log.error("secondary zone '%s' has no primary to transfer from", zone)
+            return False
+        now = time.monotonic()
+        for primary in primaries:
+            backoff = self.backoff.get(primary)
+            if backoff is not None and backoff.until > now and not secondary.urgent:
+                continue
+            try:
+                theirs = await inbound.query_soa(zone, primary, key)
+                if ours is not None and not secondary.forced and \
+                        not _newer(theirs, ours):
+                    self._succeeded(primary, secondary, snap)
+                    return True
+                base = image_zone(snap) if snap is not None and not secondary.forced else None
+                started = time.monotonic()
+                result, kind = await inbound.transfer(zone, primary, key, base, self.limits)
+                await self._blocking(self._store, secondary, result)
+                log.warning("secondary zone '%s': %s from %s, serial %s -> %d, stored in "
+                            "%.2fs", zone, kind, primary,
+                            "none" if ours is None else ours, zone_serial(result) or 0,
+                            time.monotonic() - started)
+                self.zones.check_soon()
+                self._succeeded(primary, secondary, None)
+                self._timers(secondary, result)
+                return True
+            except inbound.TransferError as exc:
+                self._failed(primary, zone, str(exc))
+            except Exception as exc:         # a store that failed: the old zone stays
+                self._failed(primary, zone, f"{type(exc).__name__}: {exc}")
+        return False
+
+    def _succeeded(self, primary: inbound.Primary, secondary: Secondary, snap: Any) -> None:
+        self.backoff.pop(primary, None)
+        if snap is not None:
+            try:
+                self._timers(secondary, image_zone(snap))
+            except Exception:
+                pass
+
+    def _timers(self, secondary: Secondary, zone: Any) -> None:
+        soa = zone.get_rdataset(zone.origin, dns.rdatatype.SOA)
+        if soa is not None and len(soa):
+            secondary.refresh = float(max(60, min(soa[0].refresh, 86400)))
+            secondary.retry = float(max(30, min(soa[0].retry, 86400)))
+
+    def _failed(self, primary: inbound.Primary, zone: str, why: str) -> None:
+        backoff = self.backoff.setdefault(primary, _Backoff())
+        backoff.failures += 1
+        wait = min(BACKOFF_MAX, BACKOFF_START * 2 ** (backoff.failures - 1))
+        backoff.until = time.monotonic() + wait
+        log.error("secondary zone '%s': %s; primary %s backed off for %.0fs", zone, why,
+                  primary, wait)
+
+    def _store(self, secondary: Secondary, zone: Any) -> None:
+        """Store a transferred zone in its backend, as one change (on the xfr thread)."""
+        backend = self._backend(secondary.backend)
+        if hasattr(backend, "store_zone_text"):
+            backend.store_zone_text(secondary.zone, zone.to_text(relativize=False))
+            return
+        backend.replace_zone_records(secondary.zone, zone_rows(zone))
+        if hasattr(backend, "rectify_zone"):
+            backend.rectify_zone(secondary.zone)
+
+    # -- NOTIFY out ----------------------------------------------------------------------------
+
+    async def notify_zone(self, zone: str, only: Iterable[tuple[str, int]] | None = None,
+                          ) -> int:
+        """Send NOTIFY for ``zone`` to its secondaries (or to ``only``); how many."""
+        targets = list(only) if only is not None else await self.notify_targets(zone)
+        meta = await self.metadata(zone)
+        keys = meta.get("TSIG-ALLOW-AXFR", [])
+        key = self.key_for(keys[0]) if keys else None
+        for host, port in targets:
+            self._spawn(self._notify_one(zone, host, port, key))
+        return len(targets)
+
+    async def notify_targets(self, zone: str) -> list[tuple[str, int]]:
+        snap = self.served.snapshot(dns.name.from_text(zone).to_wire())
+        found: list[tuple[str, int]] = []
+        if snap is not None:
+            only = tuple(_setting(self.config, "only-notify", ()) or ())
+            for address in await _ns_addresses(snap):
+                if match_netmasks(only, address):
+                    found.append((address, 53))
+        for item in _setting(self.config, "also-notify", ()) or ():
+            found.append((str(item.host), int(item.port or 53)))
+        meta = await self.metadata(zone)
+        extra = list(meta.get("ALSO-NOTIFY", []))
+        extra += await self._blocking(self._named_also_notify, zone)
+        for text in extra:
+            try:
+                primary = inbound.parse_primary(text)
+            except ValueError:
+                continue
+            found.append((primary.host, primary.port))
+        seen: set[tuple[str, int]] = set()
+        return [t for t in found if not (t in seen or seen.add(t))]  # type: ignore[func-returns-value]
+
+    def _named_also_notify(self, zone: str) -> list[str]:
+        for backend in self.backends():
+            if hasattr(backend, "also_notify"):
+                try:
+                    return list(backend.also_notify(zone))
+                except Exception:
+                    return []
+        return []
+
+    async def _notify_one(self, zone: str, host: str, port: int,
+                          key: dns.tsig.Key | None) -> None:
+        query = dns.message.make_query(zone, dns.rdatatype.SOA)
+        query.set_opcode(dns.opcode.NOTIFY)
+        query.flags = dns.flags.AA
+        if key is not None:
+            query.use_tsig(key)
+        for attempt in range(NOTIFY_TRIES):
+            try:
+                response = await dns.asyncquery.udp(query, host, timeout=NOTIFY_WAIT,
+                                                    port=port)
+                log.info("NOTIFY for '%s' to %s:%d answered %s", zone, host, port,
+                         dns.rcode.to_text(response.rcode()))
+                return
+            except (dns.exception.DNSException, OSError) as exc:
+                why = str(exc) or type(exc).__name__
+                await asyncio.sleep(min(2 ** attempt, 8))
+        log.warning("NOTIFY for '%s' to %s:%d: no answer after %d tries (%s)", zone, host,
+                    port, NOTIFY_TRIES, why)
+
+    # -- control commands ------------------------------------------------------------------
+
+    def command(self, message: messages.Command, fds: list[int]) -> None:
+        async def run() -> None:
+            try:
+                text = await self._command(message.words)
+            except Exception as exc:
+                text = f"Error: {exc}"
+            self.manager.send(messages.CommandDone(message.request, text))
+        self._spawn(run())
+
+    async def _command(self, words: list[str]) -> str:
+        word, args = words[0], words[1:]
+        if word == "notify":
+            if args[0] == "*":
+                zones = [z for z, s in self.zones.zonedb.zones.items()
+                         if s.kind in ("primary", "secondary")]
+                for zone in zones:
+                    await self.notify_zone(zone)
+                return f"{len(zones)} zones added to queue"
+            zone = _zone_arg(args[0])
+            if zone not in self.zones.zonedb.zones:
+                return "Failed to add to the queue - see log"
+            await self.notify_zone(zone)
+            return "Added to queue"
+        if word == "notify-host":
+            zone = _zone_arg(args[0])
+            try:
+                target = inbound.parse_primary(args[1])
+                ipaddress.ip_address(target.host)
+            except ValueError:
+                return "Unable to convert '" + args[1] + "' to an IP address"
+            await self.notify_zone(zone, [(target.host, target.port)])
+            return "Added to queue"
+        if word == "retrieve":
+            zone = _zone_arg(args[0])
+            await self._list_secondaries()
+            secondary = self.secondaries.get(zone)
+            if secondary is None:
+                return f"Domain '{zone}' is not a secondary domain (or does not exist)"
+            if len(args) > 1:
+                try:
+                    secondary.only = inbound.parse_primary(args[1])
+                except ValueError:
+                    return f"Primary '{args[1]}' is not an IP address"
+            secondary.urgent = secondary.forced = True
+            secondary.next_check = 0.0
+            self._wake.set()
+            source = secondary.only or (secondary.primaries[0] if secondary.primaries
+                                        else "?")
+            return f"Added retrieval request for '{zone}' from primary {source}"
+        return f"Unknown command: '{word}'"
+
+
+def _zone_arg(text: str) -> str:
+    text = text.lower()
+    return text if text.endswith(".") else text + "."
+
+
+def _newer(theirs: int, ours: int) -> bool:
+    """RFC 1982: is serial ``theirs`` after ``ours``?"""
+    return dns.serial.Serial(theirs) > dns.serial.Serial(ours)
+
+
+async def _ns_addresses(snap: Any) -> list[str]:
+    """The addresses of the zone's NS hosts: from the zone's own records where it has
+    them, else from the system's resolver."""
+    apex = snap.node(0)[0].lower()
+    hosts: list[dns.name.Name] = []
+    addresses: dict[bytes, list[str]] = {}
+    for owner, rdtype, _ttl, rdatas in image_rrsets(snap):
+        if owner.lower() == apex and rdtype == dns.rdatatype.NS:
+            hosts.extend(dns.name.from_wire(w, 0)[0] for w in rdatas)
+        elif rdtype == dns.rdatatype.A:
+            addresses.setdefault(owner.lower(), []).extend(
+                socket.inet_ntop(socket.AF_INET, w) for w in rdatas)
+        elif rdtype == dns.rdatatype.AAAA:
+            addresses.setdefault(owner.lower(), []).extend(
+                socket.inet_ntop(socket.AF_INET6, w) for w in rdatas)
+    out: list[str] = []
+    for host in hosts:
+        local = addresses.get(host.to_wire().lower())
+        if local:
+            out.extend(local)
+            continue
+        try:
+            answer = await dns.asyncresolver.resolve(host, "A", lifetime=3.0)
+            out.extend(r.address for r in answer)           # type: ignore[attr-defined]
+        except (dns.exception.DNSException, OSError):
+            pass
+    return out
+
+
+def _setting(config: Any, name: str, default: Any) -> Any:
+    try:
+        return config[name] if name in config else default
+    except (KeyError, TypeError):
+        return default
+
+
+def _formerr(packet: bytes) -> list[bytes]:
+    if len(packet) < 12:
+        return []
+    header = bytearray(packet[:12])
+    header[2] = 0x80 | (header[2] & 0x79)
+    header[3] = dns.rcode.FORMERR
+    header[4:12] = bytes(8)
+    return [bytes(header)]
+
+
+def _tsig_error(packet: bytes, error: int, keyring: Any = None) -> list[bytes]:
+    """NOTAUTH with a TSIG record carrying ``error`` (BADKEY, BADSIG: no MAC, RFC 8945
+    §5.2; BADTIME: signed, with the server's time)."""
+    try:
+        query = dns.message.from_wire(packet, keyring=lambda m, n: False)
+    except dns.exception.DNSException:
+        return _formerr(packet)
+    response = dns.message.Message(query.id)
+    response.flags = dns.flags.QR | (query.flags & dns.flags.RD)
+    response.set_opcode(query.opcode())
+    response.question = query.question
+    response.set_rcode(dns.rcode.NOTAUTH)
+    assert query.tsig is not None
+    rd = query.tsig[0]
+    now = int(time.time())
+    if error == BADTIME and keyring is not None:
+        key = keyring(query, query.tsig.name)
+        if key:
+            response.use_tsig(key, query.tsig.name, original_id=query.id, tsig_error=error,
+                              other_data=now.to_bytes(6, "big"))
+            response.request_mac = rd.mac
+            return [response.to_wire()]
+    response.tsig = response._make_tsig(query.tsig.name, rd.algorithm, now, rd.fudge, b"",
+                                        query.id, error, b"")
+    return [response.to_wire()]
+
+
+__all__ = ["XfrService"]
