@@ -16,23 +16,35 @@ starts::
         nsd.wait_serial("example.test.", 2024060101)
         assert compare_zones(knot.axfr("example.test."), nsd.axfr("example.test.")) == []
 
-What each peer can do as a primary (:attr:`Peer.serves_ixfr`):
+What each peer does (verified on Debian 12: knot 3.2.6, NSD 4.6.1, BIND 9.18, PowerDNS
+4.7.3, every primary/secondary pair, with and without TSIG):
 
-========  ============================================  ======  ==========================
-peer      update (:meth:`Peer.update`)                  IXFR    TSIG / NOTIFY
-========  ============================================  ======  ==========================
-Knot      ``knotc zone-reload`` (zonefile-load:          yes     yes / yes (signed)
-          difference, journal)
-Named     ``rndc reload <zone>`` (ixfr-from-differences) yes     yes / yes (signed)
-Nsd       SIGHUP (rereads changed zone files)            no      yes / yes (signed)
-Pdns      ``pdnsutil load-zone`` (gsqlite3) or           no      yes with gsqlite3 / yes
-          ``pdns_control bind-reload-now`` (bind),
-          then ``pdns_control notify``
-========  ============================================  ======  ==========================
+========  ===============================================  =========  ======================
+peer      update of a primary (:meth:`Peer.update`)        serves     as secondary
+                                                           IXFR
+========  ===============================================  =========  ======================
+Knot      ``knotc zone-reload`` (zonefile-load:             yes        asks IXFR, falls back
+          difference into the journal), then NOTIFY                    to AXFR
+Named     ``rndc reload <zone>`` (ixfr-from-differences     yes        asks IXFR
+          yes), then NOTIFY (``notify-delay 0``)
+Nsd       SIGHUP: rereads changed zone files, then NOTIFY   no         asks IXFR
+Pdns      gsqlite3: ``pdnsutil load-zone``; bind:           no         asks IXFR (zone
+          ``pdns_control bind-reload-now``; then                       metadata IXFR=1; the
+          ``pdns_control notify``                                      bind backend: AXFR)
+========  ===============================================  =========  ======================
 
-NSD 4.6 and PowerDNS 4.7 answer an IXFR query with the whole zone (an AXFR-style
-answer): neither keeps differences of a reloaded zone file. All four request IXFR as
-secondaries and fall back to AXFR.
+"serves IXFR: no" means an IXFR query gets the whole zone (AXFR-style): NSD 4.6 and
+PowerDNS 4.7 keep no differences of a reloaded zone. TSIG: all four require the key for
+transfers of a primary zone given one (an unsigned AXFR is refused) and sign their NOTIFY
+and transfer requests with it; as secondaries Knot and Nsd accept only a signed NOTIFY,
+Named and Pdns a NOTIFY from the primary's address. Pdns with ``backend="bind"`` takes no
+TSIG (and allows AXFR from 127.0.0.0/8). NOTIFY goes only to the ``notify`` list, never
+to the zone's NS names. :meth:`Peer.transfers` tells AXFR from IXFR where the log says it
+(Knot both ways, Named outgoing, Pdns incoming).
+
+Start a :class:`Named` secondary after its primary: named skips a primary that refused its
+first SOA query for 60 s, NOTIFY or not (:meth:`Named.refresh` overrides that). The
+others retry at once.
 """
 
 from __future__ import annotations
@@ -388,6 +400,11 @@ class Peer:
         tmp.replace(self.zone_file(zone))
         self.reload_zone(zone)
 
+    def refresh(self, zone: str) -> None:
+        """Make a secondary check its primary's SOA now and transfer if it is newer (a
+        nudge besides NOTIFY; see each class)."""
+        raise NotImplementedError(f"{self.name} has no refresh command here")
+
     def query(self, qname: str, rdtype: str = "A", *, tcp: bool = False,
               timeout: float = 2.0) -> dns.message.Message:
         msg = dns.message.make_query(qname, rdtype)
@@ -441,6 +458,41 @@ class Peer:
                             f"{self.log_tail()}") from exc
         return normalize(messages)
 
+    def ixfr(self, zone: str, serial: int, tsig: Tsig | bool | None = True,
+             timeout: float = 10.0) -> list[dns.rrset.RRset]:
+        """The answer to an IXFR query from ``serial``, RRsets in the order sent (not
+        normalised: the order is the difference); ``tsig`` as for :meth:`axfr`. A peer
+        without the difference answers with the whole zone (one SOA first and last)."""
+        zone = _absolute(zone)
+        if tsig is True:
+            tsig = self.primaries[zone].tsig if zone in self.primaries else None
+        kw = {}
+        if isinstance(tsig, Tsig):
+            kw = {"keyring": tsig.key(), "keyname": tsig.name}
+        try:
+            return [rrset for msg in dns.query.xfr(self.address, zone, port=self.port,
+                                                   rdtype=dns.rdatatype.IXFR, serial=serial,
+                                                   lifetime=timeout, relativize=False, **kw)
+                    for rrset in msg.answer]
+        except (dns.exception.DNSException, OSError, EOFError) as exc:
+            raise PeerError(f"IXFR of {zone} from {self.name} failed: {exc!r}"
+                            f"{self.log_tail()}") from exc
+
+    #: log patterns of a finished transfer, by direction; group 1 is AXFR or IXFR and
+    #: {zone} the zone's name without its final dot, regex-escaped
+    transfer_patterns: dict[str, str] = {}
+
+    def transfers(self, zone: str, direction: str = "incoming") -> list[str]:
+        """The kind ("AXFR" or "IXFR") of each finished ``incoming`` or ``outgoing``
+        transfer of ``zone`` its log shows, oldest first; NotImplementedError where its log
+        does not tell (see :attr:`transfer_patterns` of each class)."""
+        pattern = self.transfer_patterns.get(direction)
+        if pattern is None:
+            raise NotImplementedError(f"{self.name} logs no {direction} transfer kind")
+        regex = re.compile(pattern.replace("{zone}", re.escape(_absolute(zone).rstrip("."))),
+                           re.I)
+        return [m.group(1).upper() for m in regex.finditer(self.log())]
+
 
 def _binary(name: str) -> str:
     return require(name)
@@ -458,6 +510,10 @@ class Knot(Peer):
 
     name = "knot"
     serves_ixfr = True
+    transfer_patterns = {
+        "incoming": r"\[{zone}\.\] ([AI]XFR), incoming, .*, finished",
+        "outgoing": r"\[{zone}\.\] ([AI]XFR), outgoing, .*, finished",
+    }
 
     @property
     def conf(self) -> Path:
@@ -535,6 +591,10 @@ class Knot(Peer):
         (for IXFR) and sends NOTIFY."""
         self.knotc("zone-reload", zone)
 
+    def refresh(self, zone: str) -> None:
+        """``knotc zone-refresh``."""
+        self.knotc("zone-refresh", zone)
+
 
 # NSD -------------------------------------------------------------------------------------------
 
@@ -603,6 +663,8 @@ class Named(Peer):
 
     name = "named"
     serves_ixfr = True
+    # what it took in is logged without the kind
+    transfer_patterns = {"outgoing": r"transfer of '{zone}/IN': ([AI]XFR) ended"}
 
     def __init__(self, workdir: Path | str | None = None) -> None:
         super().__init__(workdir)
@@ -666,6 +728,11 @@ class Named(Peer):
         NOTIFY to ``also-notify``."""
         self.rndc("reload", zone.rstrip(".") or ".")
 
+    def refresh(self, zone: str) -> None:
+        """``rndc refresh <zone>``: also what gets a secondary going whose primary was not
+        up when named started (named then skips that primary for 60 s, NOTIFY or not)."""
+        self.rndc("refresh", zone.rstrip(".") or ".")
+
 
 # PowerDNS --------------------------------------------------------------------------------------
 
@@ -690,6 +757,9 @@ class Pdns(Peer):
     As primary it answers IXFR with the whole zone."""
 
     name = "pdns"
+    # what it hands out is logged as AXFR-out whatever was asked
+    transfer_patterns = {"incoming": r"([AI]XFR)-in zone: '{zone}', primary: .*, "
+                                     r"zone committed"}
 
     def __init__(self, workdir: Path | str | None = None, backend: str = "gsqlite3") -> None:
         super().__init__(workdir)
@@ -757,6 +827,8 @@ class Pdns(Peer):
         for zone in self.secondaries.values():
             self.pdnsutil("create-secondary-zone", zone.zone,
                           f"{zone.primary[0]}:{zone.primary[1]}")
+            # without it PowerDNS asks only for AXFR
+            self.pdnsutil("set-meta", zone.zone, "IXFR", "1")
             if zone.tsig:
                 self.pdnsutil("set-meta", zone.zone, "AXFR-MASTER-TSIG", zone.tsig.name)
             if tsig:
@@ -781,3 +853,7 @@ class Pdns(Peer):
             if re.search(r"error|fail", out, re.I):
                 raise PeerError(f"bind-reload-now {zone}: {out}{self.log_tail()}")
         self.pdns_control("notify", zone)
+
+    def refresh(self, zone: str) -> None:
+        """``pdns_control retrieve <zone>``."""
+        self.pdns_control("retrieve", zone)
