@@ -186,9 +186,13 @@ def refused(query: dns.message.Message, rcode: int) -> bytes:
 
 
 def transfer(query: dns.message.Message, zone: str, snap: Snapshot, history: History,
-             tcp: bool) -> list[bytes]:
+             tcp: bool, full: Iterable[tuple[dns.rrset.RRset, int]] | None = None,
+             ) -> list[bytes]:
     """The answer to an AXFR or IXFR ``query`` for ``zone`` (allowed already), served from
-    ``snap``; versions sent go into ``history``."""
+    ``snap``; versions sent go into ``history``. ``full``: the whole zone's RRsets when the
+    image's alone are not the zone (a zone signed online: fastdns.xfr.signed); it is sent
+    for an AXFR and for any IXFR that is not up to date, and no version goes into
+    ``history``."""
     if snap.security_flags & NARROW:
         return [refused(query, dns.rcode.REFUSED)]
     question = query.question[0]
@@ -197,6 +201,11 @@ def transfer(query: dns.message.Message, zone: str, snap: Snapshot, history: His
         theirs = _their_serial(query)
         if theirs is None:
             return [refused(query, dns.rcode.FORMERR)]
+        if full is not None and tcp and dns.serial.Serial(theirs) < dns.serial.Serial(serial):
+            # signed online: its RRSIGs and NSEC/NSEC3 records are made for each transfer
+            # and no version of them is kept, so the answer is the whole zone in AXFR form
+            # (RFC 1995 §4 allows it)
+            return list(render(query, full))
         current = image_records(snap)
         if not tcp or dns.serial.Serial(theirs) >= dns.serial.Serial(serial):
             soa = soa_rrset(current)
@@ -209,6 +218,8 @@ def transfer(query: dns.message.Message, zone: str, snap: Snapshot, history: His
         return list(render(query, axfr_rrsets(snap)))
     if not tcp:
         return [refused(query, dns.rcode.REFUSED)]
+    if full is not None:
+        return list(render(query, full))
     answer = list(render(query, axfr_rrsets(snap)))
     if history.versions_per_zone:
         history.keep(zone, serial, image_records(snap))

@@ -357,13 +357,35 @@ class XfrService:
             log.warning("AXFR of domain '%s' denied to %s%s", zone, client,
                         f" (TSIG key '{key}')" if key else "")
             return [outbound.refused(query, dns.rcode.NOTAUTH)]
+        full = None
         if snap.signed and not snap.security_flags & outbound.PRESIGNED \
                 and not snap.security_flags & outbound.NARROW:
-            log.warning("AXFR of domain '%s' to %s: a zone signed online is transferred "
-                        "unsigned (not implemented yet)", zone, client)
+            # signed online (or its DNSSEC broken): sent signed as the workers serve it,
+            # DNSKEY, NSEC/NSEC3 and RRSIGs made for the transfer, or not at all; an IXFR
+            # gets the whole zone in AXFR form (outbound.transfer)
+            from fastdns.xfr import signed
+
+            served = self.zones.zonedb.zones.get(zone)
+            try:
+                security = await self._blocking(lambda: signed.load_signing(
+                    self.backends(), zone, served.backend if served is not None else None,
+                    self.config))
+                full = signed.signed_axfr_rrsets(snap, security)
+            except signed.SignedTransferError as exc:
+                log.error("AXFR of domain '%s' to %s failed: it cannot be signed: %s",
+                          zone, client, exc)
+                return [outbound.refused(query, dns.rcode.SERVFAIL)]
         started = time.monotonic()
-        answers = await asyncio.get_running_loop().run_in_executor(
-            self.render_executor, outbound.transfer, query, zone, snap, self.history, tcp)
+        try:
+            answers = await asyncio.get_running_loop().run_in_executor(
+                self.render_executor, outbound.transfer, query, zone, snap, self.history,
+                tcp, full)
+        except Exception as exc:     # signed.SignedTransferError: keys changed meanwhile
+            if full is None:
+                raise
+            log.error("AXFR of domain '%s' to %s failed: it cannot be signed: %s",
+                      zone, client, exc)
+            return [outbound.refused(query, dns.rcode.SERVFAIL)]
         log.info("%s of domain '%s' (serial %d) to %s: %d messages in %.3fs",
                  dns.rdatatype.to_text(query.question[0].rdtype), zone, snap.serial, client,
                  len(answers), time.monotonic() - started)
