@@ -18,6 +18,7 @@ STATE_DROP: int
 
 class Engine:
     udp_limit: int
+    handoff: bool
     def __init__(
         self,
         zones: Iterable[Snapshot] = (),

@@ -37,6 +37,7 @@ commands (`fastdns-control help` asks the server for its list):
   rping | uptime | version | show <statistic>|*|<prefix>* | ccounts | purge [<name>[$] ...]
   reload | rediscover | list-zones [primary|secondary|native] | current-config [diff]
   set <var> <value> | respsizes | qtypes | remotes | quit
+  notify <zone>|* | notify-host <zone> <ip> | retrieve <zone> [<ip>]
 """
 
 #: ``pdns_control``'s receive timeout, in seconds.

@@ -54,6 +54,9 @@ class SettingAttributes:
     autosecondary: bool
     also_notify: tuple[SocketAddress, ...]
     only_notify: tuple[Netmask, ...]
+    axfr_fetch_timeout: int
+    xfr_max_received_mbytes: int
+    xfr_max_received_records: int
     default_soa_content: str
     default_ttl: int
     any_to_tcp: bool

@@ -212,8 +212,11 @@ class Worker:
         """Give ``connection`` to the manager from ``packet`` on (``rest``: what was read
         after it): the socket goes with the message, and this worker lets go of it."""
         transport = connection.transport
-        sock = transport.get_extra_info("socket") if transport is not None else None
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
         if sock is None:
+            connection.close()
             return
         transport.pause_reading()
         peer = transport.get_extra_info("peername") or ("", 0)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from fastdns.backends.gsql import GSQLBackend, Row
 from fastdns.dnssec.nsec3 import NSEC3ParamError, parse_nsec3param
-from fastdns.tools.content import ContentError, pdns_content, rdata_wire
 from fastdns.tools.utilcore import Context, Failure, command, require, zone_arg
 from fastdns.tools.zonecmds import (
     backend_dnssec,
@@ -23,6 +22,7 @@ from fastdns.tools.zonecmds import (
     split_prio,
     zone_rows,
 )
+from fastdns.zone.content import ContentError, pdns_content, rdata_wire
 from fastdns.zone.records import ZoneFileError, ZoneReader
 
 _NAMES = ("NS", "CNAME", "PTR", "DNAME", "MX", "SRV")

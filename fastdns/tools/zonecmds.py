@@ -29,15 +29,6 @@ from fastdns.dnssec.nsec3 import (
     name_labels,
     parse_nsec3param,
 )
-from fastdns.tools.content import (
-    ContentError,
-    check_stored,
-    name_text,
-    parse_content,
-    pdns_content,
-    split_prio,
-    type_name,
-)
 from fastdns.tools.sqlextra import rrset_rows, zones_with_soa
 from fastdns.tools.utilcore import (
     Context,
@@ -48,6 +39,15 @@ from fastdns.tools.utilcore import (
     dotted,
     require,
     zone_arg,
+)
+from fastdns.zone.content import (
+    ContentError,
+    check_stored,
+    name_text,
+    parse_content,
+    pdns_content,
+    split_prio,
+    type_name,
 )
 from fastdns.zone.records import ZoneFileError, ZoneReader, check_name, image_records
 from fastdns.zone.source import BackendError

@@ -83,7 +83,7 @@ async def query_soa(zone: str, primary: Primary, key: dns.tsig.Key | None,
     origin = dns.name.from_text(zone)
     for rrset in response.answer:
         if rrset.rdtype == dns.rdatatype.SOA and rrset.name == origin and len(rrset):
-            return rrset[0].serial  # type: ignore[attr-defined,no-any-return]
+            return int(rrset[0].serial)
     raise TransferError(f"SOA query to {primary}: no SOA for {zone} in the answer")
 
 
@@ -99,6 +99,7 @@ async def transfer(zone: str, primary: Primary, key: dns.tsig.Key | None,
         target = _copy(base)
         query = dns.message.make_query(origin, dns.rdatatype.IXFR)
         soa = base.get_rdataset(origin, dns.rdatatype.SOA)
+        assert soa is not None
         query.authority.append(dns.rrset.from_rdata_list(origin, soa.ttl, list(soa)))
         rdtype = dns.rdatatype.IXFR
     else:
@@ -138,7 +139,7 @@ async def _receive(query: dns.message.Message, target: dns.zone.Zone, primary: P
         kind = "AXFR"
         first = True
         tsig_ctx = None
-        with dns.xfr.Inbound(target, rdtype, serial) as inbound:
+        with dns.xfr.Inbound(target, dns.rdatatype.RdataType(rdtype), serial) as inbound:
             done = False
             while not done:
                 try:

@@ -181,7 +181,7 @@ def _octets(rrset: dns.rrset.RRset) -> int:
 def refused(query: dns.message.Message, rcode: int) -> bytes:
     response = dns.message.make_response(query)
     response.flags |= dns.flags.AA
-    response.set_rcode(rcode)
+    response.set_rcode(dns.rcode.Rcode(rcode))
     return response.to_wire()
 
 
@@ -229,7 +229,7 @@ def transfer(query: dns.message.Message, zone: str, snap: Snapshot, history: His
 def _their_serial(query: dns.message.Message) -> int | None:
     for rrset in query.authority:
         if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
-            return rrset[0].serial  # type: ignore[attr-defined,no-any-return]
+            return int(rrset[0].serial)
     return None
 
 

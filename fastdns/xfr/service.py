@@ -338,7 +338,7 @@ class XfrService:
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.SERVFAIL)
         response.use_tsig(query.keyring, query.keyname, original_id=query.id)
-        response.request_mac = query.mac
+        response.request_mac = query.mac or b""
         return response.to_wire()
 
     # -- transfers out -------------------------------------------------------------------------
@@ -347,7 +347,7 @@ class XfrService:
                            tcp: bool) -> list[bytes]:
         name = query.question[0].name
         zone = name.to_text().lower()
-        snap = self.served.snapshot(name.to_wire())
+        snap = self.served.snapshot(name.to_wire() or b"")
         if snap is None:
             log.warning("AXFR of domain '%s' failed: not authoritative (asked by %s)",
                         zone, client)
@@ -525,7 +525,7 @@ class XfrService:
             if known is not None:
                 known.primaries = tuple(parsed)
                 continue
-            snap = self.served.snapshot(dns.name.from_text(zone).to_wire())
+            snap = self.served.snapshot(_apex(zone))
             spread = FIRST_SPREAD if snap is None else SERVED_SPREAD
             self.secondaries[zone] = Secondary(zone, backend, tuple(parsed),
                                                next_check=now + random.uniform(0, spread))
@@ -567,7 +567,7 @@ class XfrService:
 
     async def _refresh_zone(self, secondary: Secondary) -> bool:
         zone = secondary.zone
-        wire = dns.name.from_text(zone).to_wire()
+        wire = _apex(zone)
         snap = self.served.snapshot(wire)
         ours = snap.serial if snap is not None else None
         meta = await self.metadata(zone)
@@ -655,7 +655,7 @@ class XfrService:
         return len(targets)
 
     async def notify_targets(self, zone: str) -> list[tuple[str, int]]:
-        snap = self.served.snapshot(dns.name.from_text(zone).to_wire())
+        snap = self.served.snapshot(_apex(zone))
         found: list[tuple[str, int]] = []
         if snap is not None:
             only = tuple(_setting(self.config, "only-notify", ()) or ())
@@ -688,8 +688,8 @@ class XfrService:
     async def _notify_one(self, zone: str, host: str, port: int,
                           key: dns.tsig.Key | None) -> None:
         query = dns.message.make_query(zone, dns.rdatatype.SOA)
-        query.set_opcode(dns.opcode.NOTIFY)
         query.flags = dns.flags.AA
+        query.set_opcode(dns.opcode.NOTIFY)
         if key is not None:
             query.use_tsig(key)
         for attempt in range(NOTIFY_TRIES):
@@ -717,16 +717,23 @@ class XfrService:
         self._spawn(run())
 
     async def _command(self, words: list[str]) -> str:
+        """pdns_control's notify, notify-host and retrieve, with its replies."""
         word, args = words[0], words[1:]
+        if word in ("notify", "notify-host") and not (self._on("primary")
+                                                      or self._on("secondary")):
+            return ("fastdns not configured as primary (primary), or secondary (secondary) "
+                    "with re-notifications" if word == "notify" else
+                    "fastdns not configured as primary, or secondary with re-notifications")
         if word == "notify":
             if args[0] == "*":
                 zones = [z for z, s in self.zones.zonedb.zones.items()
-                         if s.kind in ("primary", "secondary")]
+                         if s.kind in ("primary", "secondary", "producer", "consumer")]
                 for zone in zones:
                     await self.notify_zone(zone)
-                return f"{len(zones)} zones added to queue"
+                return f"Added {len(zones)} MASTER/SLAVE/PRODUCER/CONSUMER zones to queue"
             zone = _zone_arg(args[0])
             if zone not in self.zones.zonedb.zones:
+                log.warning("notify for '%s': no such zone", zone)
                 return "Failed to add to the queue - see log"
             await self.notify_zone(zone)
             return "Added to queue"
@@ -736,7 +743,7 @@ class XfrService:
                 target = inbound.parse_primary(args[1])
                 ipaddress.ip_address(target.host)
             except ValueError:
-                return "Unable to convert '" + args[1] + "' to an IP address"
+                return f"Unable to convert '{args[1]}' to an IP address"
             await self.notify_zone(zone, [(target.host, target.port)])
             return "Added to queue"
         if word == "retrieve":
@@ -744,19 +751,31 @@ class XfrService:
             await self._list_secondaries()
             secondary = self.secondaries.get(zone)
             if secondary is None:
-                return f"Domain '{zone}' is not a secondary domain (or does not exist)"
+                if zone in self.zones.zonedb.zones:
+                    return (f"Zone '{zone}' is not a secondary/consumer zone (or has no "
+                            f"primary defined)")
+                return f" Zone '{zone}' unknown"
+            source = args[1] if len(args) > 1 else (
+                secondary.primaries[0].host if secondary.primaries else "")
             if len(args) > 1:
                 try:
                     secondary.only = inbound.parse_primary(args[1])
+                    ipaddress.ip_address(secondary.only.host)
                 except ValueError:
-                    return f"Primary '{args[1]}' is not an IP address"
+                    secondary.only = None
+                    return "Invalid primary address"
+            elif not secondary.primaries:
+                return (f"Zone '{zone}' is not a secondary/consumer zone (or has no "
+                        f"primary defined)")
             secondary.urgent = secondary.forced = True
             secondary.next_check = 0.0
             self._wake.set()
-            source = secondary.only or (secondary.primaries[0] if secondary.primaries
-                                        else "?")
-            return f"Added retrieval request for '{zone}' from primary {source}"
+            return f"Added retrieval request for '{zone[:-1]}' from primary {source}"
         return f"Unknown command: '{word}'"
+
+
+def _apex(zone: str) -> bytes:
+    return dns.name.from_text(zone).to_wire() or b""
 
 
 def _zone_arg(text: str) -> str:
@@ -786,13 +805,13 @@ async def _ns_addresses(snap: Any) -> list[str]:
                 socket.inet_ntop(socket.AF_INET6, w) for w in rdatas)
     out: list[str] = []
     for host in hosts:
-        local = addresses.get(host.to_wire().lower())
+        local = addresses.get((host.to_wire() or b"").lower())
         if local:
             out.extend(local)
             continue
         try:
             answer = await dns.asyncresolver.resolve(host, "A", lifetime=3.0)
-            out.extend(r.address for r in answer)           # type: ignore[attr-defined]
+            out.extend(r.address for r in answer)
         except (dns.exception.DNSException, OSError):
             pass
     return out

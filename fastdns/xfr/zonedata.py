@@ -21,7 +21,7 @@ import dns.zone
 
 from fastdns._snapshot import Snapshot
 from fastdns.backends.sqlbase import Row
-from fastdns.tools.content import pdns_content
+from fastdns.zone.content import pdns_content
 
 TYPE_SOA = 6
 
@@ -51,9 +51,10 @@ def _name(wire: bytes) -> dns.name.Name:
 
 
 def to_rrset(owner: bytes, rdtype: int, ttl: int, rdatas: list[bytes]) -> dns.rrset.RRset:
-    rrset = dns.rrset.RRset(_name(owner), dns.rdataclass.IN, dns.rdatatype.RdataType(rdtype))
+    kind = dns.rdatatype.RdataType(rdtype)
+    rrset = dns.rrset.RRset(_name(owner), dns.rdataclass.IN, kind)
     for wire in rdatas:
-        rrset.add(dns.rdata.from_wire(dns.rdataclass.IN, rdtype, wire, 0, len(wire)), ttl)
+        rrset.add(dns.rdata.from_wire(dns.rdataclass.IN, kind, wire, 0, len(wire)), ttl)
     return rrset
 
 
@@ -81,6 +82,7 @@ def image_zone(snap: Snapshot) -> dns.zone.Zone:
 def zone_rows(zone: dns.zone.Zone) -> list[Row]:
     """A dnspython zone as ``records`` rows, as pdnsutil load-zone writes them."""
     rows: list[Row] = []
+    assert zone.origin is not None
     for name, node in zone.nodes.items():
         owner = name.derelativize(zone.origin).to_text(omit_final_dot=True).lower()
         for rdataset in node.rdatasets:
@@ -92,8 +94,9 @@ def zone_rows(zone: dns.zone.Zone) -> list[Row]:
 
 
 def zone_serial(zone: dns.zone.Zone) -> int | None:
+    assert zone.origin is not None
     soa = zone.get_rdataset(zone.origin, dns.rdatatype.SOA)
-    return None if soa is None else soa[0].serial  # type: ignore[attr-defined]
+    return None if soa is None else int(soa[0].serial)
 
 
 def record_rrsets(records: set[Record] | list[Record]) -> list[dns.rrset.RRset]:

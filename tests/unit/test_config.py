@@ -79,7 +79,8 @@ def test_table_rows_are_well_formed() -> None:
     assert set(SETTINGS) - PDNS_SETTINGS == {"workers", "zone-check-interval", "heartbeat-timeout",
                                              "zone-cache-dir",
                                              "gsqlite3-create-schema",
-                                             "gsqlite3-seed-bind-config"}
+                                             "gsqlite3-seed-bind-config",
+                                             "xfr-max-received-records"}
     for alias, target in ALIASES.items():
         assert alias in PDNS_SETTINGS and target in SETTINGS and alias not in SETTINGS
     assert NOT_IMPLEMENTED <= set(SETTINGS)

@@ -77,6 +77,12 @@ class Context:
     async def ping(self) -> None:
         self.pings = getattr(self, "pings", 0) + 1
 
+    async def manager_command(self, words: list[str]) -> str:
+        self.manager_asked = [*getattr(self, "manager_asked", []), words]
+        if words[0] == "retrieve":
+            return "Added retrieval request for 'example.com' from primary 192.0.2.1"
+        return "Added to queue"
+
     def loading(self) -> tuple[int, int] | None:
         return None
 
@@ -210,6 +216,8 @@ HELP = "\n".join([
     "ccounts                          get cache statistics",
     "current-config [diff]            retrieve the current configuration",
     "list-zones [primary|secondary|native|consumer|producer] show list of zones",
+    "notify <zone>                    queue a notification",
+    "notify-host <zone> <host>        notify host for specific zone",
     "purge [<record>]                 purge entries from packet cache",
     "qtypes                           get QType statistics",
     "quit                             quit daemon",
@@ -217,6 +225,7 @@ HELP = "\n".join([
     "reload                           reload all zones",
     "remotes                          get top remotes",
     "respsizes                        get histogram of response sizes",
+    "retrieve <zone> [<ip>]           retrieve secondary zone",
     "rping                            ping instance",
     "set <var> <value>                set config variables",
     "show <statistic>                 show a specific statistic or * to get a list",
@@ -274,7 +283,10 @@ CASES = [
     (["remotes"], "192.0.2.1\t9\n2001:db8::1\t4\n", 0),
     (["help"], HELP, 0),
     (["frobnicate"], "Unknown command: 'FROBNICATE'", 1),
-    (["notify", "example.com"], "Unknown command: 'NOTIFY'", 1),
+    (["notify", "example.com"], "Added to queue", 0),
+    (["notify"], "syntax: notify zone", 0),
+    (["retrieve", "example.com"], "Added retrieval request for 'example.com' from primary "
+     "192.0.2.1", 0),
     (["status"], "Unknown command: 'STATUS'", 1),
     ([""], "Empty line", 0),
 ]

@@ -17,10 +17,10 @@ from fastdns.backends.registry import make_backends
 from fastdns.backends.sqlbase import Dialect
 from fastdns.config.loader import load_config, parse_command_line
 from fastdns.config.settings import BackendInstance
-from fastdns.tools.content import rdata_wire
 from fastdns.zone._rdata import name_from_str
 from fastdns.zone._rows import add_rows
 from fastdns.zone.check import NoSOAError, ZoneError
+from fastdns.zone.content import rdata_wire
 from fastdns.zone.loader import compile_rows
 from fastdns.zone.source import BackendError
 from fastdns.zone.zonedb import ZoneDB
