@@ -25,6 +25,17 @@ SECRET = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 OTHER = base64.b64encode(b"another secret of thirty-two by.").decode()
 
 
+@pytest.fixture(autouse=True)
+def fastdns_log_reaches_caplog():
+    """fastdns.log stops propagation once a server's logging is set up (an earlier test
+    may have done it): let the records reach caplog here."""
+    logger = logging.getLogger("fastdns")
+    before = logger.propagate
+    logger.propagate = True
+    yield
+    logger.propagate = before
+
+
 def test_algorithms_are_pdns_names_for_dnspython_names():
     assert ALGORITHMS == {
         "hmac-md5": dns.tsig.HMAC_MD5,
