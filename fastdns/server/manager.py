@@ -1,5 +1,5 @@
 """The manager process: asyncio services on uvloop that keep the zones up to date and
-carry transfers and NOTIFY (fastdns.xfr.service), and later the HTTP API.
+carry transfers and NOTIFY (fastdns.server.transfers), and later the HTTP API.
 
 Today's service is :class:`ZoneService`: it loads every zone at start (then the manager
 says ``Booted``), and again on the master's ``Reload`` (SIGHUP, ``pdns_control reload``) and
@@ -30,8 +30,8 @@ import dns.name
 from fastdns.backends.registry import make_backends, refresh_interval, set_check_interval
 from fastdns.log import log, reopen, set_level
 from fastdns.server import child, messages
+from fastdns.server.transfers import XfrService
 from fastdns.server.zoneset import ServedZones, pack_ids
-from fastdns.xfr.service import XfrService
 from fastdns.zone.imagecache import ImageCache, default_directory
 from fastdns.zone.source import BackendError, ZoneSource
 from fastdns.zone.zonedb import RefreshResult, ZoneDB

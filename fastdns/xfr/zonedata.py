@@ -3,9 +3,9 @@ incoming IXFR starts from, and what a stored transfer becomes.
 
 The image (fastdns._snapshot) holds every record of the zone as the source wrote it, owner
 case included, with its rdata in uncompressed wire form; these functions walk it node by
-node. Records the image makes up for signing (DNSKEY, NSEC, RRSIG of a zone signed online)
-are not in its nodes: they are added by the caller that signs (not yet: see
-docs/replication.md).
+node. A zone signed online also has its DNSKEY, CDS, CDNSKEY and NSEC3PARAM in the apex
+node; its NSEC/NSEC3 records and RRSIGs are made per query, and for a transfer by
+fastdns.xfr.signed.
 """
 
 from __future__ import annotations

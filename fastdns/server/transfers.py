@@ -203,7 +203,12 @@ class XfrService:
     def backends(self) -> list[Any]:
         """The service's own backends (on its thread only)."""
         if self._backends is None:
-            self._backends = make_backends(self.config)
+            backends = make_backends(self.config)
+            for backend in backends:
+                setup = getattr(backend, "dnssec_from_config", None)
+                if setup is not None:
+                    setup(self.config)       # keys and metadata where the zones' are
+            self._backends = backends
         return self._backends
 
     def _backend(self, name: str) -> Any:
