@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import subprocess
 
+import dns.flags
+import dns.rcode
 import dns.rdatatype
 import dns.zone
 import pytest
@@ -34,6 +36,7 @@ from tests._support.peers import (
     Record,
     Tsig,
     compare_zones,
+    normalize,
 )
 from tests._support.servers import require
 from tests._support.xfrnodes import FastdnsPeer
@@ -256,6 +259,22 @@ def test_fastdns_primary_serves_the_difference(updated_out):
     assert soas == [SERIAL + 1, SERIAL, SERIAL + 1, SERIAL + 1], [str(r) for r in answer]
 
 
+def test_fastdns_primary_second_update_ixfr(updated_out):
+    """A second update goes by IXFR from the version fastdns sent by IXFR: knotd's and
+    named's incremental copies stay equal to fastdns's zone."""
+    site = updated_out
+    for peer in (site.knot, site.named):
+        peer.wait_serial(TSIG_OUT, SERIAL + 1, timeout=20)
+    text = updated(TSIG_OUT).replace(str(SERIAL + 1), str(SERIAL + 2)) \
+        .replace("host0007 IN A 10.0.0.7\n", "host0007 IN A 10.0.0.8\n") \
+        + "Second  IN AAAA 2001:db8::2:2\n"
+    site.main.update(TSIG_OUT, text)
+    for peer in (site.knot, site.named):
+        peer.wait_serial(TSIG_OUT, SERIAL + 2, timeout=20)
+        assert_same_zone(site.main, peer, TSIG_OUT)
+    assert site.knot.transfers(TSIG_OUT) == ["AXFR", "IXFR", "IXFR"], site.knot.log_tail()
+
+
 # --------------------------------------------------------------------------------------------
 # 2. knotd (TSIG), pdns_server -> fastdns (SQLite); named -> fastdns (BIND zone file)
 
@@ -266,6 +285,32 @@ def test_fastdns_secondary_initial_axfr(site, peer):
     secondary.wait_serial(origin, SERIAL, timeout=20)
     assert_same_zone(primary, secondary, origin)
     assert set(secondary.transfers(origin)) == {"AXFR"}, secondary.log_tail()
+
+
+#: queries whose answers a secondary must give as its primary does: the apex, a CNAME
+#: chain, a wildcard, a referral (below a delegation, and at it), NXDOMAIN, NODATA
+QUERIES = [("@", "SOA"), ("@", "MX"), ("FTP", "A"), ("Some.users", "TXT"), ("www.dev", "A"),
+           ("dev", "NS"), ("ns.dev", "AAAA"), ("nowhere", "A"), ("Mail", "TXT"),
+           ("_sip._udp", "SRV"), ("notes", "TXT")]
+
+
+def answer(peer: Peer, qname: str, rdtype: str) -> tuple:
+    """rcode, AA and the answer and authority sections, normalised."""
+    reply = peer.query(qname, rdtype, tcp=True)
+    return (dns.rcode.to_text(reply.rcode()), bool(reply.flags & dns.flags.AA),
+            normalize(reply.answer), normalize(reply.authority))
+
+
+@pytest.mark.parametrize("peer", ["knot", "pdns", "named"])
+def test_fastdns_secondary_answers_as_primary(site, peer):
+    """What fastdns stored (SQL rows rectified: auth, glue; or the zone file written) is
+    served as the primary serves it."""
+    primary, secondary, origin = site.incoming[peer]
+    secondary.wait_serial(origin, SERIAL, timeout=20)
+    for name, rdtype in QUERIES:
+        qname = origin if name == "@" else f"{name}.{origin}"
+        assert answer(secondary, qname, rdtype) == answer(primary, qname, rdtype), \
+            (qname, rdtype)
 
 
 @pytest.fixture(scope="module")
