@@ -559,18 +559,22 @@ class XfrService:
             self._spawn(self._check(secondary))
 
     async def _check(self, secondary: Secondary) -> None:
+        # what was asked is taken now: a NOTIFY or retrieve that comes during the check
+        # is acted on by the next one, at once
+        urgent, forced, only = secondary.urgent, secondary.forced, secondary.only
+        secondary.urgent = secondary.forced = False
+        secondary.only = None
         try:
-            ok = await self._refresh_zone(secondary)
+            ok = await self._refresh_zone(secondary, urgent, forced, only)
         finally:
             self.transfers -= 1
             secondary.busy = False
             self._wake.set()
         wait = secondary.refresh if ok else secondary.retry
-        secondary.next_check = time.monotonic() + wait
-        secondary.urgent = secondary.forced = False
-        secondary.only = None
+        secondary.next_check = 0.0 if secondary.urgent else time.monotonic() + wait
 
-    async def _refresh_zone(self, secondary: Secondary) -> bool:
+    async def _refresh_zone(self, secondary: Secondary, urgent: bool, forced: bool,
+                            only: inbound.Primary | None) -> bool:
         zone = secondary.zone
         wire = _apex(zone)
         snap = self.served.snapshot(wire)
@@ -581,22 +585,22 @@ class XfrService:
         if key_names and key is None:
             log.error("secondary zone '%s': TSIG key '%s' (AXFR-MASTER-TSIG) is unknown",
                       zone, key_names[0])
-        primaries = [secondary.only] if secondary.only else list(secondary.primaries)
+        primaries = [only] if only else list(secondary.primaries)
         if not primaries:
             log.error("secondary zone '%s' has no primary to transfer from", zone)
             return False
         now = time.monotonic()
         for primary in primaries:
             backoff = self.backoff.get(primary)
-            if backoff is not None and backoff.until > now and not secondary.urgent:
+            if backoff is not None and backoff.until > now and not urgent:
                 continue
             try:
                 theirs = await inbound.query_soa(zone, primary, key)
-                if ours is not None and not secondary.forced and \
+                if ours is not None and not forced and \
                         not _newer(theirs, ours):
                     self._succeeded(primary, secondary, snap)
                     return True
-                base = image_zone(snap) if snap is not None and not secondary.forced else None
+                base = image_zone(snap) if snap is not None and not forced else None
                 started = time.monotonic()
                 result, kind = await inbound.transfer(zone, primary, key, base, self.limits)
                 await self._blocking(self._store, secondary, result)
@@ -761,7 +765,7 @@ class XfrService:
                             f"primary defined)")
                 return f" Zone '{zone}' unknown"
             source = args[1] if len(args) > 1 else (
-                secondary.primaries[0].host if secondary.primaries else "")
+                _shown(secondary.primaries[0]) if secondary.primaries else "")
             if len(args) > 1:
                 try:
                     secondary.only = inbound.parse_primary(args[1])
@@ -777,6 +781,11 @@ class XfrService:
             self._wake.set()
             return f"Added retrieval request for '{zone[:-1]}' from primary {source}"
         return f"Unknown command: '{word}'"
+
+
+def _shown(primary: inbound.Primary) -> str:
+    """An address as PowerDNS shows it: the port only when it is not 53."""
+    return primary.host if primary.port == 53 else str(primary)
 
 
 def _apex(zone: str) -> bytes:
