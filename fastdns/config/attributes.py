@@ -57,6 +57,7 @@ class SettingAttributes:
     axfr_fetch_timeout: int
     xfr_max_received_mbytes: int
     xfr_max_received_records: int
+    lua_axfr_script: str
     default_soa_content: str
     default_ttl: int
     any_to_tcp: bool

@@ -229,6 +229,9 @@ _GENERAL: tuple[Setting, ...] = (
             "megabytes a transfer in may carry (0: no limit)", minimum=0, maximum=_INT_MAX),
     Setting("xfr-max-received-records", _T.INT, "5000000",
             "records a transfer in may carry (0: no limit)", minimum=0, maximum=_INT_MAX),
+    Setting("lua-axfr-script", _T.PATH, "",
+            "Lua script whose axfrfilter() may rewrite or drop each record of a zone "
+            "transferred in (a zone's LUA-AXFR-SCRIPT metadata overrides it, NONE: none)"),
     Setting("default-soa-content", _T.STR,
             "a.misconfigured.dns.server.invalid hostmaster.@ 0 10800 3600 604800 3600",
             "SOA of zones created without one (@ stands for the zone name)"),
