@@ -282,6 +282,16 @@ class GSQLBackend(ZoneWrites, ChangeChecks):
                 out[zone_text(name)] = primaries
         return out
 
+    def notified_serials(self) -> dict[str, int | None]:
+        """Zone -> ``domains.notified_serial`` (None: never notified), of every primary
+        (MASTER, PRODUCER) zone."""
+        with self._cursor() as cur:
+            cur.execute("SELECT name, type, notified_serial FROM domains")
+            rows = cur.fetchall()
+        return {zone_text(name): None if notified is None else int(notified)
+                for name, db_kind, notified in rows
+                if name and (db_kind or "").upper() in ("MASTER", "PRODUCER")}
+
     def list_autoprimaries(self) -> list[tuple[str, str, str]]:
         """(ip, nameserver, account) rows."""
         with self._cursor() as cur:

@@ -91,6 +91,13 @@ class ZoneWrites(SQLConnection):
                             (",".join(primaries) or None, domain_id))
         self._wrote()
 
+    def set_notified_serial(self, zone: str, serial: int) -> None:
+        """Record that the secondaries of ``zone`` were sent NOTIFY for ``serial`` (not a
+        change of the zone: its change token does not move)."""
+        with self._cursor() as cur:
+            cur.execute(self._q("UPDATE domains SET notified_serial = ? WHERE name = ?"),
+                        (serial, db_name(zone)))
+
     # -- records -------------------------------------------------------------------------
 
     def replace_zone_records(self, zone: str, rows: Iterable[Row],

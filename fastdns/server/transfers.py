@@ -54,7 +54,7 @@ from fastdns.backends.registry import make_backends
 from fastdns.config.settings import match_netmasks, parse_netmask
 from fastdns.log import log
 from fastdns.server import messages
-from fastdns.xfr import inbound, outbound
+from fastdns.xfr import inbound, luafilter, outbound
 from fastdns.xfr.tsig import TsigKey, key_name, read_tsig_keys
 from fastdns.xfr.zonedata import image_rrsets, image_zone, zone_rows, zone_serial
 
@@ -76,6 +76,7 @@ SERVED_SPREAD = 60.0
 #: NOTIFY: tries, and the seconds to wait for an answer to each
 NOTIFY_TRIES = 5
 NOTIFY_WAIT = 2.0
+NOTIFY_PARALLEL = 64
 #: a TCP session handed over: seconds it may stay idle, queries it may ask
 SESSION_IDLE = 10.0
 SESSION_QUERIES = 100
@@ -153,6 +154,8 @@ class XfrService:
         self.meta: dict[str, _Meta] = {}
         self.serials: dict[str, int] = {}      # primary zones: the serial last notified for
         self.sessions: set[asyncio.Task] = set()
+        #: NOTIFYs in flight at once, at most (a start may queue one per zone)
+        self.notifying = asyncio.Semaphore(NOTIFY_PARALLEL)
         self.tasks: set[asyncio.Task] = set()
         self.limits = inbound.Limits(
             timeout=float(_setting(config, "axfr-fetch-timeout", 10) or 10),
@@ -493,18 +496,60 @@ class XfrService:
     def _refreshed(self, result: RefreshResult) -> None:
         """After each load: NOTIFY for primary zones whose serial moved; the list of
         secondaries again when zones came or went."""
-        if self._on("primary"):
-            for name in result.loaded:
-                served = self.zones.zonedb.zones.get(name)
-                if served is None or served.kind != "primary":
-                    continue
-                before = self.serials.get(name)
-                self.serials[name] = served.serial
-                if before is not None and before != served.serial:
-                    self._spawn(self.notify_zone(name))
+        if self._on("primary") and result.loaded:
+            changed = [(name, served.serial) for name in result.loaded
+                       if (served := self.zones.zonedb.zones.get(name)) is not None
+                       and served.kind in ("primary", "producer")]
+            if changed:
+                self._spawn(self._notify_changed(changed))
         if self._on("secondary") and (result.removed or result.loaded or result.absent
                                       or result.failed):
             self._spawn(self._list_secondaries())
+
+    async def _notify_changed(self, loaded: list[tuple[str, int]]) -> None:
+        """NOTIFY for the primary zones just loaded whose serial is not the one last
+        notified: ``domains.notified_serial`` in SQL (so a start notifies the zones changed
+        while fastdns was down, as PowerDNS does, and records each serial notified),
+        in memory for zone files (a start notifies nothing)."""
+        try:
+            stored = await self._blocking(self._notified_serials)
+        except Exception as exc:
+            log.error("cannot read the serials notified: %s", exc)
+            stored = {}
+        written: list[tuple[str, int]] = []
+        for name, serial in loaded:
+            if name in stored:
+                due = stored[name] != serial
+            else:
+                before = self.serials.get(name)
+                due = before is not None and before != serial
+            self.serials[name] = serial
+            if due:
+                await self.notify_zone(name)
+                if name in stored:
+                    written.append((name, serial))
+        if written:
+            try:
+                await self._blocking(self._set_notified, written)
+            except Exception as exc:
+                log.error("cannot record the serials notified: %s", exc)
+
+    def _notified_serials(self) -> dict[str, int | None]:
+        out: dict[str, int | None] = {}
+        for backend in self.backends():
+            if hasattr(backend, "notified_serials"):
+                for zone, serial in backend.notified_serials().items():
+                    out.setdefault(zone, serial)
+        return out
+
+    def _set_notified(self, written: list[tuple[str, int]]) -> None:
+        for zone, serial in written:
+            served = self.zones.zonedb.zones.get(zone)
+            for backend in self.backends():
+                if hasattr(backend, "set_notified_serial") and (
+                        served is None or backend.name == served.backend):
+                    backend.set_notified_serial(zone, serial)
+                    break
 
     async def _list_secondaries(self) -> None:
         if not self._on("secondary"):
@@ -589,6 +634,12 @@ class XfrService:
         if not primaries:
             log.error("secondary zone '%s' has no primary to transfer from", zone)
             return False
+        script = str(_setting(self.config, "lua-axfr-script", "") or "")
+        try:
+            axfr_filter = await self._blocking(luafilter.filter_for, script, meta)
+        except luafilter.FilterError as exc:   # as PowerDNS: no transfer without its script
+            log.error("secondary zone '%s': %s; not transferred", zone, exc)
+            return False
         now = time.monotonic()
         for primary in primaries:
             backoff = self.backoff.get(primary)
@@ -602,7 +653,11 @@ class XfrService:
                     return True
                 base = image_zone(snap) if snap is not None and not forced else None
                 started = time.monotonic()
+                if axfr_filter is not None:
+                    base = None      # the served copy is filtered: deltas cannot apply to it
                 result, kind = await inbound.transfer(zone, primary, key, base, self.limits)
+                if axfr_filter is not None:
+                    result = await self._blocking(axfr_filter.filter_zone, result, primary.host)
                 await self._blocking(self._store, secondary, result)
                 log.warning("secondary zone '%s': %s from %s, serial %s -> %d, stored in "
                             "%.2fs", zone, kind, primary,
@@ -614,6 +669,9 @@ class XfrService:
                 return True
             except inbound.TransferError as exc:
                 self._failed(primary, zone, str(exc))
+            except luafilter.FilterError as exc:     # the old zone stays, as with PowerDNS
+                log.error("secondary zone '%s': %s; transfer dropped", zone, exc)
+                return False
             except Exception as exc:         # a store that failed: the old zone stays
                 self._failed(primary, zone, f"{type(exc).__name__}: {exc}")
         return False
@@ -696,6 +754,11 @@ class XfrService:
 
     async def _notify_one(self, zone: str, host: str, port: int,
                           key: dns.tsig.Key | None) -> None:
+        async with self.notifying:
+            await self._notify_tries(zone, host, port, key)
+
+    async def _notify_tries(self, zone: str, host: str, port: int,
+                            key: dns.tsig.Key | None) -> None:
         query = dns.message.make_query(zone, dns.rdatatype.SOA)
         query.flags = dns.flags.AA
         query.set_opcode(dns.opcode.NOTIFY)

@@ -383,6 +383,12 @@ def test_a_new_secondary_transfers_its_zone_and_follows_notify(pair, tmp_path):
     # stored in the secondary's database, as pdnsutil would show it
     listed = util(secondary, "list-zone", "example.com").stdout
     assert "added.example.com\t3600\tIN\tTXT\t\"by notify\"" in listed
+    # the primary recorded the serial it notified, as PowerDNS does
+    import sqlite3
+    with sqlite3.connect(primary.settings["gsqlite3-database"]) as db:
+        assert wait_until(lambda: db.execute("SELECT notified_serial FROM domains WHERE "
+                                             "name = 'example.com'").fetchone()[0] == 11,
+                          timeout=10)
 
 
 def test_notify_from_an_address_that_is_not_a_primary_is_refused(pair):
