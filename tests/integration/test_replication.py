@@ -611,3 +611,38 @@ def test_a_notify_flood_is_bounded_and_the_server_keeps_answering(pair):
     assert secondary.query("example.com", "SOA").rcode() in (0, dns.rcode.REFUSED)
     refused = secondary.log().count("from 127.0.0.7, which is not one of its primaries")
     assert 0 < refused <= 1000
+
+
+# -- the Lua AXFR filter -------------------------------------------------------------------------
+
+LUA_FILTER = """\
+function axfrfilter(remoteip, zone, record)
+    if record:qtype() == pdns.TXT then
+        return 0, {}                                   -- drop every TXT
+    end
+    if record:qname():toString():lower() == "mail.example.com." and record:qtype() == pdns.A then
+        return 1, {{qname="mail2.example.com.", qtype=pdns.A, ttl=60,
+                    content="192.0.2.26"}}             -- keep it, and add one
+    end
+    return -1, {}
+end
+"""
+
+
+def test_a_lua_axfr_script_filters_what_is_stored(pair, tmp_path):
+    primary, _ = pair
+    script = tmp_path / "filter.lua"
+    script.write_text(LUA_FILTER)
+    filtered = sqlite_server(tmp_path / "filtered", {"secondary": "yes"})
+    util(filtered, "create-secondary-zone", "example.com", f"127.0.0.1:{primary.port}")
+    util(filtered, "set-meta", "example.com", "LUA-AXFR-SCRIPT", str(script))
+    with filtered.start():
+        assert wait_until(lambda: serial(filtered) == 10, timeout=20), filtered.log()
+        assert filtered.query("txt.example.com", "TXT").answer == []
+        assert filtered.query("mail.example.com", "A").answer[0][0].address == "192.0.2.25"
+        assert filtered.query("mail2.example.com", "A").answer[0][0].address == "192.0.2.26"
+        # a script that fails leaves the zone as it was
+        script.write_text("function axfrfilter(r, z, rec) error('refused by policy') end\n")
+        assert control(filtered, "retrieve", "example.com").returncode == 0
+        assert wait_until(lambda: "refused by policy" in filtered.log(), timeout=15)
+        assert filtered.query("mail2.example.com", "A").answer
