@@ -55,6 +55,7 @@ class SettingAttributes:
     also_notify: tuple[SocketAddress, ...]
     only_notify: tuple[Netmask, ...]
     axfr_fetch_timeout: int
+    outgoing_axfr_expand_alias: bool
     xfr_max_received_mbytes: int
     xfr_max_received_records: int
     lua_axfr_script: str

@@ -222,6 +222,9 @@ _GENERAL: tuple[Setting, ...] = (
             reloadable=True),
     Setting("only-notify", _T.NETMASKS, "0.0.0.0/0,::/0",
             "NOTIFY is sent only to addresses in these networks", reloadable=True),
+    Setting("outgoing-axfr-expand-alias", _T.BOOL, "no",
+            "send the A and AAAA records of an ALIAS's target (from resolver) instead of "
+            "the ALIAS record in a zone transfer"),
     Setting("axfr-fetch-timeout", _T.INT, "10",
             "seconds a transfer in may wait for the next message from its primary",
             minimum=1, maximum=3600),

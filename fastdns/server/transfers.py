@@ -46,7 +46,9 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import dns.serial
 import dns.tsig
 
@@ -383,6 +385,17 @@ class XfrService:
                 log.error("AXFR of domain '%s' to %s failed: it cannot be signed: %s",
                           zone, client, exc)
                 return [outbound.refused(query, dns.rcode.SERVFAIL)]
+        elif self._on("outgoing-axfr-expand-alias"):
+            targets = outbound.alias_targets(snap)
+            if targets:
+                try:
+                    addresses = await self._expand_aliases(targets)
+                except (dns.exception.DNSException, OSError, ValueError) as exc:
+                    log.error("AXFR of domain '%s' to %s failed: an ALIAS target could not "
+                              "be resolved (outgoing-axfr-expand-alias): %s", zone, client,
+                              str(exc) or type(exc).__name__)
+                    return [outbound.refused(query, dns.rcode.SERVFAIL)]
+                full = outbound.expanded_rrsets(snap, addresses)
         started = time.monotonic()
         try:
             answers = await asyncio.get_running_loop().run_in_executor(
@@ -398,6 +411,32 @@ class XfrService:
                  dns.rdatatype.to_text(query.question[0].rdtype), zone, snap.serial, client,
                  len(answers), time.monotonic() - started)
         return answers
+
+    async def _expand_aliases(self, targets: list[tuple[bytes, int, bytes]],
+                              ) -> dict[bytes, list[dns.rrset.RRset]]:
+        """The A and AAAA records of each ALIAS target, from ``resolver``, as RRsets of
+        the ALIAS's owner with its TTL (PowerDNS's outgoing-axfr-expand-alias)."""
+        text = str(_setting(self.config, "resolver", "") or "").strip()
+        if text in ("", "no"):
+            raise ValueError("no resolver is set")
+        resolver = inbound.parse_primary(text.split(",")[0].split()[0])
+        out: dict[bytes, list[dns.rrset.RRset]] = {}
+        for owner, ttl, target in targets:
+            name = dns.name.from_wire(owner, 0)[0]
+            target_name = dns.name.from_wire(target, 0)[0]
+            for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                query = dns.message.make_query(target_name, rdtype)
+                response = await dns.asyncquery.udp(query, resolver.host, timeout=3.0,
+                                                    port=resolver.port)
+                if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                    raise ValueError(f"{target_name}: {dns.rcode.to_text(response.rcode())}")
+                for rrset in response.answer:
+                    if rrset.rdtype == rdtype:
+                        found = dns.rrset.RRset(name, dns.rdataclass.IN, rdtype)
+                        found.update(rrset)
+                        found.ttl = ttl
+                        out.setdefault((owner or b"").lower(), []).append(found)
+        return out
 
     async def policy(self, zone: str) -> outbound.Policy:
         meta = await self.metadata(zone)

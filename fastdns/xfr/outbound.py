@@ -47,6 +47,8 @@ from fastdns.xfr.zonedata import (
 #: compressed, is smaller; 64 KiB is the limit)
 MESSAGE_OCTETS = 16_000
 NARROW = SECURITY_FLAGS["narrow"]
+#: PowerDNS's ALIAS type
+ALIAS = 65401
 PRESIGNED = SECURITY_FLAGS["presigned"]
 
 
@@ -157,6 +159,24 @@ def axfr_rrsets(snap: Snapshot) -> Iterator[tuple[dns.rrset.RRset, int]]:
         yield sized
     if soa is not None:
         yield soa
+
+
+def alias_targets(snap: Snapshot) -> list[tuple[bytes, int, bytes]]:
+    """(owner, TTL, target) of each ALIAS record of the zone, names in wire form."""
+    return [(owner, ttl, wire) for owner, rdtype, ttl, rdatas in image_rrsets(snap)
+            if rdtype == ALIAS for wire in rdatas]
+
+
+def expanded_rrsets(snap: Snapshot, addresses: dict[bytes, list[dns.rrset.RRset]],
+                    ) -> Iterator[tuple[dns.rrset.RRset, int]]:
+    """axfr_rrsets with each ALIAS RRset replaced by the A and AAAA RRsets ``addresses``
+    holds for its owner (lowercase wire name): outgoing-axfr-expand-alias."""
+    for rrset, octets in axfr_rrsets(snap):
+        if rrset.rdtype != ALIAS:
+            yield rrset, octets
+            continue
+        for found in addresses.get((rrset.name.to_wire() or b"").lower(), []):
+            yield found, _octets(found)
 
 
 def ixfr_rrsets(snap: Snapshot, old: set[Record], new: set[Record],

@@ -646,3 +646,32 @@ def test_a_lua_axfr_script_filters_what_is_stored(pair, tmp_path):
         assert control(filtered, "retrieve", "example.com").returncode == 0
         assert wait_until(lambda: "refused by policy" in filtered.log(), timeout=15)
         assert filtered.query("mail2.example.com", "A").answer
+
+
+# -- outgoing-axfr-expand-alias ------------------------------------------------------------------
+
+def test_outgoing_axfr_expand_alias(tmp_path):
+    from tests.integration.helpers import ZoneTree, start_server
+    from tests.integration.helpers import zone_text as small_zone
+    targets = ZoneTree(tmp_path / "targets")
+    targets.add("target.example", small_zone("target.example", """\
+        www IN A 192.0.2.80
+        www IN AAAA 2001:db8::80
+        """))
+    aliased = ZoneTree(tmp_path / "aliased")
+    aliased.add("alias.example", small_zone("alias.example", """\
+        @ IN ALIAS www.target.example.
+        """))
+    with start_server(tmp_path / "resolver", targets) as resolver:
+        expanding = start_server(tmp_path / "expanding", aliased, {
+            "outgoing-axfr-expand-alias": "yes", "resolver": f"127.0.0.1:{resolver.port}"})
+        verbatim = start_server(tmp_path / "verbatim", aliased)
+        with expanding, verbatim:
+            got = records(axfr(expanding, "alias.example"))
+            assert ("alias.example.", "A", "192.0.2.80") in got
+            assert ("alias.example.", "AAAA", "2001:db8::80") in got
+            assert not [r for r in got if r[1] in ("TYPE65401", "ALIAS")]
+            # without the setting the ALIAS goes out as it is, as from PowerDNS
+            plain = records(axfr(verbatim, "alias.example"))
+            assert [r for r in plain if r[1] == "TYPE65401"]
+            assert not [r for r in plain if r[0] == "alias.example." and r[1] == "A"]
