@@ -101,7 +101,21 @@ class FastdnsPeer(Peer):
         out.update(self.extra_settings)
         return out
 
+    def restart(self, timeout: float = 20.0) -> FastdnsPeer:
+        """Stop fastdns and start it again on the same configuration and database (its
+        image cache, when it has one, kept)."""
+        self.stop(remove=False)
+        self.proc = None
+        self._restarting = True
+        try:
+            self.start(timeout)
+        finally:
+            self._restarting = False
+        return self
+
     def write_config(self) -> None:
+        if getattr(self, "_restarting", False):
+            return
         self.confdir.mkdir(exist_ok=True)
         (self.confdir / "fastdns.conf").write_text(
             "".join(f"{k}={v}\n" for k, v in self.settings().items()))

@@ -13,7 +13,9 @@ Every zone's SOA refresh is two hours, so an update can only arrive by NOTIFY: f
 own (it notices the new serial in its database and notifies the zone's ALSO-NOTIFY
 targets) or the peer's. After each transfer the whole zone is compared on both sides
 (the secondary's AXFR against the primary's), and the peers' logs and fastdns's say
-whether the update went by IXFR.
+whether the update went by IXFR. Two tests of their own restart fastdns beside a knotd
+secondary: a change after a restart from the image cache, and one made while fastdns was
+stopped, must go out by NOTIFY too.
 """
 
 from __future__ import annotations
@@ -273,6 +275,44 @@ def test_fastdns_primary_second_update_ixfr(updated_out):
         peer.wait_serial(TSIG_OUT, SERIAL + 2, timeout=20)
         assert_same_zone(site.main, peer, TSIG_OUT)
     assert site.knot.transfers(TSIG_OUT) == ["AXFR", "IXFR", "IXFR"], site.knot.log_tail()
+
+
+@pytest.mark.parametrize("backend", ["gsqlite3", "bind"])
+def test_fastdns_primary_notifies_after_a_restart(tmp_path, backend):
+    """fastdns restarted (its zones served at once from its image cache: the default
+    zone-cache-dir beside the database, a directory of its own for zone files): the first
+    change of a primary zone after that still goes out by NOTIFY."""
+    origin = "restart.test."
+    cache = "" if backend == "gsqlite3" else str(tmp_path / "image-cache")
+    main = FastdnsPeer(tmp_path, backend=backend, settings={"zone-cache-dir": cache})
+    knot = Knot(tmp_path)
+    main.add_primary(origin, zone(origin, bulk=False), notify=[knot.endpoint])
+    knot.add_secondary(origin, main.endpoint)
+    with main, knot:
+        knot.wait_serial(origin, SERIAL)
+        main.restart()
+        assert "from the image cache" in main.log(), main.log_tail()
+        main.update(origin, updated(origin, bulk=False))
+        main.wait_serial(origin, SERIAL + 1)
+        knot.wait_serial(origin, SERIAL + 1, timeout=10)
+        assert_same_zone(main, knot, origin)
+
+
+def test_fastdns_primary_notifies_a_change_made_while_stopped(tmp_path):
+    """A primary zone changed while fastdns was down (fastdns-util load-zone) is NOTIFYed
+    when it starts, as PowerDNS does (domains.notified_serial behind the zone's serial)."""
+    origin = "stopped.test."
+    main, knot = FastdnsPeer(tmp_path), Knot(tmp_path)
+    main.add_primary(origin, zone(origin, bulk=False), notify=[knot.endpoint])
+    knot.add_secondary(origin, main.endpoint)
+    with main, knot:
+        knot.wait_serial(origin, SERIAL)
+        main.stop(remove=False)
+        main.update(origin, updated(origin, bulk=False))
+        main.restart()
+        main.wait_serial(origin, SERIAL + 1)
+        knot.wait_serial(origin, SERIAL + 1, timeout=10)
+        assert_same_zone(main, knot, origin)
 
 
 # --------------------------------------------------------------------------------------------
