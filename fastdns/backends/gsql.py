@@ -44,6 +44,8 @@ from fastdns.backends.sqlbase import (
     split_statements,
     zone_text,
 )
+from fastdns.xfr import catalog
+from fastdns.zone._rows import add_rows
 from fastdns.zone._sinks import StoreSink
 from fastdns.zone.check import ZoneError
 from fastdns.zone.loader import (
@@ -147,6 +149,10 @@ class GSQLBackend(ZoneWrites, ChangeChecks):
                 taken: list[Hashable] = []
 
                 def fill(sink: Any, warnings: list[str]) -> tuple[int, int]:
+                    # a catalog producer's records are made from its members
+                    made = catalog.producer_rows(self, cur, domain_id, zone)
+                    if made is not None:
+                        return add_rows(sink, made, warnings)
                     count, skipped, fingerprint = self.dialect.read_records(
                         cur, domain_id, sink, warnings)
                     taken.append(fingerprint)
@@ -187,6 +193,13 @@ class GSQLBackend(ZoneWrites, ChangeChecks):
             else:
                 wanted[d.id] = name
         scan = _Scan(self, wanted, deliver)
+        producers: list[str] = []
+
+        def deliver_one(name: str) -> None:
+            try:
+                deliver(name, self.load_image(name))
+            except ZoneError as exc:
+                deliver(name, exc)
         try:
             with self._cursor() as cur:
                 for name in unknown:        # not listed yet: load_image looks it up too
@@ -194,10 +207,14 @@ class GSQLBackend(ZoneWrites, ChangeChecks):
                         wanted[self._domain_id(cur, name)] = name
                     except BackendError as exc:
                         deliver(name, ZoneError(f"backend '{self.name}': {exc}"))
+                # catalog producers are made by load_image, after the scan
+                producers = [wanted.pop(i) for i in catalog.producer_ids(self, cur, wanted)]
                 scan.order = sorted(wanted)
                 if scan.order:
                     self.dialect.read_zones(cur, scan.order, scan.begin, scan.end)
                 scan.catch_up(None)
+            for name in producers:
+                deliver_one(name)
         except BackendError as exc:
             left = [domain_id for domain_id in scan.order[scan.done:]
                     if wanted[domain_id] in self._domains]

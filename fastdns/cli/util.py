@@ -102,7 +102,14 @@ def _help() -> str:
 
 def _load_commands() -> None:
     # each module registers its commands when imported
-    from fastdns.tools import admincmds, checkcmds, keycmds, tsigcmds, zonecmds  # noqa: F401
+    from fastdns.tools import (  # noqa: F401
+        admincmds,
+        catalogcmds,
+        checkcmds,
+        keycmds,
+        tsigcmds,
+        zonecmds,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

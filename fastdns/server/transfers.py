@@ -56,7 +56,7 @@ from fastdns.backends.registry import make_backends
 from fastdns.config.settings import match_netmasks, parse_netmask
 from fastdns.log import log
 from fastdns.server import messages
-from fastdns.xfr import inbound, luafilter, outbound
+from fastdns.xfr import catalog, inbound, luafilter, outbound
 from fastdns.xfr.tsig import TsigKey, key_name, read_tsig_keys
 from fastdns.xfr.zonedata import image_rrsets, image_zone, zone_rows, zone_serial
 
@@ -544,6 +544,12 @@ class XfrService:
         if self._on("secondary") and (result.removed or result.loaded or result.absent
                                       or result.failed):
             self._spawn(self._list_secondaries())
+        self._spawn(self._bump_producers())
+
+    async def _bump_producers(self) -> None:
+        """Catalog producers (RFC 9432) whose member list moved get a new serial."""
+        if await self._blocking(catalog.bump_producers, self.backends()):
+            self.zones.check_soon()
 
     async def _notify_changed(self, loaded: list[tuple[str, int]]) -> None:
         """NOTIFY for the primary zones just loaded whose serial is not the one last
@@ -698,6 +704,10 @@ class XfrService:
                 if axfr_filter is not None:
                     result = await self._blocking(axfr_filter.filter_zone, result, primary.host)
                 await self._blocking(self._store, secondary, result)
+                # catalog zones (RFC 9432): a consumer's members made and deleted
+                if await self._blocking(catalog.consume, self._backend(secondary.backend),
+                                        zone, result):
+                    self._spawn(self._list_secondaries())
                 log.warning("secondary zone '%s': %s from %s, serial %s -> %d, stored in "
                             "%.2fs", zone, kind, primary,
                             "none" if ours is None else ours, zone_serial(result) or 0,
