@@ -82,8 +82,8 @@ import dns.zone
 from tests._support.servers import free_port, require
 
 __all__ = [
-    "Knot", "Named", "Nsd", "Pdns", "Peer", "PeerError", "Record", "Tsig", "compare_zones",
-    "normalize",
+    "Knot", "KnotCatalog", "Named", "Nsd", "Pdns", "Peer", "PeerError", "Record", "Tsig",
+    "compare_zones", "normalize",
 ]
 
 Endpoint = tuple[str, int]
@@ -594,6 +594,41 @@ class Knot(Peer):
     def refresh(self, zone: str) -> None:
         """``knotc zone-refresh``."""
         self.knotc("zone-refresh", zone)
+
+
+class KnotCatalog(Knot):
+    """knotd as the consumer of a catalog zone (RFC 9432, ``catalog-role: interpret``):
+    :meth:`add_catalog` names the catalog and its primary; its member zones are made from a
+    template whose primary is the same, transferred and served. No other secondaries."""
+
+    def add_catalog(self, zone: str, primary: Endpoint) -> KnotCatalog:
+        self._not_started()
+        self.catalog = (_absolute(zone), tuple(primary))
+        return self
+
+    def write_config(self) -> None:
+        super().write_config()
+        zone, primary = self.catalog
+        text = self.conf.read_text()
+        if "remote:" in text or self.secondaries:
+            raise PeerError("KnotCatalog: a catalog consumer only")
+        extra = [
+            "remote:", "  - id: catalog_primary", f"    address: {primary[0]}@{primary[1]}",
+            "acl:", "  - id: catalog_notify", f"    address: {primary[0]}",
+            "    action: notify",
+            "template:", "  - id: catalog_member", f'    storage: "{self.dir}"',
+            "    master: catalog_primary", "    acl: [catalog_notify, xfr_open]",
+            "    zonefile-sync: 0", "    semantic-checks: off",
+        ]
+        zones = [f"  - domain: {zone}", f'    file: "{self.zone_file(zone)}"',
+                 "    master: catalog_primary", "    acl: [catalog_notify, xfr_open]",
+                 "    catalog-role: interpret", "    catalog-template: catalog_member",
+                 "    zonefile-sync: 0"]
+        text = text.replace("acl:\n", "\n".join(extra[:3]) + "\nacl:\n" + "\n".join(extra[4:7])
+                            + "\n", 1)
+        text += "\n".join(extra[7:]) + "\n" + ("" if "zone:" in text else "zone:\n")
+        text += "\n".join(zones) + "\n"
+        self.conf.write_text(text)
 
 
 # NSD -------------------------------------------------------------------------------------------
