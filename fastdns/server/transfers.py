@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import os
 import random
 import socket
@@ -54,7 +55,7 @@ import dns.tsig
 
 from fastdns.backends.registry import make_backends
 from fastdns.config.settings import match_netmasks, parse_netmask
-from fastdns.log import log
+from fastdns.log import Throttled, log
 from fastdns.server import messages
 from fastdns.xfr import catalog, inbound, luafilter, outbound
 from fastdns.xfr.tsig import TsigKey, key_name, read_tsig_keys
@@ -81,13 +82,15 @@ NOTIFY_WAIT = 2.0
 NOTIFY_PARALLEL = 64
 #: a TCP session handed over: seconds it may stay idle, queries it may ask
 SESSION_IDLE = 10.0
-SESSION_QUERIES = 100
+SESSION_QUERIES = 10_000
 #: metadata of a zone (transfer policy, also-notify) is read again after this many seconds
 META_TTL = 10.0
 #: tsigkeys are read again at most this often when an unknown key is seen
 KEYS_AGAIN = 5.0
 
 BADSIG, BADKEY, BADTIME = 16, 17, 18
+#: Engine.result's state for a query the manager answers (fastdns._answer RS_HANDOFF)
+HANDED_OFF = 3
 
 
 @dataclass(slots=True)
@@ -156,6 +159,12 @@ class XfrService:
         self.meta: dict[str, _Meta] = {}
         self.serials: dict[str, int] = {}      # primary zones: the serial last notified for
         self.sessions: set[asyncio.Task] = set()
+        #: floods of these cost a log line per 10 s, each
+        self.refused_notify = Throttled(logging.WARNING, "NOTIFY refused, not a secondary "
+                                        "zone here")
+        self.stranger_notify = Throttled(logging.WARNING, "NOTIFY refused, not from one of "
+                                         "the zone's primaries")
+        self.tsig_refused = Throttled(logging.WARNING, "TSIG refused")
         #: NOTIFYs in flight at once, at most (a start may queue one per zone)
         self.notifying = asyncio.Semaphore(NOTIFY_PARALLEL)
         self.tasks: set[asyncio.Task] = set()
@@ -291,7 +300,10 @@ class XfrService:
         buffer = bytearray(rest)
         try:
             for _ in range(SESSION_QUERIES):
-                for answer in await self.handle(packet, client, tcp=True):
+                answers = await self.handle(packet, client, tcp=True)
+                if answers is None:
+                    return
+                for answer in answers:
                     writer.write(len(answer).to_bytes(2, "big") + answer)
                     await writer.drain()
                 while len(buffer) < 2 or len(buffer) < 2 + int.from_bytes(buffer[:2], "big"):
@@ -311,15 +323,23 @@ class XfrService:
 
     # -- one query ---------------------------------------------------------------------------
 
-    async def handle(self, packet: bytes, client: str, tcp: bool) -> list[bytes]:
-        """The answers to one query handed over (none: drop it)."""
+    async def handle(self, packet: bytes, client: str, tcp: bool) -> list[bytes] | None:
+        """The answers to one query handed over; None: no answer (over TCP: close the
+        connection, as a worker does for a stream that is not DNS). On a connection
+        handed over, a query a worker would answer is answered here by the same engine."""
+        result = self.served.engine.result(packet, tcp)
+        if result["state"] != HANDED_OFF:
+            return [result["response"]] if result["response"] is not None else None
         try:
-            query = dns.message.from_wire(packet, keyring=self._keyring)
+            query = dns.message.from_wire(packet, keyring=self._keyring, ignore_trailing=True)
         except dns.message.UnknownTSIGKey:
+            self.tsig_refused(f"unknown key (BADKEY) from {client}")
             return _tsig_error(packet, BADKEY)
         except dns.tsig.BadTime:
+            self.tsig_refused(f"time outside the fudge (BADTIME) from {client}")
             return _tsig_error(packet, BADTIME, self._keyring)
         except (dns.tsig.BadSignature, dns.tsig.PeerError):
+            self.tsig_refused(f"bad signature (BADSIG) from {client}")
             return _tsig_error(packet, BADSIG)
         except dns.exception.DNSException:
             return _formerr(packet)
@@ -338,7 +358,8 @@ class XfrService:
     def signed_answer(self, query: dns.message.Message, packet: bytes, tcp: bool) -> bytes:
         """A query signed with TSIG, answered by the engine over the served images, and
         the answer signed (DO is not honoured here: the manager holds no signatures)."""
-        plain = dns.message.from_wire(packet, keyring=lambda m, n: False)
+        plain = dns.message.from_wire(packet, keyring=lambda m, n: False,
+                                      ignore_trailing=True)
         plain.tsig = None
         plain.keyring = None
         plain.ednsflags &= ~dns.flags.DO
@@ -490,13 +511,11 @@ class XfrService:
         if secondary is None:
             if self._on("autosecondary") and await self.autosecondary(zone, client):
                 return response.to_wire()
-            log.warning("received NOTIFY for '%s' from %s: not a secondary zone here; "
-                        "refused", zone, client)
+            self.refused_notify(f"'{zone}' from {client}")
             response.set_rcode(dns.rcode.REFUSED)
             return response.to_wire()
         if not any(_plain(p.host) == client for p in secondary.primaries):
-            log.warning("received NOTIFY for '%s' from %s, which is not one of its "
-                        "primaries; refused", zone, client)
+            self.stranger_notify(f"'{zone}' from {client}")
             response.set_rcode(dns.rcode.REFUSED)
             return response.to_wire()
         log.info("received NOTIFY for '%s' from %s; checking it now", zone, client)
@@ -964,7 +983,8 @@ def _tsig_error(packet: bytes, error: int, keyring: Any = None) -> list[bytes]:
     """NOTAUTH with a TSIG record carrying ``error`` (BADKEY, BADSIG: no MAC, RFC 8945
     §5.2; BADTIME: signed, with the server's time)."""
     try:
-        query = dns.message.from_wire(packet, keyring=lambda m, n: False)
+        query = dns.message.from_wire(packet, keyring=lambda m, n: False,
+                                      ignore_trailing=True)
     except dns.exception.DNSException:
         return _formerr(packet)
     response = dns.message.Message(query.id)

@@ -81,6 +81,8 @@ class ServedZones:
         from fastdns.server.options import worker_options
         self.zones = ZoneSet()
         self.engine = worker_options(config).engine((), ())
+        #: what a worker would hand over, this engine says so (the manager answers it)
+        self.engine.handoff = True
 
     def take(self, message: Message, fd: int) -> None:
         """A ZoneBundle or NewIndex the manager ships (``fd``: a descriptor of its own,

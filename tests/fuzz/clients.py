@@ -120,8 +120,11 @@ class Exchanger:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def exchange(self, packet: bytes) -> list[bytes] | None:
-        """The responses to ``packet``; None if the marker went unanswered (a hang)."""
+    def exchange(self, packet: bytes, late: bool = False) -> list[bytes] | None:
+        """The responses to ``packet``; None if the marker went unanswered (a hang). A
+        ``late`` packet is answered by the manager (a NOTIFY, a query signed with TSIG),
+        after the marker the worker answers at once: its response is waited for past the
+        marker, up to the timeout."""
         self.count += 1
         marker = dns.message.make_query(f"m{self.count}.fuzz-marker.invalid", "A",
                                         id=self.count & 0xFFFF).to_wire()
@@ -143,8 +146,14 @@ class Exchanger:
             except (TimeoutError, ConnectionRefusedError):
                 return None
             if data[:2] == marker_id and data[12:12 + len(marker_question)] == marker_question:
+                if late and not any(r[:2] == packet[:2] for r in responses):
+                    late = False
+                    marker_id = b"--"                 # now wait for the packet's own
+                    continue
                 return responses
             responses.append(data)
+            if marker_id == b"--" and data[:2] == packet[:2]:
+                return responses
 
 
 # -- TCP ---------------------------------------------------------------------------------

@@ -28,8 +28,10 @@ fastdns/_engine.pyx c_answer):
      fields, RDLENGTH and option lengths within the message and the RDATA);
    - a TSIG record is parsed but not verified: dnspython gets a keyring that skips
      verification, because an unknown key is not a malformed packet. A well-formed query
-     with a TSIG gets NOTAUTH and an unsigned TSIG with error BADKEY (M9: fastdns holds no
-     keys yet), unless its EDNS version is above 0 (BADVERS comes first);
+     with a TSIG gets NOTAUTH and an unsigned TSIG with error BADKEY (M9: the fuzz server
+     holds no keys), unless its EDNS version is above 0 (BADVERS comes first); such a
+     query, and a NOTIFY, is answered by the manager, after what the worker answers at
+     once (``handed_off``);
    - dnspython (>= 2.9) refuses, as a defence of its own, compression pointer chains of more
      than 16 hops and pointer targets that run into the name pointing at them (and, reading
      such a name, resumes after the furthest octet read rather than after the pointer).
@@ -267,6 +269,21 @@ def expect(packet: bytes) -> Expectation:
         return Expectation(True, FORMERR, question, why="TKEY query without a TKEY record")
     udp_limit = max(512, msg.payload) if msg.edns >= 0 else 512
     return Expectation(True, None, question, udp_limit=udp_limit, why="dnspython reads a query")
+
+
+def handed_off(packet: bytes) -> bool:
+    """Does a worker hand ``packet`` to the manager (a well-formed NOTIFY, or a query signed
+    with TSIG), whose answer comes after those the worker gives at once?"""
+    if len(packet) < 12 or packet[2] & 0x80:
+        return False
+    opcode = (packet[2] >> 3) & 0xF
+    if opcode not in (OPCODE_QUERY, OPCODE_NOTIFY):
+        return False
+    with _as_fastdns_reads():
+        msg, _ = _parse_query(packet)
+    if msg is None or msg.edns > 0:
+        return False
+    return opcode == OPCODE_NOTIFY or msg.had_tsig
 
 
 def check(packet: bytes, responses: list[bytes], udp: bool = True) -> Failure | None:

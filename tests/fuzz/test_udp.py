@@ -81,8 +81,11 @@ def test_blast_is_processed_and_survived(server, corpus, blasted):
     assert server.proc.poll() is None, f"fastdns died during the blast:\n{server.log()[-3000:]}"
     assert result.sent == len(corpus) == BLAST
     assert result.expected == sum(expects_response(p) for _, p in corpus)
-    assert result.received >= MIN_PROCESSED * result.expected, (
-        f"most packets were not processed: {result}")
+    # NOTIFY and TSIG queries go to the manager, at most HANDOFF_RATE a second and worker
+    # (a flood of them is bounded by design): the rest must nearly all be answered
+    handed = sum(1 for _, p in corpus if expects_response(p) and oracle.handed_off(p))
+    assert result.received >= MIN_PROCESSED * (result.expected - handed), (
+        f"most packets were not processed: {result}, {handed} of them handed off")
     assert result.received <= result.expected, f"more responses than queries: {result}"
     assert result.malformed == 0, str(result)
     assert result.refused == 0, str(result)
@@ -139,7 +142,7 @@ def sample(server, corpus, blasted) -> list[tuple[str, bytes, oracle.Failure | N
     start = time.monotonic()
     with Exchanger((server.address, server.port)) as client:
         for name, packet in cases:
-            responses = client.exchange(packet)
+            responses = client.exchange(packet, late=oracle.handed_off(packet))
             failure: oracle.Failure | None
             if responses is None:
                 failure = oracle.Failure("presence", "the server stopped answering")

@@ -403,7 +403,8 @@ def test_notify_from_an_address_that_is_not_a_primary_is_refused(pair):
         response = dns.message.from_wire(sock.recv(65535))
     assert response.opcode() == dns.opcode.NOTIFY
     assert response.rcode() == dns.rcode.REFUSED
-    assert "from 127.0.0.9, which is not one of its primaries; refused" in secondary.log()
+    assert "NOTIFY refused, not from one of the zone's primaries: 'example.com.' from " \
+        "127.0.0.9" in secondary.log()
 
 
 def test_notify_for_a_zone_that_is_not_secondary_is_refused(pair):
@@ -609,8 +610,10 @@ def test_a_notify_flood_is_bounded_and_the_server_keeps_answering(pair):
             sock.sendto(wire, ("127.0.0.1", secondary.port))
     # the answers to ordinary queries go on; NOTIFY beyond the hand-off rate is dropped
     assert secondary.query("example.com", "SOA").rcode() in (0, dns.rcode.REFUSED)
-    refused = secondary.log().count("from 127.0.0.7, which is not one of its primaries")
-    assert 0 < refused <= 1000
+    # a flood costs a log line per 10 s
+    log = secondary.log()
+    assert log.count("NOTIFY refused, not from one of the zone's primaries") == 1
+    assert secondary.query("www.example.com", "A").answer
 
 
 # -- the Lua AXFR filter -------------------------------------------------------------------------
