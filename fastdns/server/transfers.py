@@ -158,6 +158,7 @@ class XfrService:
         self.transfers = 0
         self.meta: dict[str, _Meta] = {}
         self.serials: dict[str, int] = {}      # primary zones: the serial last notified for
+        self._seen_all = False
         self.sessions: set[asyncio.Task] = set()
         #: floods of these cost a log line per 10 s, each
         self.refused_notify = Throttled(logging.WARNING, "NOTIFY refused, not a secondary "
@@ -554,7 +555,19 @@ class XfrService:
     def _refreshed(self, result: RefreshResult) -> None:
         """After each load: NOTIFY for primary zones whose serial moved; the list of
         secondaries again when zones came or went."""
-        if self._on("primary") and result.loaded:
+        if self._on("primary"):
+            if not self._seen_all:
+                # the first load: zones taken from the image cache or loaded early for a
+                # query are served but not in ``loaded``; their serial is the one to
+                # compare the next change with
+                self._seen_all = True
+                loaded = set(result.loaded)
+                for name, held in self.zones.zonedb.zones.items():
+                    if name not in loaded and held.kind in ("primary", "producer"):
+                        snap = self.served.snapshot(_apex(name)) if not held.serial \
+                            else None                 # (adopted: its serial is the image's)
+                        self.serials.setdefault(name, snap.serial if snap is not None
+                                                else held.serial)
             changed = [(name, served.serial) for name in result.loaded
                        if (served := self.zones.zonedb.zones.get(name)) is not None
                        and served.kind in ("primary", "producer")]

@@ -166,11 +166,6 @@ async def _receive(query: dns.message.Message, target: dns.zone.Zone, primary: P
                 if message.rcode() != 0:
                     raise TransferError(f"{primary} answered the transfer with "
                                         f"{dns.rcode.to_text(message.rcode())}")
-                if first and rdtype == dns.rdatatype.IXFR and len(message.answer) > 1 \
-                        and message.answer[1].rdtype != dns.rdatatype.SOA:
-                    kind = "AXFR"                  # an IXFR answered in AXFR form
-                elif first and rdtype == dns.rdatatype.IXFR:
-                    kind = "IXFR"
                 records += sum(len(rrset) for rrset in message.answer)
                 if records > limits.max_records:
                     raise TransferError(f"transfer from {primary} has more than "
@@ -178,6 +173,10 @@ async def _receive(query: dns.message.Message, target: dns.zone.Zone, primary: P
                 first = False
                 done = inbound.process_message(message)
                 tsig_ctx = message.tsig_ctx
+            # RFC 1995 §4: an IXFR may be answered in AXFR form, which the second record
+            # (perhaps in the second message) tells
+            if rdtype == dns.rdatatype.IXFR and inbound.incremental:
+                kind = "IXFR"
         return kind
     finally:
         writer.close()
