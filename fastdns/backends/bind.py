@@ -47,6 +47,8 @@ class BindBackend(ZoneSource):
         self.config_path = config_path
         self.options = options
         self._conf: NamedConf | None = None
+        #: named.conf's identity when it was read (_current_conf)
+        self._conf_token: tuple[str, int, int, int] | None = None
         self._zones: dict[str, NamedZone] = {}
         #: per zone, the files its last load read (master file first)
         self._files: dict[str, list[str]] = {}
@@ -172,14 +174,22 @@ class BindBackend(ZoneSource):
             self._read_dnssec_prints()
         return [ZoneInfo(z.name, z.kind, z.where) for z in self._conf.zones]
 
+    def _current_conf(self) -> None:
+        """named.conf as it is now: read again when it changed since this instance last
+        read it (the transfer service's instance never lists zones otherwise)."""
+        token = _file_token(self.config_path)
+        if self._conf is None or token != self._conf_token:
+            self.list_zones()
+            self._conf_token = token
+
     def secondary_zones(self) -> dict[str, tuple[str, ...]]:
         """Zone -> its primaries (named.conf's ``masters``), of every secondary zone."""
-        if self._conf is None:
-            self.list_zones()
+        self._current_conf()
         return {z.name: z.primaries for z in self._zones.values() if z.kind == "secondary"}
 
     def also_notify(self, zone: str) -> tuple[str, ...]:
         """named.conf's also-notify for ``zone`` (its own, then the options')."""
+        self._current_conf()
         named = self._zones.get(zone)
         own = named.also_notify if named is not None else ()
         return own + (self._conf.also_notify if self._conf is not None else ())
