@@ -12,8 +12,9 @@ tables exactly as PowerDNS 4.7 does (``schema/schema.*.sql``):
   (fastdns.zone._rows reads the rows, with the same reader as zone files);
 - ``auth`` and ``ordername`` are written as PowerDNS's rectify writes them (for DNSSEC);
   serving works out cuts and canonical order from the records themselves;
-- ``domains.type`` NATIVE, MASTER, SLAVE (PRODUCER, CONSUMER) are the kinds native,
-  primary, secondary.
+- ``domains.type`` NATIVE, MASTER, SLAVE, PRODUCER, CONSUMER are the kinds native,
+  primary, secondary, producer (a catalog made from its members, fastdns.xfr.catalog: sent
+  NOTIFY like a primary) and consumer (a catalog transferred like a secondary).
 
 What differs between databases (driver, placeholders, bulk insert, the cheap "did anything
 change" probe) lives in a small dialect module each: ``gsqlite3``, ``gpgsql``, ``gmysql``.

@@ -22,7 +22,7 @@ from fastdns.zone.source import BackendError
 
 #: PowerDNS ``domains.type`` → fastdns zone kind
 KINDS = {"NATIVE": "native", "MASTER": "primary", "SLAVE": "secondary",
-         "PRODUCER": "primary", "CONSUMER": "secondary"}
+         "PRODUCER": "producer", "CONSUMER": "consumer"}
 
 
 @dataclass(slots=True, frozen=True)

@@ -115,8 +115,8 @@ class ControlContext(Protocol):
     def list_zones(self, kind: str | None) -> list[str]:
         """Zone names with a trailing dot, in the backends' order.
 
-        ``kind``: None for all, else ``primary``, ``secondary`` or ``native`` (also
-        ``producer`` or ``consumer``: catalog zones, of which fastdns has none).
+        ``kind``: None for all, else ``primary``, ``secondary``, ``native``, ``producer``
+        or ``consumer`` (catalog zones).
         """
         ...
 

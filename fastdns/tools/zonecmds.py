@@ -19,7 +19,15 @@ from typing import Any
 
 import dns.name
 
-from fastdns.backends.gsql import BATCH, DB_KINDS, Columns, GSQLBackend, Row, db_name
+from fastdns.backends.gsql import (
+    BATCH,
+    DB_KINDS,
+    Columns,
+    GSQLBackend,
+    Row,
+    db_name,
+    zone_text,
+)
 from fastdns.backends.gsqlrectify import MAX_NSEC3_ITERATIONS, Rectified, rectify
 from fastdns.config.settings import parse_address
 from fastdns.dnssec.nsec3 import (
@@ -108,10 +116,20 @@ def list_all_zones(ctx: Context, args: list[str]) -> int:
         if kind is None:
             raise UsageError("list-all-zones [primary|secondary|native|producer|consumer]")
     active: dict[int, set[str]] = {}
+    stored: dict[int, dict[str, str]] = {}
     count = 0
     for info, backend in ctx.zones():
-        if kind is not None and info.kind != _stored_kind(kind):
-            continue
+        if kind is not None:
+            if isinstance(backend, GSQLBackend):
+                # the listing folds PRODUCER into primary and CONSUMER into secondary (the
+                # server serves them so): the stored type tells them apart
+                types = stored.get(id(backend))
+                if types is None:
+                    types = stored[id(backend)] = _stored_types(backend)
+                if types.get(info.name) != DB_KINDS[kind]:
+                    continue
+            elif info.kind != kind:
+                continue
         if not ctx.verbose and isinstance(backend, GSQLBackend):
             soa = active.get(id(backend))
             if soa is None:
@@ -125,9 +143,12 @@ def list_all_zones(ctx: Context, args: list[str]) -> int:
     return 0
 
 
-def _stored_kind(kind: str) -> str:
-    # producer/consumer zones are listed by the backend as primary/secondary
-    return {"producer": "primary", "consumer": "secondary"}.get(kind, kind)
+def _stored_types(backend: GSQLBackend) -> dict[str, str]:
+    """Zone -> ``domains.type`` as stored (upper case), of every zone of ``backend``."""
+    with backend._cursor() as cur:
+        cur.execute("SELECT name, type FROM domains")
+        return {zone_text(name): (db_kind or "NATIVE").upper()
+                for name, db_kind in cur.fetchall() if name}
 
 
 @command("list-zone", "list-zone ZONE", "List zone contents", aliases=("zone list",))

@@ -234,14 +234,7 @@ def test_set_catalog_as_pdnsutil(tmp_path, args):
     assert rows(ours_dir) == rows(pdns_dir)
 
 
-_FOLDED = pytest.mark.xfail(strict=True, reason="list-all-zones (fastdns/tools/zonecmds.py) "
-                            "tells kinds apart by the listing, which folds PRODUCER into "
-                            "primary and CONSUMER into secondary")
-
-
-@pytest.mark.parametrize("kind", [pytest.param("producer", marks=_FOLDED),
-                                  pytest.param("primary", marks=_FOLDED),
-                                  pytest.param("secondary", marks=_FOLDED), "consumer"])
+@pytest.mark.parametrize("kind", ["producer", "primary", "secondary", "consumer"])
 def test_list_all_zones_by_catalog_kind_as_pdnsutil(tmp_path, kind):
     pdns_dir, ours_dir = pdnsutil_twin(tmp_path)
     theirs = subprocess.run(["pdnsutil", f"--config-dir={pdns_dir}", "list-all-zones", kind],

@@ -187,7 +187,7 @@ def test_served_rows_follow_powerdns_column_meanings(db: Path, backend: GSQLBack
             "VALUES (?, 'ent.example.net', NULL, 0, 1)", (domain_id,))
     add_zone(db, "example.com", "PRODUCER")
     assert {(z.name, z.kind) for z in backend.list_zones()} == {
-        ("example.org.", "primary"), ("example.net.", "secondary"), ("example.com.", "primary")}
+        ("example.org.", "primary"), ("example.net.", "secondary"), ("example.com.", "producer")}
     compiled = backend.load_image("example.org.")
     got = {(dns.name.from_wire(owner, 0)[0].to_text(), rdtype): rdatas
            for (owner, rdtype), (_, rdatas) in image_rrsets(compiled.image).items()}
