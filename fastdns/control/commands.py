@@ -397,7 +397,7 @@ COMMANDS: dict[str, Command] = {command.name: command for command in (
     Command("reload", "", "reload all zones", _reload),
     Command("remotes", "", "get top remotes", _remotes),
     Command("respsizes", "", "get histogram of response sizes", _respsizes),
-    Command("retrieve", "<zone> [<ip>]", "retrieve secondary zone", _retrieve,
+    Command("retrieve", "<zone> [<ip>]", "retrieve slave zone", _retrieve,
             min_args=1, max_args=2, syntax="syntax: retrieve zone [ip]"),
     Command("rping", "", "ping instance", _rping),
     Command("set", "<var> <value>", "set config variables", _set,

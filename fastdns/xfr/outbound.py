@@ -220,7 +220,11 @@ def transfer(query: dns.message.Message, zone: str, snap: Snapshot, history: His
     if question.rdtype == dns.rdatatype.IXFR:
         theirs = _their_serial(query)
         if theirs is None:
-            return [refused(query, dns.rcode.FORMERR)]
+            # RFC 1995 asks for the asker's SOA; PowerDNS answers without it with the whole
+            # zone, and so does fastdns
+            if not tcp:
+                return [refused(query, dns.rcode.REFUSED)]
+            return list(render(query, full if full is not None else axfr_rrsets(snap)))
         if full is not None and tcp and dns.serial.Serial(theirs) < dns.serial.Serial(serial):
             # signed online: its RRSIGs and NSEC/NSEC3 records are made for each transfer
             # and no version of them is kept, so the answer is the whole zone in AXFR form

@@ -225,7 +225,7 @@ HELP = "\n".join([
     "reload                           reload all zones",
     "remotes                          get top remotes",
     "respsizes                        get histogram of response sizes",
-    "retrieve <zone> [<ip>]           retrieve secondary zone",
+    "retrieve <zone> [<ip>]           retrieve slave zone",
     "rping                            ping instance",
     "set <var> <value>                set config variables",
     "show <statistic>                 show a specific statistic or * to get a list",
