@@ -219,6 +219,11 @@ class Worker:
             connection.close()
             return
         transport.pause_reading()
+        if transport.get_write_buffer_size() and self._loop is not None:
+            # answers to queries before it are still being written: the manager writes
+            # only after them (a client that never reads them meets the idle timeout)
+            self._loop.call_later(0.005, self.hand_off_tcp, connection, packet, rest)
+            return
         peer = transport.get_extra_info("peername") or ("", 0)
         message = messages.Handoff(packet.hex(), "", tcp=True, rest=rest.hex(),
                                    peer=f"{peer[0]}|{peer[1]}")
