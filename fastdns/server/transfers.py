@@ -27,7 +27,10 @@ NOTIFY to the secondaries of primary zones, and the refresh of secondary zones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
 import ipaddress
+import itertools
 import logging
 import os
 import random
@@ -65,7 +68,8 @@ if TYPE_CHECKING:
     from fastdns.server.manager import Manager, ZoneService
     from fastdns.zone.zonedb import RefreshResult
 
-#: secondary zones checked a second, at most (SOA queries to primaries)
+#: secondary zones checked a second, at most (SOA queries to primaries), whatever wakes
+#: the scheduler: a token bucket of this size, refilled at this rate
 CHECKS_PER_SECOND = 100
 #: transfers in at once, at most
 MAX_TRANSFERS = 10
@@ -76,6 +80,9 @@ BACKOFF_MAX = 3600.0
 #: that is served, within min(its refresh, this)
 FIRST_SPREAD = 10.0
 SERVED_SPREAD = 60.0
+#: while one check probes a primary whose backoff has ended, the other zones of that
+#: primary wait this long (one query finds out whether it is back, not hundreds)
+PROBE_WAIT = 5.0
 #: NOTIFY: tries, and the seconds to wait for an answer to each
 NOTIFY_TRIES = 5
 NOTIFY_WAIT = 2.0
@@ -108,12 +115,16 @@ class Secondary:
     urgent: bool = False
     forced: bool = False
     only: inbound.Primary | None = None
+    #: the time of its entry in the service's queue of checks (stale entries are skipped)
+    queued: float = -1.0
 
 
 @dataclass(slots=True)
 class _Backoff:
     failures: int = 0
     until: float = 0.0
+    #: its backoff has ended and a check asks it: the others wait for the answer
+    probing: bool = False
 
 
 @dataclass(slots=True)
@@ -155,6 +166,15 @@ class XfrService:
         self._keys_read = 0.0
         self.secondaries: dict[str, Secondary] = {}
         self.backoff: dict[inbound.Primary, _Backoff] = {}
+        # the scheduler: a heap of (time due, order, zone), the zones made urgent, the
+        # check budget (a token bucket), and listings coalesced (asked/done numbers)
+        self._queue: list[tuple[float, int, str]] = []
+        self._order = itertools.count()
+        self._urgent: dict[str, Secondary] = {}
+        self._tokens, self._tokens_at = float(CHECKS_PER_SECOND), 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._list_lock = asyncio.Lock()
+        self._list_asked = self._list_done = 0
         self.transfers = 0
         self.meta: dict[str, _Meta] = {}
         self.serials: dict[str, int] = {}      # primary zones: the serial last notified for
@@ -192,14 +212,22 @@ class XfrService:
         await self._read_keys()
 
     async def run(self) -> None:
+        # the zones served from the database or the image cache first: a zone checked
+        # before its copy is served would be transferred and stored again
+        first = getattr(self.zones, "_first", None)
+        if first is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(first)
         await self._list_secondaries()
+        woken = True
         while True:
             self._wake.clear()
-            self._check_due()
+            self._check_due(scan=woken)    # a NOTIFY or retrieve wakes it: look for them
             try:
                 await asyncio.wait_for(self._wake.wait(), 1.0)
+                woken = True
             except TimeoutError:
-                pass
+                woken = False
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -629,34 +657,50 @@ class XfrService:
                     break
 
     async def _list_secondaries(self) -> None:
+        """List the secondary zones again; returns once a listing begun after the call has
+        ended. Calls made while one runs share the next one (every transfer's load asks
+        for one: at 100,000 zones a listing is a read of every ``domains`` row)."""
         if not self._on("secondary"):
             return
-        try:
-            listed = await self._blocking(self._read_secondaries)
-        except Exception as exc:
-            log.error("cannot list the secondary zones: %s", exc)
-            return
+        self._list_asked += 1
+        asked = self._list_asked
+        async with self._list_lock:
+            if self._list_done >= asked:
+                return
+            self._list_done = self._list_asked
+            try:
+                listed = await self._blocking(self._read_secondaries)
+            except Exception as exc:
+                log.error("cannot list the secondary zones: %s", exc)
+                return
         now = time.monotonic()
         for zone in list(self.secondaries):
             if zone not in listed:
                 del self.secondaries[zone]
+        parsed_as: dict[tuple[str, ...], tuple[inbound.Primary, ...]] = {}
         for zone, (backend, primaries) in listed.items():
-            parsed = []
-            for text in primaries:
-                try:
-                    parsed.append(inbound.parse_primary(text))
-                except ValueError:
-                    log.error("secondary zone '%s': primary '%s' is not an address", zone,
-                              text)
+            parsed = parsed_as.get(primaries)
+            if parsed is None:
+                parsed = parsed_as[primaries] = self._parse_primaries(zone, primaries)
             known = self.secondaries.get(zone)
             if known is not None:
-                known.primaries = tuple(parsed)
+                known.primaries = parsed
                 continue
             snap = self.served.snapshot(_apex(zone))
             spread = FIRST_SPREAD if snap is None else SERVED_SPREAD
-            self.secondaries[zone] = Secondary(zone, backend, tuple(parsed),
-                                               next_check=now + random.uniform(0, spread))
+            secondary = self.secondaries[zone] = Secondary(zone, backend, parsed)
+            self._queue_at(secondary, now + random.uniform(0, spread))
         self._wake.set()
+
+    def _parse_primaries(self, zone: str, primaries: tuple[str, ...]
+                         ) -> tuple[inbound.Primary, ...]:
+        parsed = []
+        for text in primaries:
+            try:
+                parsed.append(inbound.parse_primary(text))
+            except ValueError:
+                log.error("secondary zone '%s': primary '%s' is not an address", zone, text)
+        return tuple(parsed)
 
     def _read_secondaries(self) -> dict[str, tuple[str, tuple[str, ...]]]:
         out: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -666,19 +710,88 @@ class XfrService:
                     out.setdefault(zone, (backend.name, primaries))
         return out
 
-    def _check_due(self) -> None:
+    def _queue_at(self, secondary: Secondary, when: float) -> None:
+        secondary.next_check = secondary.queued = when
+        heapq.heappush(self._queue, (when, next(self._order), secondary.zone))
+
+    def _check_due(self, scan: bool = False) -> None:
+        """Start the checks due: the urgent zones first (NOTIFY, retrieve: found by a walk
+        over the zones when ``scan``, i.e. when something woke the service), then the others
+        by the time they are due (a heap), at most MAX_TRANSFERS at once and
+        CHECKS_PER_SECOND a second. A zone whose primaries are all backed off is put back
+        to when the first may be asked, without a check. When one is due within the
+        second, a timer looks again then."""
         now = time.monotonic()
-        due = sorted((s for s in self.secondaries.values()
-                      if not s.busy and (s.urgent or s.next_check <= now)),
-                     key=lambda s: (not s.urgent, s.next_check))
-        budget = CHECKS_PER_SECOND
-        for secondary in due:
-            if budget <= 0 or self.transfers >= MAX_TRANSFERS:
-                break
-            budget -= 1
-            secondary.busy = True
-            self.transfers += 1
-            self._spawn(self._check(secondary))
+        self._tokens = min(float(CHECKS_PER_SECOND),
+                           self._tokens + (now - self._tokens_at) * CHECKS_PER_SECOND)
+        self._tokens_at = now
+        if scan:
+            for secondary in self.secondaries.values():
+                if secondary.urgent:
+                    self._urgent.setdefault(secondary.zone, secondary)
+        for zone, secondary in list(self._urgent.items()):
+            if self.secondaries.get(zone) is not secondary or not secondary.urgent:
+                del self._urgent[zone]
+            elif not secondary.busy and self.transfers < MAX_TRANSFERS and self._tokens >= 1:
+                del self._urgent[zone]
+                self._start(secondary, now)
+        queue = self._queue
+        while queue and queue[0][0] <= now and self.transfers < MAX_TRANSFERS \
+                and self._tokens >= 1:
+            when, _, zone = heapq.heappop(queue)
+            waiting = self.secondaries.get(zone)
+            if waiting is None or waiting.queued != when or waiting.busy:
+                continue                     # removed, queued again, or under way
+            if waiting.urgent:
+                self._urgent.setdefault(zone, waiting)
+                continue
+            blocked = self._backed_off(waiting, now)
+            if blocked is not None:
+                self._queue_at(waiting, blocked + random.uniform(0, 1))
+                continue
+            self._start(waiting, now)
+        if self._timer is None and self.transfers < MAX_TRANSFERS:
+            # (a check that ends looks again itself) due but no token left, or due within
+            # the second: a timer looks again then
+            pause = None
+            if self._tokens < 1 and (self._urgent or (queue and queue[0][0] <= now)):
+                pause = (1 - self._tokens) / CHECKS_PER_SECOND
+            elif queue and queue[0][0] <= now + 1:
+                pause = queue[0][0] - now
+            if pause is not None:
+                self._timer = asyncio.get_running_loop().call_later(max(pause, 0.001),
+                                                                    self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._check_due()
+
+    def _backed_off(self, secondary: Secondary, now: float) -> float | None:
+        """When a zone whose primaries are all backed off (or being probed) may be checked;
+        None when one of them may be asked now."""
+        until = None
+        for primary in secondary.primaries:
+            backoff = self.backoff.get(primary)
+            if backoff is None:
+                return None
+            if backoff.until > now:
+                wait = backoff.until
+            elif backoff.probing:
+                wait = now + PROBE_WAIT
+            else:
+                return None
+            until = wait if until is None else min(until, wait)
+        return until
+
+    def _start(self, secondary: Secondary, now: float) -> None:
+        self._tokens -= 1
+        secondary.busy = True
+        self.transfers += 1
+        for primary in (secondary.only,) if secondary.only else secondary.primaries:
+            backoff = self.backoff.get(primary)
+            if backoff is not None and backoff.until <= now:
+                backoff.probing = True       # its backoff is over: this check finds out
+        self._spawn(self._check(secondary))
 
     async def _check(self, secondary: Secondary) -> None:
         # what was asked is taken now: a NOTIFY or retrieve that comes during the check
@@ -686,14 +799,19 @@ class XfrService:
         urgent, forced, only = secondary.urgent, secondary.forced, secondary.only
         secondary.urgent = secondary.forced = False
         secondary.only = None
+        ok = False
         try:
             ok = await self._refresh_zone(secondary, urgent, forced, only)
         finally:
             self.transfers -= 1
             secondary.busy = False
-            self._wake.set()
-        wait = secondary.refresh if ok else secondary.retry
-        secondary.next_check = 0.0 if secondary.urgent else time.monotonic() + wait
+            if secondary.urgent:
+                secondary.next_check = 0.0
+                self._urgent.setdefault(secondary.zone, secondary)
+            else:
+                wait = secondary.refresh if ok else secondary.retry
+                self._queue_at(secondary, time.monotonic() + wait)
+            self._check_due()                # a slot is free: the next one, no walk
 
     async def _refresh_zone(self, secondary: Secondary, urgent: bool, forced: bool,
                             only: inbound.Primary | None) -> bool:
@@ -773,11 +891,15 @@ class XfrService:
 
     def _failed(self, primary: inbound.Primary, zone: str, why: str) -> None:
         backoff = self.backoff.setdefault(primary, _Backoff())
-        backoff.failures += 1
-        wait = min(BACKOFF_MAX, BACKOFF_START * 2 ** (backoff.failures - 1))
-        backoff.until = time.monotonic() + wait
+        now = time.monotonic()
+        if backoff.until <= now:
+            # one more failure per period: the checks already under way when the primary
+            # stopped answering (up to MAX_TRANSFERS) do not double the backoff each
+            backoff.failures += 1
+            backoff.until = now + min(BACKOFF_MAX, BACKOFF_START * 2 ** (backoff.failures - 1))
+        backoff.probing = False
         log.error("secondary zone '%s': %s; primary %s backed off for %.0fs", zone, why,
-                  primary, wait)
+                  primary, backoff.until - now)
 
     def _store(self, secondary: Secondary, zone: Any) -> None:
         """Store a transferred zone in its backend, as one change (on the xfr thread)."""
