@@ -300,6 +300,14 @@ class GSQLBackend(ZoneWrites, ChangeChecks):
                 out[zone_text(name)] = primaries
         return out
 
+    def last_checks(self) -> dict[str, int]:
+        """Zone -> ``domains.last_check`` (seconds since the epoch), of every zone whose
+        primary answered a check (the SOA expire of a secondary counts from it)."""
+        with self._cursor() as cur:
+            cur.execute("SELECT name, last_check FROM domains WHERE last_check IS NOT NULL")
+            return {zone_text(name): int(when) for name, when in cur.fetchall()
+                    if name and when}
+
     def notified_serials(self) -> dict[str, int | None]:
         """Zone -> ``domains.notified_serial`` (None: never notified), of every primary
         (MASTER, PRODUCER) zone."""

@@ -91,6 +91,13 @@ class ZoneWrites(SQLConnection):
                             (",".join(primaries) or None, domain_id))
         self._wrote()
 
+    def set_last_check(self, zone: str, when: int) -> None:
+        """A primary of the secondary ``zone`` answered its check at ``when`` (epoch
+        seconds), as PowerDNS records it; not a change of the zone."""
+        with self._cursor() as cur:
+            cur.execute(self._q("UPDATE domains SET last_check = ? WHERE name = ?"),
+                        (when, db_name(zone)))
+
     def set_notified_serial(self, zone: str, serial: int) -> None:
         """Record that the secondaries of ``zone`` were sent NOTIFY for ``serial`` (not a
         change of the zone: its change token does not move)."""

@@ -50,6 +50,7 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
@@ -83,6 +84,8 @@ SERVED_SPREAD = 60.0
 #: while one check probes a primary whose backoff has ended, the other zones of that
 #: primary wait this long (one query finds out whether it is back, not hundreds)
 PROBE_WAIT = 5.0
+#: secondary zones are looked at for their SOA expire this often (seconds)
+EXPIRY_CHECK = 5.0
 #: NOTIFY: tries, and the seconds to wait for an answer to each
 NOTIFY_TRIES = 5
 NOTIFY_WAIT = 2.0
@@ -117,6 +120,10 @@ class Secondary:
     only: inbound.Primary | None = None
     #: the time of its entry in the service's queue of checks (stale entries are skipped)
     queued: float = -1.0
+    #: SOA expire (seconds), and when (monotonic) a primary last answered a check: past
+    #: ``fresh + expire`` the zone is answered SERVFAIL until one answers again
+    expire: float = 604800.0
+    fresh: float = 0.0
 
 
 @dataclass(slots=True)
@@ -220,9 +227,13 @@ class XfrService:
                 await asyncio.shield(first)
         await self._list_secondaries()
         woken = True
+        expiry_check = time.monotonic()
         while True:
             self._wake.clear()
             self._check_due(scan=woken)    # a NOTIFY or retrieve wakes it: look for them
+            if time.monotonic() - expiry_check >= EXPIRY_CHECK:
+                expiry_check = time.monotonic()
+                self._expire_stale(expiry_check)
             try:
                 await asyncio.wait_for(self._wake.wait(), 1.0)
                 woken = True
@@ -670,10 +681,12 @@ class XfrService:
             self._list_done = self._list_asked
             try:
                 listed = await self._blocking(self._read_secondaries)
+                last_checks = await self._blocking(self._read_last_checks) \
+                    if any(zone not in self.secondaries for zone in listed) else {}
             except Exception as exc:
                 log.error("cannot list the secondary zones: %s", exc)
                 return
-        now = time.monotonic()
+        now, wall = time.monotonic(), time.time()
         for zone in list(self.secondaries):
             if zone not in listed:
                 del self.secondaries[zone]
@@ -689,6 +702,13 @@ class XfrService:
             snap = self.served.snapshot(_apex(zone))
             spread = FIRST_SPREAD if snap is None else SERVED_SPREAD
             secondary = self.secondaries[zone] = Secondary(zone, backend, parsed)
+            if snap is not None:
+                # fresh since its last check stored (domains.last_check), else since now
+                checked = last_checks.get(zone)
+                secondary.fresh = now - max(0.0, wall - checked) if checked else now
+                soa = _snapshot_soa(snap)
+                if soa is not None:
+                    self._soa_timers(secondary, soa)
             self._queue_at(secondary, now + random.uniform(0, spread))
         self._wake.set()
 
@@ -701,6 +721,14 @@ class XfrService:
             except ValueError:
                 log.error("secondary zone '%s': primary '%s' is not an address", zone, text)
         return tuple(parsed)
+
+    def _read_last_checks(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for backend in self.backends():
+            if hasattr(backend, "last_checks"):
+                for zone, when in backend.last_checks().items():
+                    out.setdefault(zone, when)
+        return out
 
     def _read_secondaries(self) -> dict[str, tuple[str, tuple[str, ...]]]:
         out: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -876,18 +904,51 @@ class XfrService:
         return False
 
     def _succeeded(self, primary: inbound.Primary, secondary: Secondary, snap: Any) -> None:
+        """A primary answered a check of ``secondary`` (its zone current, or stored)."""
         self.backoff.pop(primary, None)
+        secondary.fresh = time.monotonic()
         if snap is not None:
-            try:
-                self._timers(secondary, image_zone(snap))
-            except Exception:
-                pass
+            soa = _snapshot_soa(snap)
+            if soa is not None:
+                self._soa_timers(secondary, soa)
+        zone = secondary.zone
+        self._spawn(self._blocking(self._set_last_check, secondary, int(time.time())))
+        if zone in self.zones.zonedb.expired:
+            log.warning("secondary zone '%s': a primary answered again; served again", zone)
+            self.zones.executor.submit(self.zones.zonedb.unexpire, zone)
+            self.zones.check_soon()          # (after it: the zones thread runs both)
 
     def _timers(self, secondary: Secondary, zone: Any) -> None:
         soa = zone.get_rdataset(zone.origin, dns.rdatatype.SOA)
         if soa is not None and len(soa):
-            secondary.refresh = float(max(60, min(soa[0].refresh, 86400)))
-            secondary.retry = float(max(30, min(soa[0].retry, 86400)))
+            self._soa_timers(secondary, soa[0])
+
+    @staticmethod
+    def _soa_timers(secondary: Secondary, soa: Any) -> None:
+        secondary.refresh = float(max(60, min(soa.refresh, 86400)))
+        secondary.retry = float(max(30, min(soa.retry, 86400)))
+        secondary.expire = float(max(1, soa.expire))
+
+    def _set_last_check(self, secondary: Secondary, when: int) -> None:
+        backend = self._backend(secondary.backend)
+        if hasattr(backend, "set_last_check"):
+            backend.set_last_check(secondary.zone, when)
+
+    def _expire_stale(self, now: float) -> None:
+        """The secondary zones no primary has answered for longer than their SOA expire
+        (RFC 1035 §3.3.13) stop being answered for: SERVFAIL, as a zone that failed to
+        load, until a primary answers again."""
+        expired = self.zones.zonedb.expired
+        for secondary in self.secondaries.values():
+            if secondary.fresh and now - secondary.fresh > secondary.expire \
+                    and secondary.zone not in expired:
+                log.error("secondary zone '%s': no primary has answered for %.0f s, longer "
+                          "than its SOA expire (%.0f s); answered SERVFAIL until one does",
+                          secondary.zone, now - secondary.fresh, secondary.expire)
+                expired.add(secondary.zone)   # at once: the next pass does not log it again
+                asyncio.get_running_loop().run_in_executor(
+                    self.zones.executor, self.zones.zonedb.expire, secondary.zone,
+                    "secondary")
 
     def _failed(self, primary: inbound.Primary, zone: str, why: str) -> None:
         backoff = self.backoff.setdefault(primary, _Backoff())
@@ -1052,6 +1113,15 @@ class XfrService:
 def _shown(primary: inbound.Primary) -> str:
     """An address as PowerDNS shows it: the port only when it is not 53."""
     return primary.host if primary.port == 53 else str(primary)
+
+
+def _snapshot_soa(snap: Any) -> Any:
+    """The SOA rdata of a served image (dnspython), or None."""
+    for rdtype, _ttl, rdatas, _targets in snap.node_rrsets(0):
+        if rdtype == dns.rdatatype.SOA and rdatas:
+            return dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.SOA, rdatas[0], 0,
+                                       len(rdatas[0]))
+    return None
 
 
 def _apex(zone: str) -> bytes:

@@ -164,6 +164,8 @@ class ZoneDB:
         self._signed: list[bytes] = []
         self._below: list[bytes] = []
         self._full = publisher is not None
+        #: secondary zones past their SOA expire (fastdns.server.transfers): BROKEN
+        self.expired: set[str] = set()
         #: a refresh and the demand thread's loads change the index one at a time
         self.lock = threading.RLock()
         #: the persisted image cache, and (at start) what it held
@@ -255,6 +257,8 @@ class ZoneDB:
                     self._mark_broken(name, kind)
                     result.failed.append(name)
                     continue
+                if name in self.expired:
+                    continue                   # SERVFAIL until a primary answers again
                 if served is not None and served.token == token \
                         and served.backend == backend.name and not force:
                     self._failed.pop(name, None)   # changed back to the version being served
@@ -712,6 +716,20 @@ class ZoneDB:
             result.failed.append(name)
             self._absent.discard(name)
             self._mark_broken(name, kind)
+
+    def expire(self, name: str, kind: str) -> None:
+        """A secondary zone past its SOA expire: answered SERVFAIL (as a zone that failed
+        to load) until ``unexpire``; its data stays in the backend."""
+        with self.lock:
+            self.expired.add(name)
+            self.zones.pop(name, None)
+            self._put(name, BROKEN, kind)
+            self._publish()
+
+    def unexpire(self, name: str) -> None:
+        """A primary answered again: the next refresh loads the zone."""
+        with self.lock:
+            self.expired.discard(name)
 
     def _mark_broken(self, name: str, kind: str) -> None:
         if name not in self.zones:

@@ -480,12 +480,13 @@ class BadPrimary:
     request over TCP with what ``script(query)`` returns (a list of raw messages, None to
     stall)."""
 
-    def __init__(self, serial: int, script) -> None:
-        self.port = free_port()
+    def __init__(self, serial: int, script, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.serial = serial
         self.script = script
         self.stop_event = threading.Event()
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.udp.bind(("127.0.0.1", self.port))
         self.udp.settimeout(0.2)
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -539,6 +540,8 @@ class BadPrimary:
                     pass
 
     def close(self) -> None:
+        if self.stop_event.is_set():
+            return
         self.stop_event.set()
         for thread in self.threads:
             thread.join(2)
@@ -678,3 +681,39 @@ def test_outgoing_axfr_expand_alias(tmp_path):
             plain = records(axfr(verbatim, "alias.example"))
             assert [r for r in plain if r[1] == "TYPE65401"]
             assert not [r for r in plain if r[0] == "alias.example." and r[1] == "A"]
+
+
+# -- SOA expire ----------------------------------------------------------------------------------
+
+def test_a_secondary_zone_expires_and_comes_back(tmp_path):
+    """No primary answers for longer than the SOA expire: SERVFAIL (RFC 1035 §3.3.13), and
+    the zone is served again once a primary answers."""
+    def short_expire(p, q):
+        soa = dns.rrset.from_text("example.com.", 3600, "IN", "SOA",
+                                  "ns1.example.com. h.example.com. 5 7200 900 6 300")
+        a = dns.rrset.from_text("www.example.com.", 3600, "IN", "A", "192.0.2.1")
+        return [p.message(q, [soa, a, soa])]
+    primary = BadPrimary(5, short_expire)
+    primary.soa = lambda serial=None: dns.rrset.from_text(   # type: ignore[method-assign]
+        "example.com.", 3600, "IN", "SOA", "ns1.example.com. h.example.com. 5 7200 900 6 300")
+    secondary = sqlite_server(tmp_path / "secondary", {"secondary": "yes",
+                                                       "axfr-fetch-timeout": "1"})
+    util(secondary, "create-secondary-zone", "example.com", f"127.0.0.1:{primary.port}")
+    try:
+        with secondary.start():
+            assert wait_until(lambda: serial(secondary) == 5, timeout=20)
+            primary.close()                                   # the primary goes away
+            assert wait_until(lambda: secondary.query("www.example.com", "A").rcode()
+                              == dns.rcode.SERVFAIL, timeout=30), secondary.log()
+            assert "longer than its SOA expire (6 s); answered SERVFAIL" in secondary.log()
+            back = BadPrimary(5, short_expire, port=primary.port)   # it comes back
+            try:
+                back.soa = primary.soa                        # type: ignore[method-assign]
+                assert control(secondary, "retrieve", "example.com").returncode == 0
+                assert wait_until(lambda: secondary.query("www.example.com", "A").rcode()
+                                  == dns.rcode.NOERROR, timeout=30), secondary.log()
+                assert "a primary answered again; served again" in secondary.log()
+            finally:
+                back.close()
+    finally:
+        primary.close()
