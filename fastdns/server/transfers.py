@@ -84,6 +84,9 @@ SERVED_SPREAD = 60.0
 #: while one check probes a primary whose backoff has ended, the other zones of that
 #: primary wait this long (one query finds out whether it is back, not hundreds)
 PROBE_WAIT = 5.0
+#: the shortest SOA refresh and retry a secondary zone is checked at (seconds)
+REFRESH_MIN = 2.0
+RETRY_MIN = 1.0
 #: secondary zones are looked at for their SOA expire this often (seconds)
 EXPIRY_CHECK = 5.0
 #: NOTIFY: tries, and the seconds to wait for an answer to each
@@ -925,9 +928,12 @@ class XfrService:
 
     @staticmethod
     def _soa_timers(secondary: Secondary, soa: Any) -> None:
-        secondary.refresh = float(max(60, min(soa.refresh, 86400)))
-        secondary.retry = float(max(30, min(soa.retry, 86400)))
-        secondary.expire = float(max(1, soa.expire))
+        """The SOA's timers, bounded as Knot bounds them (refresh 2 s to a day, retry 1 s
+        to a day); the expire is at least refresh + retry, as BIND makes it, so that a
+        zone whose primaries answer never expires between two checks."""
+        secondary.refresh = float(max(REFRESH_MIN, min(soa.refresh, 86400)))
+        secondary.retry = float(max(RETRY_MIN, min(soa.retry, 86400)))
+        secondary.expire = float(max(soa.expire, secondary.refresh + secondary.retry))
 
     def _set_last_check(self, secondary: Secondary, when: int) -> None:
         backend = self._backend(secondary.backend)

@@ -690,12 +690,12 @@ def test_a_secondary_zone_expires_and_comes_back(tmp_path):
     the zone is served again once a primary answers."""
     def short_expire(p, q):
         soa = dns.rrset.from_text("example.com.", 3600, "IN", "SOA",
-                                  "ns1.example.com. h.example.com. 5 7200 900 6 300")
+                                  "ns1.example.com. h.example.com. 5 2 1 6 300")
         a = dns.rrset.from_text("www.example.com.", 3600, "IN", "A", "192.0.2.1")
         return [p.message(q, [soa, a, soa])]
     primary = BadPrimary(5, short_expire)
     primary.soa = lambda serial=None: dns.rrset.from_text(   # type: ignore[method-assign]
-        "example.com.", 3600, "IN", "SOA", "ns1.example.com. h.example.com. 5 7200 900 6 300")
+        "example.com.", 3600, "IN", "SOA", "ns1.example.com. h.example.com. 5 2 1 6 300")
     secondary = sqlite_server(tmp_path / "secondary", {"secondary": "yes",
                                                        "axfr-fetch-timeout": "1"})
     util(secondary, "create-secondary-zone", "example.com", f"127.0.0.1:{primary.port}")
