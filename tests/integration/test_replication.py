@@ -573,6 +573,12 @@ SCRIPTS = {
     "too many records": lambda p, q: [p.message(q, [p.soa()] + [dns.rrset.from_text(
         f"h{i}.example.com.", 60, "IN", "A", "192.0.2.1") for i in range(300)] + [p.soa()])],
     "stalls": lambda p, q: None,
+    "IXFR cut short": lambda p, q: [p.message(q, [p.soa(6), p.soa(5), dns.rrset.from_text(
+        "www.example.com.", 3600, "IN", "A", "192.0.2.1"), p.soa(6)])],
+    "IXFR deleting what is not there": lambda p, q: [p.message(q, [
+        p.soa(6), p.soa(5), dns.rrset.from_text("nothere.example.com.", 3600, "IN", "A",
+                                                "192.0.2.9"),
+        p.soa(6), p.soa(6)])],
     "refused": lambda p, q: [p.message(q, [])[:5] + bytes([(p.message(q, [])[5] & 0xF0) | 5])
                              + p.message(q, [])[6:]],
 }
