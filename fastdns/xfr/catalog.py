@@ -42,6 +42,7 @@ import dns.zone
 
 from fastdns.backends.sqlbase import db_name, zone_text
 from fastdns.log import log
+from fastdns.zone.source import BackendError
 
 #: the metadata kind holding a producer's member hash (PowerDNS's)
 HASH_KIND = "CATALOG-HASH"
@@ -234,7 +235,9 @@ def bump_producers(backends: Iterable[Any]) -> list[str]:
             continue                            # SQL backends only
         try:
             bumped += _bump(backend)
-        except Exception as exc:                # a database down: the next check again
+        except BackendError as exc:             # a database down: the zone service says
+            log.debug("backend '%s': catalog producers not checked: %s", backend.name, exc)
+        except Exception as exc:                # the next check tries again
             log.error("backend '%s': catalog producers not checked: %s", backend.name, exc)
     return bumped
 

@@ -22,6 +22,7 @@ import dns.name
 import dns.tsig
 
 from fastdns.log import log
+from fastdns.zone.source import BackendError
 
 #: PowerDNS's TSIG algorithm names (and the long form of hmac-md5) -> dnspython's
 ALGORITHMS: dict[str, dns.name.Name] = {
@@ -133,7 +134,10 @@ def read_tsig_keys(backends: Iterable[Any]) -> dict[str, TsigKey]:
         store, where = found
         try:
             rows = store.tsig_keys()
-        except Exception as exc:      # a database down or without the table: keys of others
+        except BackendError as exc:   # a database down: the zone service says so, once
+            log.debug("backend '%s': TSIG keys cannot be read: %s", where, exc)
+            continue
+        except Exception as exc:      # without the table: the keys of the others
             log.error("backend '%s': TSIG keys cannot be read: %s", where, exc)
             continue
         for name, algorithm, secret in rows:
