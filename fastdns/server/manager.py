@@ -162,6 +162,8 @@ class ZoneService:
         self._first: asyncio.Future | None = None
         #: zones queries wait for, and the thread (with backends of its own) that loads them
         self._wanted: set[str] = set()
+        #: zones just written (transfers stored), loaded on the demand thread too
+        self._written: set[str] = set()
         self._demand = ThreadPoolExecutor(1, thread_name_prefix="demand")
         self._demand_backends: list[ZoneSource] | None = None
         self._demanding = False
@@ -203,29 +205,42 @@ class ZoneService:
             self._demanding = True
             asyncio.get_running_loop().run_in_executor(self._demand, self._load_wanted)
 
+    def load_now(self, name: str) -> None:
+        """Load ``name`` now, ahead of the next check: its data was just written (a
+        transfer stored). The whole check would read every zone's fingerprints."""
+        self._written.add(name)
+        if not self._demanding:
+            self._demanding = True
+            asyncio.get_running_loop().run_in_executor(self._demand, self._load_wanted)
+
     def _load_wanted(self) -> None:
         """In the demand thread: load the zones wanted, until none is."""
         try:
             while True:
                 names = list(self._wanted)
                 self._wanted.difference_update(names)
-                if not names:
+                written = list(self._written)
+                self._written.difference_update(written)
+                if not names and not written:
                     return
                 if self._demand_backends is None:
                     self._demand_backends = make_backends(self.config)
                 started = time.monotonic()
-                done = self.zonedb.demand(self._demand_backends, names)
-                log.info("loaded %d zones queries waited for in %.3fs", done,
-                         time.monotonic() - started)
+                if written:
+                    self.zonedb.demand(self._demand_backends, written, changed=True)
+                if names:
+                    done = self.zonedb.demand(self._demand_backends, names)
+                    log.info("loaded %d zones queries waited for in %.3fs", done,
+                             time.monotonic() - started)
         except Exception as exc:       # the refresh loads them anyway
             log.error("loading zones on demand failed: %s", exc)
         finally:
             self._demanding = False
-            if self._wanted and self.manager.loop is not None:
+            if (self._wanted or self._written) and self.manager.loop is not None:
                 self.manager.loop.call_soon_threadsafe(self.want_again)
 
     def want_again(self) -> None:
-        if self._wanted and not self._demanding:
+        if (self._wanted or self._written) and not self._demanding:
             self._demanding = True
             asyncio.get_running_loop().run_in_executor(self._demand, self._load_wanted)
 

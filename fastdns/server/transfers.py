@@ -889,11 +889,14 @@ class XfrService:
                 if await self._blocking(catalog.consume, self._backend(secondary.backend),
                                         zone, result):
                     self._spawn(self._list_secondaries())
+                    self.zones.check_soon()          # zones came or went: a whole check
                 log.warning("secondary zone '%s': %s from %s, serial %s -> %d, stored in "
                             "%.2fs", zone, kind, primary,
                             "none" if ours is None else ours, zone_serial(result) or 0,
                             time.monotonic() - started)
-                self.zones.check_soon()
+                # this zone alone is loaded now (a whole check reads every zone's
+                # fingerprints: at 100,000 secondaries it held the transfers back)
+                self.zones.load_now(zone)
                 self._succeeded(primary, secondary, None)
                 self._timers(secondary, result)
                 return True

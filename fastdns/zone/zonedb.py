@@ -424,18 +424,26 @@ class ZoneDB:
         log.info("listed %d zones quickly", len(names))
         return [n if n.endswith(".") else n + "." for n in names]
 
-    def demand(self, backends: Sequence[ZoneSource], names: Sequence[str]) -> int:
+    def demand(self, backends: Sequence[ZoneSource], names: Sequence[str],
+               changed: bool = False) -> int:
         """Load ``names`` now, from ``backends`` (another thread's instances of ours),
-        and publish them: zones queries wait for, ahead of a refresh's queue. The number
-        loaded."""
+        and publish them: zones queries wait for, ahead of a refresh's queue. With
+        ``changed``, zones just written (a transfer stored), loaded or not: the next
+        check loads them once more, as its token moved. The number loaded."""
         done = 0
         batch = RefreshResult([], [], [])
         for backend in backends:
             self._configure(backend)
         for name in names:
             entry = self.index.get(_wire(name))
-            if entry is None or entry[0] != PENDING:
+            if changed:
+                if name in self.expired:
+                    continue
+                kind = entry[1] if entry is not None else "secondary"
+            elif entry is None or entry[0] != PENDING:
                 continue
+            else:
+                kind = entry[1]
             for own, backend in zip(self.backends, backends, strict=True):
                 try:
                     token: Hashable = own.change_token(name)
@@ -443,7 +451,6 @@ class ZoneDB:
                     # not listed yet (the first listing is under way): the next check
                     # compares a token of None, and loads it again once
                     token = None
-                kind = entry[1]
                 loaded = self._load(name, kind, backend, token)
                 if loaded == "absent" and token is None and len(self.backends) > 1:
                     continue           # perhaps another backend's
