@@ -15,12 +15,14 @@ import threading
 import time
 from pathlib import Path
 
+import dns.dnssec
 import dns.flags
 import dns.message
 import dns.name
 import dns.opcode
 import dns.query
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import dns.tsig
@@ -732,3 +734,33 @@ def test_a_secondary_zone_expires_and_comes_back(tmp_path):
                 back.close()
     finally:
         primary.close()
+
+
+# -- a signing secondary -------------------------------------------------------------------------
+
+def test_a_secondary_zone_with_keys_is_signed_online(pair):
+    """The "signing secondary" of PowerDNS: the records come by transfer, the RRSIGs from
+    the secondary's own keys, and a later transfer is signed as well."""
+    primary, secondary = pair
+    assert wait_until(lambda: serial(secondary) == 10, timeout=20)
+    util(secondary, "secure-zone", "example.com")
+    keys = util(secondary, "export-zone-dnskey", "example.com", "1").stdout.strip()
+
+    def signed(name: str) -> list:
+        query = dns.message.make_query(name, "A", want_dnssec=True)
+        response = dns.query.udp(query, "127.0.0.1", port=secondary.port, timeout=3)
+        return [r for r in response.answer if r.rdtype == dns.rdatatype.RRSIG]
+    assert wait_until(lambda: signed("mail.example.com"), timeout=15), secondary.log()
+    dnskey = dns.message.make_query("example.com", "DNSKEY", want_dnssec=True)
+    response = dns.query.udp(dnskey, "127.0.0.1", port=secondary.port, timeout=3)
+    key_rrset = response.find_rrset(response.answer, dns.name.from_text("example.com."),
+                                    dns.rdataclass.IN, dns.rdatatype.DNSKEY)
+    assert keys.split()[-1] in key_rrset.to_text().replace(" ", "")
+    query = dns.message.make_query("mail.example.com", "A", want_dnssec=True)
+    response = dns.query.udp(query, "127.0.0.1", port=secondary.port, timeout=3)
+    dns.dnssec.validate(response.answer[0], response.answer[1],
+                        {dns.name.from_text("example.com."): key_rrset})
+    # a change on the primary arrives by IXFR and is signed too
+    load(primary, "example.com", zone_text(11, "late IN A 192.0.2.111"),
+         secondary.workdir / "z-late")
+    assert wait_until(lambda: signed("late.example.com"), timeout=20), secondary.log()
