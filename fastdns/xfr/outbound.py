@@ -81,6 +81,8 @@ class History:
         self.versions_per_zone = versions_per_zone
         self._versions: collections.OrderedDict[tuple[str, int], set[Record]] = \
             collections.OrderedDict()
+        #: zone -> its serials kept, oldest first (a zone's versions without a walk of all)
+        self._serials: dict[str, list[int]] = {}
         self._records = 0
 
     def __len__(self) -> int:
@@ -101,16 +103,23 @@ class History:
             return
         self._versions[key] = records
         self._records += len(records)
-        mine = [k for k in self._versions if k[0] == zone]
-        for old in mine[:-self.versions_per_zone]:
-            self._records -= len(self._versions.pop(old))
+        serials = self._serials.setdefault(zone, [])
+        serials.append(serial)
+        while len(serials) > self.versions_per_zone:
+            self._drop((zone, serials[0]))
         while self._records > self.max_records and self._versions:
-            _, dropped = self._versions.popitem(last=False)
-            self._records -= len(dropped)
+            self._drop(next(iter(self._versions)))
 
     def forget(self, zone: str) -> None:
-        for key in [k for k in self._versions if k[0] == zone]:
-            self._records -= len(self._versions.pop(key))
+        for serial in list(self._serials.get(zone, ())):
+            self._drop((zone, serial))
+
+    def _drop(self, key: tuple[str, int]) -> None:
+        self._records -= len(self._versions.pop(key))
+        serials = self._serials[key[0]]
+        serials.remove(key[1])
+        if not serials:
+            del self._serials[key[0]]
 
 
 def _batches(rrsets: Iterable[tuple[dns.rrset.RRset, int]]) -> Iterator[list[dns.rrset.RRset]]:
