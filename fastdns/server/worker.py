@@ -557,7 +557,7 @@ def _remote_key(address: str) -> bytes | None:
 
 #: UDP queries a worker hands to the manager (NOTIFY, TSIG), a second and at once
 HANDOFF_RATE = 200.0
-HANDOFF_BURST = 400
+HANDOFF_BURST = 100
 
 #: seconds added to the wall clock the signatures' window is computed from (tests only)
 CLOCK_SKEW_VARIABLE = "FASTDNS_TEST_SIGNING_CLOCK_SKEW"
