@@ -67,7 +67,7 @@ import dns.rdatatype
 
 from bench.host import cpu_seconds, free_port, process_tree
 from bench.run import ROOT, Server, environment, lock_workdir, render, write_results
-from bench.zones import Progress, ensure_sqlite, ipv4, schema_parts, zone_name
+from bench.zones import Progress, ensure_sqlite, ipv4, schema_parts, unanswered, zone_name
 from fastdns.control.protocol import ControlError, control_socket_path, send_command
 
 RECORDS = 7             # bench/zones.py's records, the first 7: SOA, NS, NS, A, MX, www, mail
@@ -297,30 +297,13 @@ class Sampler(threading.Thread):
 # -- queries -------------------------------------------------------------------------------
 
 def served(port: int, indexes: list[int], wait: float = 0.5) -> set[int]:
-    """Of zones ``indexes``, those whose SOA came back NOERROR and authoritative."""
+    """Of zones ``indexes``, those whose SOA came back NOERROR and authoritative (asked
+    BATCH at a time with bench.zones's ``unanswered``)."""
     done: set[int] = set()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-        for start in range(0, len(indexes), BATCH):
-            batch = indexes[start:start + BATCH]
-            for k, i in enumerate(batch):
-                query = dns.message.make_query(zone_name(i), "SOA")
-                query.id = k
-                sock.sendto(query.to_wire(), ("127.0.0.1", port))
-            got: set[int] = set()
-            deadline = time.monotonic() + wait
-            while len(got) < len(batch) and (left := deadline - time.monotonic()) > 0:
-                sock.settimeout(left)
-                try:
-                    answer = dns.message.from_wire(sock.recv(65535))
-                except (TimeoutError, OSError):
-                    break
-                except dns.exception.DNSException:
-                    continue
-                if answer.id < len(batch) and answer.rcode() == dns.rcode.NOERROR and \
-                        answer.flags & dns.flags.AA and answer.answer:
-                    got.add(answer.id)
-            done.update(batch[k] for k in got)
+    for start in range(0, len(indexes), BATCH):
+        batch = indexes[start:start + BATCH]
+        missing = set(unanswered(port, [zone_name(i) for i in batch], wait))
+        done.update(i for i in batch if zone_name(i) not in missing)
     return done
 
 

@@ -425,6 +425,8 @@ def unanswered(port: int, qnames: list[str], wait: float = 0.25) -> list[str]:
     ``wait`` seconds: one query each, all sent at once from one socket."""
     done: set[int] = set()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        # room for every answer of a burst: the kernel's default holds a few hundred
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
         for k, qname in enumerate(qnames):
             query = dns.message.make_query(qname, "SOA")
             query.id = k
