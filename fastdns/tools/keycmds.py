@@ -13,6 +13,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from fastdns.dnssec import keygen
+from fastdns.dnssec.keygen import KeygenError, SecurePlan
 from fastdns.dnssec.keys import (
     ALGORITHMS,
     DIGESTS,
@@ -22,7 +24,6 @@ from fastdns.dnssec.keys import (
     KeyFormatError,
     ZoneKey,
     algorithm_name,
-    algorithm_number,
     ds_text,
     name_wire,
 )
@@ -134,27 +135,16 @@ def _presigned(store: KeyStore, zone: str) -> bool:
 
 def _algorithm(word: str) -> int:
     try:
-        return algorithm_number(word)
-    except KeyFormatError:
-        raise Failure(f"Error: Unknown algorithm '{word}'") from None
+        return keygen.algorithm(word)
+    except KeygenError as exc:
+        raise Failure(f"Error: {exc}") from None
 
 
 def _generate(algorithm: int, flags: int, bits: int) -> ZoneKey:
     """A new key as add-zone-key/secure-zone make it (pdnsutil's errors)."""
-    info = ALGORITHMS.get(algorithm)
-    if info is None:
-        raise Failure(f"Error: Unsupported algorithm {algorithm} ({algorithm_name(algorithm)})")
-    if not info.generate:
-        raise Failure(f"Error: fastdns does not generate algorithm {algorithm} "
-                      f"({info.name}) keys (RFC 8624); import one with import-zone-key")
-    if info.family == "rsa" and not bits:
-        raise Failure(f"Error: Creating an algorithm {algorithm} ({info.name}) key requires "
-                      "the size (in bits) to be passed.")
-    if info.family != "rsa" and bits and bits != info.bits:
-        raise Failure("Error: The algorithm does not support the given bit size.")
     try:
-        return ZoneKey.generate(algorithm, flags, bits)
-    except KeyFormatError as exc:
+        return keygen.generate(algorithm, flags, bits)
+    except KeygenError as exc:
         raise Failure(f"Error: {exc}") from None
 
 
@@ -180,36 +170,24 @@ def _rectify(ctx: Context, zone: str) -> None:
 
 
 class _Plan:
-    """What secure-zone makes, from default-ksk/zsk-algorithm and -size."""
+    """What secure-zone makes (fastdns.dnssec.keygen.SecurePlan), its refusals as
+    Failures."""
 
     def __init__(self, ctx: Context) -> None:
-        config = ctx.config
-        self.ksk_word = str(config["default-ksk-algorithm"] or "").strip()
-        self.zsk_word = str(config["default-zsk-algorithm"] or "").strip()
-        self.ksk_size = int(config["default-ksk-size"] or 0)
-        self.zsk_size = int(config["default-zsk-size"] or 0)
-        if not self.ksk_word:
-            raise Failure("Error: default-ksk-algorithm is empty: secure-zone needs a "
-                          "key-signing (or combined) key algorithm")
-        self.ksk_alg = _algorithm(self.ksk_word)
-        self.zsk_alg = _algorithm(self.zsk_word) if self.zsk_word else 0
+        try:
+            self._plan = SecurePlan(ctx.config)
+        except KeygenError as exc:
+            raise Failure(f"Error: {exc}") from None
 
     def lines(self) -> list[str]:
-        size = "default key size" if not self.ksk_size else f"key size {self.ksk_size}"
-        out = [f"Securing zone with {size}"]
-        if self.zsk_alg:
-            out += [f"Adding KSK with algorithm {self.ksk_word}",
-                    f"Adding ZSK with algorithm {self.zsk_word}"]
-        else:
-            out.append(f"Adding CSK (257) with algorithm {self.ksk_word}")
-        return out
+        return self._plan.lines()
 
     def keys(self) -> list[tuple[int, str]]:
         """(flags, ISC text) of the new keys, KSK first: all active and published."""
-        out = [(KSK_FLAGS, _generate(self.ksk_alg, KSK_FLAGS, self.ksk_size).to_isc())]
-        if self.zsk_alg:
-            out.append((ZSK_FLAGS, _generate(self.zsk_alg, ZSK_FLAGS, self.zsk_size).to_isc()))
-        return out
+        try:
+            return self._plan.keys()
+        except KeygenError as exc:
+            raise Failure(f"Error: {exc}") from None
 
 
 def _listed_zones(ctx: Context) -> list[tuple[str, Any]]:
@@ -242,10 +220,6 @@ def _groups(ctx: Context) -> list[tuple[KeyStore, list[str]]]:
     return list(groups.values())
 
 
-def _is_secured(store: KeyStore, zone: str) -> bool:
-    return bool(store.keys(zone)) or _presigned(store, zone)
-
-
 @command("secure-zone", "secure-zone ZONE [ZONE ..]",
          "Add DNSSEC to zone ZONE (a CSK, or a KSK and a ZSK with default-zsk-algorithm)")
 def secure_zone(ctx: Context, args: list[str]) -> int:
@@ -260,7 +234,7 @@ def secure_zone(ctx: Context, args: list[str]) -> int:
                 for line in plan.lines():      # pdnsutil says what it tried first
                     ctx.say(line)
             store = _store(ctx, zone, "Can't find a zone called '{zone}'")
-            if _is_secured(store, zone):
+            if keygen.is_secured(store, zone):
                 raise Failure(f"Zone '{zone}' already secure, remove keys with fastdns-util "
                               "remove-zone-key if needed")
             keys = plan.keys()
