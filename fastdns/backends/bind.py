@@ -22,6 +22,7 @@ from collections.abc import Hashable, Iterable
 from typing import Any
 
 from fastdns.backends.namedconf import NamedConf, NamedConfError, NamedZone, parse_named_conf
+from fastdns.backends.sqlbase import Row
 from fastdns.log import log
 from fastdns.zone.check import ZoneError
 from fastdns.zone.loader import DEFAULT_OPTIONS, CompiledZone, ZoneOptions, load_image
@@ -242,6 +243,28 @@ class BindBackend(ZoneSource):
         if self._dnssec_prints is None:
             self._read_dnssec_prints()
         return (*token, (self._dnssec_prints or {}).get(_db_zone(zone)))
+
+    def zone_rows(self, zone: str) -> list[Row]:
+        """The records of ``zone`` as PowerDNS's SQL backends would store them (what the
+        API and fastdns-util show of a zone file), in name and type order."""
+        import dns.name
+        import dns.rdata
+        import dns.rdataclass
+        import dns.rdatatype
+
+        from fastdns.zone.content import name_text, pdns_content, type_name
+        from fastdns.zone.records import image_records
+
+        compiled = self.load_image(zone if zone.endswith(".") else zone + ".")
+        rows = []
+        for owner, rdtype, ttl, rdata in image_records(compiled.image):
+            rd = dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RdataType.make(rdtype),
+                                     rdata, 0, len(rdata))
+            content, prio = pdns_content(rd)
+            rows.append(Row(name_text(dns.name.from_wire(owner, 0)[0]).lower(),
+                            type_name(f"TYPE{rdtype}") or f"TYPE{rdtype}", content, ttl, prio))
+        rows.sort(key=lambda r: (r.name, r.type or ""))
+        return rows
 
     def load_image(self, zone: str) -> CompiledZone:
         named = self._zone(zone)

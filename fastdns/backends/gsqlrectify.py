@@ -188,18 +188,26 @@ def rectify(store: ZoneWrites, zone: str, dnssec: bool = False,
             max_ents: int = MAX_ENT_ENTRIES) -> Rectified:
     """Rectify ``zone`` (no trailing dot) in one transaction, as pdnsutil 4.7 does."""
     with store._cursor() as cur:
-        domain_id = store._domain_id(cur, zone)
-        try:
-            mode = zone_mode(cur, store, zone, domain_id, dnssec, max_iterations)
-        except RectifyError as exc:
-            return Rectified(False, error=str(exc))
-        if mode.presigned:
-            return Rectified(False, error=f"Rectify presigned zone '{zone}' is not "
-                                          "allowed/necessary.")
-        result = _rectify(cur, store, zone, domain_id, mode, max_ents)
+        result = rectify_in(cur, store, zone, store._domain_id(cur, zone), dnssec,
+                            max_iterations, max_ents)
     if result.updates or result.ents_added or result.ents_removed:
         store._wrote()
     return result
+
+
+def rectify_in(cur: Any, store: ZoneWrites, zone: str, domain_id: int, dnssec: bool = False,
+               max_iterations: int = MAX_NSEC3_ITERATIONS,
+               max_ents: int = MAX_ENT_ENTRIES) -> Rectified:
+    """:func:`rectify` within the caller's transaction ``cur`` (an API write: the records
+    and their rectification are committed together)."""
+    try:
+        mode = zone_mode(cur, store, zone, domain_id, dnssec, max_iterations)
+    except RectifyError as exc:
+        return Rectified(False, error=str(exc))
+    if mode.presigned:
+        return Rectified(False, error=f"Rectify presigned zone '{zone}' is not "
+                                      "allowed/necessary.")
+    return _rectify(cur, store, zone, domain_id, mode, max_ents)
 
 
 def _rectify(cur: Any, store: ZoneWrites, zone: str, domain_id: int, mode: ZoneMode,

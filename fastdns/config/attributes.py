@@ -71,8 +71,12 @@ class SettingAttributes:
     webserver_port: int
     webserver_allow_from: tuple[Netmask, ...]
     webserver_password: str
+    webserver_max_bodysize: int
+    webserver_hash_plaintext_credentials: bool
+    webserver_loglevel: str
     api: bool
     api_key: str
+    default_api_rectify: bool
     max_signature_cache_entries: int | None
     signing_threads: int | None
     max_nsec3_iterations: int

@@ -260,8 +260,19 @@ _GENERAL: tuple[Setting, ...] = (
     Setting("webserver-allow-from", _T.NETMASKS, "127.0.0.1,::1",
             "clients allowed to use the HTTP listener"),
     Setting("webserver-password", _T.STR, "", "password for the statistics pages"),
+    Setting("webserver-max-bodysize", _T.INT, "2",
+            "largest request body the HTTP listener reads, in megabytes", minimum=1,
+            maximum=1024),
+    Setting("webserver-hash-plaintext-credentials", _T.BOOL, "no",
+            "keep webserver-password and api-key in memory hashed (scrypt)"),
+    Setting("webserver-loglevel", _T.STR, "normal",
+            "HTTP requests logged: none, normal (failed ones) or detailed (every one)"),
     Setting("api", _T.BOOL, "no", "serve the PowerDNS-compatible HTTP API"),
-    Setting("api-key", _T.STR, "", "key that API clients send in X-API-Key"),
+    Setting("api-key", _T.STR, "",
+            "key that API clients send in X-API-Key (plain, or hashed as PowerDNS hashes "
+            "it: $scrypt$ln=...)"),
+    Setting("default-api-rectify", _T.BOOL, "yes",
+            "rectify a zone after every API change to it (unless its API-RECTIFY says no)"),
     # PowerDNS's empty is "no limit"; fastdns's cache is one shared region made at start,
     # so it has a size: 1,000,000 by default (170 octets each), 1,024 at least
     Setting("max-signature-cache-entries", _T.INT, "",
@@ -331,8 +342,7 @@ NOT_IMPLEMENTED: frozenset[str] = frozenset(
     daemon
     chroot query-cache-ttl
     default-soa-content
-    default-ttl webserver webserver-address webserver-port webserver-allow-from
-    webserver-password api api-key
+    default-ttl
     bind-dnssec-db-journal-mode bind-hybrid
     bind-supermaster-config bind-supermaster-destdir bind-supermasters
     """.split()

@@ -47,6 +47,8 @@ class MasterControl:
         self._requests: dict[int, _Request] = {}
         self._reloads: dict[int, asyncio.Future] = {}
         self._commands: dict[int, asyncio.Future] = {}
+        #: the API's control commands under way
+        self._controls: set[asyncio.Task] = set()
         #: whether the last index had every zone in (no zone pending)
         self._complete = False
 
@@ -90,6 +92,7 @@ class MasterControl:
             table[messages.NewIndex] = self._index
             table[messages.Reloaded] = self._reloaded
             table[messages.CommandDone] = self._command_done
+            table[messages.Control] = self._control
         return table
 
     def _bundle(self, message: messages.ZoneBundle, fds: list[int]) -> None:
@@ -136,6 +139,17 @@ class MasterControl:
         future = self._commands.pop(message.request, None)
         if future is not None and not future.done():
             future.set_result(message.text)
+
+    def _control(self, message: messages.Control, fds: list[int]) -> None:
+        """The API's control command (``purge``): run it, reply with its text."""
+        async def run() -> None:
+            reply = await dispatch(self, message.words)
+            manager = self.master.child_of(kinds.MANAGER, 0)
+            if manager is not None:
+                self.master.send(manager, messages.CommandDone(message.request, reply.text))
+        task = asyncio.get_running_loop().create_task(run())
+        self._controls.add(task)
+        task.add_done_callback(self._controls.discard)
 
     async def manager_command(self, words: list[str]) -> str:
         """Run a control command in the manager (transfers, NOTIFY): its reply."""

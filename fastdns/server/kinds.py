@@ -81,7 +81,9 @@ def _run_manager(master: Master, birth: Birth) -> int:
     from fastdns.server import manager
 
     master.book.close()
-    return manager.main(birth, master.config)
+    first = master.row_of[WORKER.name]
+    return manager.main(birth, master.config, master.web_socket, master.started,
+                        range(first, first + WORKER.rows))
 
 
 def _worker_heartbeat(master: Master) -> float:

@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ from fastdns.zone.zonedb import RefreshResult, ZoneDB
 
 if TYPE_CHECKING:
     from fastdns.config.loader import Config
+    from fastdns.server.webservice import WebService
 
 
 class Service(Protocol):
@@ -48,7 +50,8 @@ class Service(Protocol):
     async def run(self) -> None: ...
 
 
-def main(birth: child.Birth, config: Config) -> int:
+def main(birth: child.Birth, config: Config, web_socket: socket.socket | None = None,
+         started: float = 0.0, worker_rows: range = range(0)) -> int:
     """A forked manager's life; its exit status (BOOT_ERROR when it could not start)."""
     import uvloop
 
@@ -59,7 +62,13 @@ def main(birth: child.Birth, config: Config) -> int:
     except (BackendError, KeyError, OSError) as exc:
         log.error("manager cannot start: %s", exc)
         return child.BOOT_ERROR
-    return uvloop.run(Manager(birth, backends, config).serve())
+    manager = Manager(birth, backends, config)
+    if web_socket is not None:
+        from fastdns.server.webservice import WebService
+
+        manager.web = WebService(manager, web_socket, started or time.time(), worker_rows)
+        manager.services.append(manager.web)
+    return uvloop.run(manager.serve())
 
 
 class Manager:
@@ -68,6 +77,7 @@ class Manager:
         self.channel = birth.channel
         self.zones = ZoneService(self, backends, config)
         self.xfr: XfrService | None = None
+        self.web: WebService | None = None
         self.services: list[Service] = [self.zones]
         self.config = config
         self.stopping: asyncio.Future[None] | None = None
@@ -100,6 +110,7 @@ class Manager:
             messages.WantZone: lambda m, fds: self.zones.want(bytes.fromhex(m.wire)),
             messages.Handoff: self.xfr.handoff,
             messages.Command: self.xfr.command,
+            messages.CommandDone: self.web.command_done if self.web else lambda m, fds: None,
         }, on_closed=self.stop)
         heartbeat = child.Heartbeat(self.birth.rows, self.birth.row, self.birth.master_pid,
                                     self.birth.tick, orphaned=self.stop)
@@ -162,8 +173,9 @@ class ZoneService:
         self._first: asyncio.Future | None = None
         #: zones queries wait for, and the thread (with backends of its own) that loads them
         self._wanted: set[str] = set()
-        #: zones just written (transfers stored), loaded on the demand thread too
-        self._written: set[str] = set()
+        #: zones just written (transfers stored, API writes) and their kinds, loaded on the
+        #: demand thread too
+        self._written: dict[str, str] = {}
         self._demand = ThreadPoolExecutor(1, thread_name_prefix="demand")
         self._demand_backends: list[ZoneSource] | None = None
         self._demanding = False
@@ -205,10 +217,11 @@ class ZoneService:
             self._demanding = True
             asyncio.get_running_loop().run_in_executor(self._demand, self._load_wanted)
 
-    def load_now(self, name: str) -> None:
+    def load_now(self, name: str, kind: str = "secondary") -> None:
         """Load ``name`` now, ahead of the next check: its data was just written (a
-        transfer stored). The whole check would read every zone's fingerprints."""
-        self._written.add(name)
+        transfer stored, an API write; ``kind`` if it is new). The whole check would read
+        every zone's fingerprints."""
+        self._written[name] = kind
         if not self._demanding:
             self._demanding = True
             asyncio.get_running_loop().run_in_executor(self._demand, self._load_wanted)
@@ -219,15 +232,17 @@ class ZoneService:
             while True:
                 names = list(self._wanted)
                 self._wanted.difference_update(names)
-                written = list(self._written)
-                self._written.difference_update(written)
+                written = dict(self._written)
+                for name in written:
+                    del self._written[name]
                 if not names and not written:
                     return
                 if self._demand_backends is None:
                     self._demand_backends = make_backends(self.config)
                 started = time.monotonic()
                 if written:
-                    self.zonedb.demand(self._demand_backends, written, changed=True)
+                    self.zonedb.demand(self._demand_backends, list(written), changed=True,
+                                       kinds=written)
                 if names:
                     done = self.zonedb.demand(self._demand_backends, names)
                     log.info("loaded %d zones queries waited for in %.3fs", done,

@@ -21,6 +21,7 @@ import asyncio
 import errno
 import os
 import signal
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from fastdns.server.kinds import Birth, ChildKind
 from fastdns.server.messages import Channel
 from fastdns.server.options import worker_options
 from fastdns.server.signer import SignerLinks
-from fastdns.server.sockets import SlotSockets
+from fastdns.server.sockets import SlotSockets, bind_web
 from fastdns.server.zonebook import ZoneBook
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ class Master:
         self.stopped: asyncio.Future | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.server: ControlServer | None = None
+        #: the HTTP listener (webserver=yes or api=yes), the manager's
+        self.web_socket: socket.socket | None = None
 
     @property
     def num_workers(self) -> int:
@@ -118,6 +121,9 @@ class Master:
                 self.links.ensure(slot)
             os.makedirs(self.config.socket_dir, exist_ok=True)
             self.sigcache_fd = SigCache.create(self.signature_cache_entries())
+            if self.config.webserver or self.config.api:
+                self.web_socket = bind_web(self.config.webserver_address,
+                                           self.config.webserver_port)
         except OSError as exc:
             log.error("%s%s", f"{exc.filename}: " if exc.filename else "", exc.strerror or exc)
             return 1
@@ -176,6 +182,8 @@ class Master:
             await asyncio.sleep(0.02)
             self.reap()
         self.listeners.close()
+        if self.web_socket is not None:
+            self.web_socket.close()
         self.book.close()
         self.links.close()
         if self.sigcache_fd >= 0:
@@ -240,6 +248,8 @@ class Master:
             fds += [other.channel.fileno(), other.pidfd]
         fds += self.listeners.fds(but=slot if kind.keeps_listeners else None)
         fds += self.links.not_for(kind.name, slot)
+        if self.web_socket is not None and kind is not kinds.MANAGER:
+            fds.append(self.web_socket.fileno())
         # the control sockets: closed, not close()d (that would remove the socket file)
         fds += self.server.fds() if self.server is not None else []
         return fds

@@ -123,10 +123,19 @@ class Command(Message):
 
 @message
 class CommandDone(Message):
-    """The manager's reply to ``Command`` number ``request``."""
+    """The reply to ``Command`` or ``Control`` number ``request``."""
 
     request: int
     text: str
+
+
+@message
+class Control(Message):
+    """The manager's HTTP API asks the master to run a control command (``purge``):
+    the master replies ``CommandDone`` with the command's reply text."""
+
+    request: int
+    words: list[str]
 
 
 @message

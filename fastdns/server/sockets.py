@@ -86,6 +86,17 @@ def bind_listeners(addresses: list[tuple[str, int]], reuseport: bool = True,
     return listeners
 
 
+def bind_web(host: str, port: int) -> socket.socket:
+    """The HTTP listener (API and status page), bound by the master for the manager.
+    Raises OSError naming the address."""
+    try:
+        return _socket("tcp", host, port, reuseport=False)
+    except OSError as exc:
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise OSError(exc.errno, f"cannot listen on {where} (webserver): {exc.strerror}") \
+            from None
+
+
 class SlotSockets:
     """The listening sockets of every worker slot, held by the master: bound before the
     first fork (slot 0 first, checking that nobody else holds the addresses; with port 0

@@ -1061,6 +1061,13 @@ class XfrService:
             self.manager.send(messages.CommandDone(message.request, text))
         self._spawn(run())
 
+    async def run_command(self, words: list[str]) -> str:
+        """:meth:`_command` for the HTTP API: its reply, or the error as text."""
+        try:
+            return await self._command(words)
+        except Exception as exc:
+            return f"Error: {exc}"
+
     async def _command(self, words: list[str]) -> str:
         """pdns_control's notify, notify-host and retrieve, with its replies."""
         word, args = words[0], words[1:]

@@ -44,20 +44,18 @@ from fastdns.tools.utilcore import (
     Progress,
     UsageError,
     command,
-    dotted,
     require,
     zone_arg,
 )
 from fastdns.zone.content import (
     ContentError,
     check_stored,
-    name_text,
     parse_content,
     pdns_content,
     split_prio,
     type_name,
 )
-from fastdns.zone.records import ZoneFileError, ZoneReader, check_name, image_records
+from fastdns.zone.records import ZoneFileError, ZoneReader, check_name
 from fastdns.zone.source import BackendError
 
 #: types whose content list-zone writes with a trailing dot (pdnsutil 4.7's list)
@@ -73,16 +71,7 @@ _KINDS = {"primary": "primary", "master": "primary", "secondary": "secondary",
 
 def zone_rows(backend: object, zone: str) -> list[Row]:
     """The records of ``zone`` as ``records`` rows, from an SQL backend or any ZoneSource."""
-    if isinstance(backend, GSQLBackend):
-        return backend.zone_rows(zone)
-    compiled = backend.load_image(dotted(zone))  # type: ignore[attr-defined]
-    rows = []
-    for owner, rdtype, ttl, rdata in image_records(compiled.image):
-        content, prio = pdns_content(_from_wire(rdtype, rdata))
-        rows.append(Row(name_text(dns.name.from_wire(owner, 0)[0]).lower(),
-                        type_name(f"TYPE{rdtype}") or f"TYPE{rdtype}", content, ttl, prio))
-    rows.sort(key=lambda r: (r.name, r.type or ""))
-    return rows
+    return backend.zone_rows(zone)  # type: ignore[attr-defined]
 
 
 def _from_wire(rdtype: int, rdata: bytes) -> dns.rdata.Rdata:

@@ -124,8 +124,19 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def pdns_content(rd: dns.rdata.Rdata) -> tuple[str, int]:
-    """(content, prio) of ``rd`` as PowerDNS stores it."""
+def _stored_text(name: dns.name.Name) -> str:
+    return name_text(name)
+
+
+def _dotted_text(name: dns.name.Name) -> str:
+    text = name_text(name)
+    return text if text == "." else text + "."
+
+
+def pdns_content(rd: dns.rdata.Rdata, dotted: bool = False) -> tuple[str, int]:
+    """(content, prio) of ``rd`` as PowerDNS stores it; with ``dotted``, as its API shows
+    it (names absolute, with their trailing dot)."""
+    name_text = _dotted_text if dotted else _stored_text
     t = dns.rdatatype.RdataType
     r = rd.rdtype
     a: Any = rd  # each type's fields
@@ -190,5 +201,7 @@ def pdns_content(rd: dns.rdata.Rdata) -> tuple[str, int]:
         text = rd.to_text(origin=None, relativize=False)
     if r in (t.SVCB, t.HTTPS):
         text = _SVC_QUOTED.sub(r"=\1", text)
+    if dotted:
+        return text, 0
     return " ".join(w[:-1] if len(w) > 1 and w.endswith(".") and not w.endswith("\\.") else w
                     for w in text.split(" ")), 0

@@ -36,7 +36,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -425,11 +425,12 @@ class ZoneDB:
         return [n if n.endswith(".") else n + "." for n in names]
 
     def demand(self, backends: Sequence[ZoneSource], names: Sequence[str],
-               changed: bool = False) -> int:
+               changed: bool = False, kinds: Mapping[str, str] | None = None) -> int:
         """Load ``names`` now, from ``backends`` (another thread's instances of ours),
         and publish them: zones queries wait for, ahead of a refresh's queue. With
         ``changed``, zones just written (a transfer stored), loaded or not: the next
-        check loads them once more, as its token moved. The number loaded."""
+        check loads them once more, as its token moved; a new zone's kind is in ``kinds``
+        (else it is a secondary, stored by a transfer). The number loaded."""
         done = 0
         batch = RefreshResult([], [], [])
         for backend in backends:
@@ -439,7 +440,8 @@ class ZoneDB:
             if changed:
                 if name in self.expired:
                     continue
-                kind = entry[1] if entry is not None else "secondary"
+                kind = entry[1] if entry is not None else \
+                    (kinds or {}).get(name, "secondary")
             elif entry is None or entry[0] != PENDING:
                 continue
             else:

@@ -1,0 +1,592 @@
+"""The zones of PowerDNS's API v1: list, create, show, change (PUT and PATCH), delete, export,
+rectify, axfr-retrieve and notify.
+
+A write is worked out whole in the API's thread (fastdns.api.rrsets checks every name,
+type and record first), written in one transaction (fastdns.backends.gsqlapi.apply), and
+the zone is then loaded and served at once (``ServerHooks.written``): no query sees half of
+a change, and a refused request leaves nothing behind, not even a new zone's ``domains``
+row. Zones are written in the generic SQL backends; a BIND zone file is read-only here, as
+it is in PowerDNS's API.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from aiohttp import web
+
+from fastdns.api.http import SERVER, STORE, ApiError, json_response, no_content, read_json
+from fastdns.api.rrsets import (
+    RRsetEdit,
+    ZoneState,
+    absolute_name,
+    increased_serial,
+    read_rrsets,
+    rrsets_json,
+    serial_of,
+    shown_content,
+)
+from fastdns.api.store import Store
+from fastdns.backends.gsqlapi import ListedZone, ZoneChange, apply, list_zones, zone_comments
+from fastdns.backends.sqlbase import Row, db_name
+from fastdns.zone.content import ContentError, parse_content, pdns_content
+from fastdns.zone.source import BackendError
+
+BASE = "/api/v1/servers/{server_id}"
+ZONE = BASE + "/zones/{zone_id}"
+#: zone kinds as the API spells them, and back (either spelling in, any case)
+SHOWN_KINDS = {"native": "Native", "primary": "Master", "secondary": "Slave",
+               "producer": "Producer", "consumer": "Consumer"}
+KINDS_IN = {"native": "native", "master": "primary", "primary": "primary",
+            "slave": "secondary", "secondary": "secondary", "producer": "producer",
+            "consumer": "consumer"}
+#: fields of a zone a PUT may change, with their JSON types
+ZONE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "kind": str, "masters": list, "account": str, "catalog": str, "soa_edit": str,
+    "soa_edit_api": str, "api_rectify": bool, "dnssec": bool, "nsec3param": str,
+    "nsec3narrow": bool, "presigned": bool, "master_tsig_key_ids": list,
+    "slave_tsig_key_ids": list,
+}
+_ID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+
+
+# -- zone ids ----------------------------------------------------------------------------------
+
+def zone_id(name: str) -> str:
+    """PowerDNS's zone id: the name with its trailing dot, each octet other than letters,
+    digits, ``.``, ``-`` and ``_`` as ``=XX``; the root is ``=2E``."""
+    if name == ".":
+        return "=2E"
+    return "".join(c if c in _ID_SAFE else "".join(f"={b:02X}" for b in c.encode())
+                   for c in name)
+
+
+def zone_from_id(text: str) -> str:
+    """The zone name (lowercase, absolute) of a zone id; 404 for one that is no name."""
+    out = bytearray()
+    at = 0
+    raw = text.encode()
+    while at < len(raw):
+        if raw[at:at + 1] == b"=" and at + 2 < len(raw) + 0 and \
+                all(c in b"0123456789abcdefABCDEF" for c in raw[at + 1:at + 3]) and \
+                len(raw[at + 1:at + 3]) == 2:
+            out.append(int(raw[at + 1:at + 3], 16))
+            at += 3
+        else:
+            out.append(raw[at])
+            at += 1
+    name = out.decode("utf-8", "replace")
+    if not name.endswith("."):
+        name += "."
+    try:
+        return absolute_name(name)
+    except ApiError:
+        raise ApiError(404, "Could not find domain") from None
+
+
+def _server(request: web.Request) -> None:
+    if request.match_info["server_id"] != "localhost":
+        raise ApiError(404, "Not Found")
+
+
+def _zone_url(name: str) -> str:
+    return f"/api/v1/servers/localhost/zones/{zone_id(name)}"
+
+
+def _bool_arg(request: web.Request, key: str, default: bool) -> bool:
+    value = request.query.get(key)
+    if value is None:
+        return default
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise ApiError(422, f"'{key}' must be true or false")
+
+
+# -- reading zones (in the API thread) ---------------------------------------------------------
+
+def _listed(store: Store, only: str | None) -> list[ListedZone]:
+    """Every zone (the first backend that has it wins), or ``only``."""
+    from fastdns.backends.gsql import GSQLBackend
+
+    seen: dict[str, ListedZone] = {}
+    for backend in store.backends():
+        if isinstance(backend, GSQLBackend):
+            zones = list_zones(backend)
+        else:
+            zones = [ListedZone(0, info.name, info.kind, [], "", "", 0, 0, "", False)
+                     for info in backend.list_zones()]
+        for zone in zones:
+            if (only is None or zone.name == only) and zone.name not in seen:
+                seen[zone.name] = zone
+    return list(seen.values())
+
+
+def _list_json(zone: ListedZone, dnssec: bool) -> dict[str, Any]:
+    serial = serial_of(Row("", "SOA", zone.soa, 0)) if zone.soa else 0
+    out: dict[str, Any] = {
+        "id": zone_id(zone.name), "url": _zone_url(zone.name), "name": zone.name,
+        "kind": SHOWN_KINDS.get(zone.kind, "Native"), "serial": serial,
+        "notified_serial": zone.notified_serial, "edited_serial": serial,
+        "masters": zone.primaries, "account": zone.account, "catalog": zone.catalog,
+        "last_check": zone.last_check,
+    }
+    if dnssec:
+        out["dnssec"] = zone.dnssec
+    return out
+
+
+def _rows(store: Store, zone: str) -> tuple[Any, list[Row]]:
+    """The backend of ``zone`` and its rows; 404 if no backend has it."""
+    from fastdns.backends.bind import BindBackend
+    from fastdns.backends.gsql import GSQLBackend
+
+    backend = store.find(zone)
+    if backend is None:
+        raise ApiError(404, "Could not find domain")
+    if isinstance(backend, GSQLBackend | BindBackend):
+        return backend, backend.zone_rows(zone)
+    raise ApiError(422, f"Zone '{zone}' is in backend '{backend.name}', whose records the "
+                        "API cannot read")
+
+
+def _meta(store: Store, zone: str) -> dict[str, list[str]]:
+    keystore = store.keystore(db_name(zone))
+    if keystore is None:
+        return {}
+    return {kind.upper(): values for kind, values in keystore.all_meta(db_name(zone)).items()}
+
+
+def _first(meta: dict[str, list[str]], kind: str, default: str = "") -> str:
+    values = meta.get(kind)
+    return values[0] if values else default
+
+
+def _zone_json(store: Store, zone: str, rrsets: bool, include_disabled: bool,
+               only_name: str | None, only_type: str | None) -> dict[str, Any]:
+    from fastdns.backends.gsql import GSQLBackend
+
+    listed = _listed_one(store, zone)
+    backend, rows = _rows(store, zone)
+    meta = _meta(store, zone)
+    keystore = store.keystore(db_name(zone))
+    keys = keystore.keys(db_name(zone)) if keystore is not None else []
+    presigned = _first(meta, "PRESIGNED") == "1"
+    out = _list_json(listed, dnssec=True)
+    soa = next((r for r in rows if r.type == "SOA" and not r.disabled), None)
+    out["serial"] = out["edited_serial"] = serial_of(soa)
+    out["dnssec"] = bool(keys) or presigned
+    out.update({
+        "nsec3param": _first(meta, "NSEC3PARAM"),
+        "nsec3narrow": _first(meta, "NSEC3NARROW") == "1",
+        "presigned": presigned,
+        "soa_edit": _first(meta, "SOA-EDIT"),
+        "soa_edit_api": _first(meta, "SOA-EDIT-API"),
+        "api_rectify": _first(meta, "API-RECTIFY",
+                              "1" if store.config.default_api_rectify else "0") == "1",
+        "master_tsig_key_ids": meta.get("AXFR-MASTER-TSIG", []),
+        "slave_tsig_key_ids": meta.get("TSIG-ALLOW-AXFR", []),
+    })
+    if rrsets:
+        comments = zone_comments(backend, zone) if isinstance(backend, GSQLBackend) else {}
+        out["rrsets"] = rrsets_json(rows, comments, include_disabled, only_name, only_type)
+    return out
+
+
+def _listed_one(store: Store, zone: str) -> ListedZone:
+    found = _listed(store, zone)
+    if not found:
+        raise ApiError(404, "Could not find domain")
+    return found[0]
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+async def list_zones_handler(request: web.Request) -> web.Response:
+    _server(request)
+    only = request.query.get("zone")
+    name = absolute_name(only if only.endswith(".") else only + ".", "zone") \
+        if only else None
+    dnssec = _bool_arg(request, "dnssec", True)
+    store = request.app[STORE]
+    zones = await store.run(_listed, store, name)
+    return json_response([_list_json(z, dnssec) for z in zones])
+
+
+async def get_zone(request: web.Request) -> web.Response:
+    _server(request)
+    zone = zone_from_id(request.match_info["zone_id"])
+    with_rrsets = _bool_arg(request, "rrsets", True)
+    include_disabled = _bool_arg(request, "include_disabled", True)
+    only_name = request.query.get("rrset_name")
+    only_type = request.query.get("rrset_type")
+    if only_name is not None:
+        only_name = absolute_name(only_name, "rrset_name")
+    if only_type is not None:
+        only_type = only_type.upper()
+    store = request.app[STORE]
+    data = await store.run(_zone_json, store, zone, with_rrsets, include_disabled,
+                           only_name, only_type)
+    return json_response(data)
+
+
+async def create_zone(request: web.Request) -> web.Response:
+    _server(request)
+    body = await read_json(request)
+    zone = absolute_name(body.get("name"), "name")
+    store = request.app[STORE]
+    server = request.app[SERVER]
+    kind = await store.run(_create, store, zone, body)
+    server.written(zone, kind)
+    data = await store.run(_zone_json, store, zone, True, True, None, None)
+    response = json_response(data, 201)
+    response.headers["Location"] = _zone_url(zone)
+    return response
+
+
+async def patch_zone(request: web.Request) -> web.Response:
+    _server(request)
+    zone = zone_from_id(request.match_info["zone_id"])
+    body = await read_json(request)
+    if "rrsets" not in body:
+        raise ApiError(422, "No rrsets given")
+    edits = read_rrsets(zone, body["rrsets"], patch=True)
+    store = request.app[STORE]
+    kind = await store.run(_change, store, zone, edits, {}, False)
+    request.app[SERVER].written(zone, kind)
+    return no_content()
+
+
+async def put_zone(request: web.Request) -> web.Response:
+    _server(request)
+    zone = zone_from_id(request.match_info["zone_id"])
+    body = await read_json(request)
+    settings = _settings(body)
+    edits = read_rrsets(zone, body["rrsets"], patch=False) if "rrsets" in body else None
+    store = request.app[STORE]
+    kind = await store.run(_change, store, zone, edits or [], settings, edits is not None)
+    request.app[SERVER].written(zone, kind)
+    return no_content()
+
+
+async def delete_zone(request: web.Request) -> web.Response:
+    _server(request)
+    zone = zone_from_id(request.match_info["zone_id"])
+    store = request.app[STORE]
+    await store.run(_delete, store, zone)
+    request.app[SERVER].removed(zone)
+    return no_content()
+
+
+async def export_zone(request: web.Request) -> web.Response:
+    _server(request)
+    zone = zone_from_id(request.match_info["zone_id"])
+    store = request.app[STORE]
+    _, rows = await store.run(_rows, store, zone)
+    lines = []
+    for row in sorted((r for r in rows if r.type and not r.disabled),
+                      key=lambda r: (tuple(reversed(r.name.split("."))), r.type or "")):
+        name = "." if row.name in ("", ".") else row.name + "."
+        lines.append(f"{name}\t{row.ttl}\tIN\t{row.type}\t"
+                     f"{shown_content(row.type or '', row.content, row.prio)}\n")
+    return web.Response(text="".join(lines), content_type="text/plain")
+
+
+async def rectify_zone(request: web.Request) -> web.Response:
+    _server(request)
+    zone = zone_from_id(request.match_info["zone_id"])
+    store = request.app[STORE]
+    kind = await store.run(_rectify, store, zone)
+    request.app[SERVER].written(zone, kind)
+    return json_response({"result": "Rectified"})
+
+
+async def axfr_retrieve(request: web.Request) -> web.Response:
+    _server(request)
+    zone = zone_from_id(request.match_info["zone_id"])
+    store = request.app[STORE]
+    await store.run(_listed_one, store, zone)
+    text = await request.app[SERVER].control(["retrieve", zone])
+    if not text.startswith("Added"):
+        raise ApiError(422, text.strip())
+    return json_response({"result": text})
+
+
+async def notify_zone(request: web.Request) -> web.Response:
+    _server(request)
+    zone = zone_from_id(request.match_info["zone_id"])
+    store = request.app[STORE]
+    listed = await store.run(_listed_one, store, zone)
+    if listed.kind not in ("primary", "secondary", "producer"):
+        raise ApiError(422, f"Domain '{zone}' is not a primary or secondary zone")
+    text = await request.app[SERVER].control(["notify", zone])
+    if not text.startswith("Added"):
+        raise ApiError(422, text.strip())
+    return json_response({"result": "Notification queued"})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get(BASE + "/zones", list_zones_handler),
+        web.post(BASE + "/zones", create_zone),
+        web.get(ZONE, get_zone),
+        web.put(ZONE, put_zone),
+        web.patch(ZONE, patch_zone),
+        web.delete(ZONE, delete_zone),
+        web.get(ZONE + "/export", export_zone),
+        web.put(ZONE + "/rectify", rectify_zone),
+        web.put(ZONE + "/axfr-retrieve", axfr_retrieve),
+        web.put(ZONE + "/notify", notify_zone),
+    ]
+
+
+# -- writes (in the API thread) ----------------------------------------------------------------
+
+def _settings(body: dict[str, Any]) -> dict[str, Any]:
+    """The zone fields of a create or PUT body, type-checked."""
+    out: dict[str, Any] = {}
+    for key, kind in ZONE_FIELDS.items():
+        if key in body and body[key] is not None:
+            value = body[key]
+            if not isinstance(value, kind):
+                raise ApiError(422, f"'{key}' has the wrong type")
+            out[key] = value
+    if "kind" in out:
+        if out["kind"].lower() not in KINDS_IN:
+            raise ApiError(422, f"Invalid zone kind '{out['kind']}'")
+        out["kind"] = KINDS_IN[out["kind"].lower()]
+    if "masters" in out:
+        out["masters"] = [_primary(p) for p in out["masters"]]
+    if out.get("catalog"):
+        out["catalog"] = absolute_name(out["catalog"], "catalog")
+    for key in ("master_tsig_key_ids", "slave_tsig_key_ids"):
+        if key in out:
+            out[key] = [absolute_name(k if str(k).endswith(".") else f"{k}.", key).rstrip(".")
+                        if isinstance(k, str) else _bad(key) for k in out[key]]
+    if out.get("nsec3param"):
+        try:
+            parse_content("NSEC3PARAM", out["nsec3param"])
+        except ContentError as exc:
+            raise ApiError(422, f"NSEC3PARAM '{out['nsec3param']}' is invalid: {exc}") \
+                from None
+    return out
+
+
+def _bad(key: str) -> str:
+    raise ApiError(422, f"'{key}' must be a list of strings")
+
+
+def _primary(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ApiError(422, "'masters' must be a list of strings")
+    host, port = value, ""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    try:
+        ipaddress.ip_address(host)
+        if port and not 0 < int(port) < 65536:
+            raise ValueError
+    except ValueError:
+        raise ApiError(422, f"Primary '{value}' is not an IP address[:port]") from None
+    return value
+
+
+def _sql_backend(store: Store) -> Any:
+    from fastdns.backends.gsql import GSQLBackend
+
+    for backend in store.backends():
+        if isinstance(backend, GSQLBackend):
+            return backend
+    raise ApiError(422, "No backend of this server can store new zones (launch an SQL "
+                        "backend: gsqlite3, gpgsql or gmysql)")
+
+
+def _meta_writes(settings: dict[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, kind in (("soa_edit", "SOA-EDIT"), ("soa_edit_api", "SOA-EDIT-API"),
+                      ("nsec3param", "NSEC3PARAM")):
+        if key in settings:
+            out[kind] = [settings[key]] if settings[key] else []
+    for key, kind in (("api_rectify", "API-RECTIFY"), ("nsec3narrow", "NSEC3NARROW"),
+                      ("presigned", "PRESIGNED")):
+        if key in settings:
+            out[kind] = ["1"] if settings[key] else (["0"] if key == "api_rectify" else [])
+    if "master_tsig_key_ids" in settings:
+        out["AXFR-MASTER-TSIG"] = settings["master_tsig_key_ids"]
+    if "slave_tsig_key_ids" in settings:
+        out["TSIG-ALLOW-AXFR"] = settings["slave_tsig_key_ids"]
+    return out
+
+
+def _rectify_mode(store: Store, backend: Any, meta: dict[str, list[str]]) -> bool | None:
+    """How a change is rectified: None not at all (API-RECTIFY off), else with the
+    backend's DNSSEC ordering or without."""
+    default = "1" if store.config.default_api_rectify else "0"
+    if _first(meta, "API-RECTIFY", default) != "1":
+        return None
+    return bool(getattr(backend, "dnssec", False))
+
+
+def _create(store: Store, zone: str, body: dict[str, Any]) -> str:
+    settings = _settings(body)
+    kind = settings.get("kind", "native")
+    edits = read_rrsets(zone, body.get("rrsets") or [], patch=False)
+    nameservers = body.get("nameservers") or []
+    if not isinstance(nameservers, list):
+        raise ApiError(422, "'nameservers' must be a list")
+    nameservers = [absolute_name(ns, "nameservers") for ns in nameservers]
+    if nameservers and any(e.name == zone and e.type == "NS" for e in edits):
+        raise ApiError(422, "Nameservers list MUST NOT be mixed with zone-level NS in rrsets")
+    if store.find(zone) is not None:
+        raise ApiError(409, f"Domain '{zone}' already exists")
+    backend = _sql_backend(store)
+    state = ZoneState(zone, [])
+    state.apply(edits)
+    if state.soa() is None:
+        state.put((zone, "SOA"), [Row(db_name(zone), "SOA", _default_soa(store, zone),
+                                      store.config.default_ttl or 3600)])
+    for ns in nameservers:
+        rows = state.sets.get((zone, "NS"), [])
+        state.put((zone, "NS"), [*rows, Row(db_name(zone), "NS", ns.rstrip(".") or ".",
+                                            store.config.default_ttl or 3600)])
+    if kind != "secondary":
+        state.check()
+    settings.setdefault("soa_edit_api", "DEFAULT")
+    soa_edit_api = settings["soa_edit_api"]
+    if soa_edit_api and state.soa() is not None:
+        state.set_serial(increased_serial(serial_of(state.soa()), soa_edit_api,
+                                          settings.get("soa_edit", "")))
+    dnssec_on = bool(getattr(backend, "dnssec", False))
+    meta = _meta_writes(settings) if dnssec_on else {}
+    change = ZoneChange(zone, create=True, kind=kind, primaries=settings.get("masters", []),
+                        account=settings.get("account", ""), catalog=settings.get("catalog"),
+                        rrsets=[(n, t, rows) for (n, t), rows in state.sets.items()],
+                        comments=[(n, t, c) for (n, t), c in state.comments.items() if c],
+                        meta={k: v for k, v in meta.items() if v})
+    change.rectify = _rectify_mode(store, backend, meta)
+    try:
+        apply(backend, change)
+    except BackendError as exc:
+        raise ApiError(422, str(exc)) from None
+    if settings.get("dnssec"):
+        _secure(store, zone)
+    return kind
+
+
+def _secure(store: Store, zone: str) -> None:
+    from fastdns.dnssec.keygen import KeygenError, secure_zone
+
+    keystore = store.keystore(db_name(zone))
+    if keystore is None:
+        raise ApiError(422, f"Zone '{zone}' cannot be signed: its backend keeps no keys "
+                            "(set <backend>-dnssec=yes)")
+    try:
+        if not keystore.keys(db_name(zone)):
+            secure_zone(keystore, db_name(zone), store.config)
+    except KeygenError as exc:
+        raise ApiError(422, str(exc)) from None
+
+
+def _default_soa(store: Store, zone: str) -> str:
+    template = str(store.config.default_soa_content)
+    words = [zone if w == "@" else (w[:-1] + zone if w.endswith(".@") else w)
+             for w in template.split()]
+    try:
+        return pdns_content(parse_content("SOA", " ".join(words)))[0]
+    except ContentError as exc:
+        raise ApiError(422, f"default-soa-content: {exc}") from None
+
+
+def _change(store: Store, zone: str, edits: list[RRsetEdit], settings: dict[str, Any],
+            replace_all: bool) -> str:
+    """A PATCH (``edits``) or PUT (``settings``, and with ``replace_all`` every RRset):
+    worked out on the zone as stored, then written in one transaction. The zone's kind."""
+    from fastdns.backends.gsql import GSQLBackend
+
+    backend = store.find(zone)
+    if backend is None:
+        raise ApiError(404, "Could not find domain")
+    if not isinstance(backend, GSQLBackend):
+        raise ApiError(422, f"Zone '{zone}' is in backend '{backend.name}', which the API "
+                            "cannot change")
+    info = backend.zone_info(zone)
+    assert info is not None
+    rows = backend.zone_rows(zone)
+    old = ZoneState(zone, rows)
+    state = ZoneState(zone, [] if replace_all else rows)
+    if replace_all and not any(e.name == zone and e.type == "SOA" for e in edits):
+        soa = old.soa()
+        if soa is not None:
+            state.put((zone, "SOA"), [soa])
+    state.apply(edits)
+    kind = settings.get("kind", info["kind"])
+    if kind != "secondary":
+        state.check()
+    meta = _meta(store, zone)
+    dnssec_on = store.keystore(db_name(zone)) is not None
+    writes = _meta_writes(settings) if dnssec_on else {}
+    merged = {**meta, **writes}
+    soa_changed = any(key == (zone, "SOA") for key in state.changed) and \
+        serial_of(state.soa()) != serial_of(old.soa())
+    records_changed = replace_all or any(key != (zone, "SOA") for key in state.changed)
+    soa_edit_api = _first(merged, "SOA-EDIT-API")
+    if records_changed and not soa_changed and soa_edit_api and state.soa() is not None:
+        state.set_serial(increased_serial(serial_of(state.soa()), soa_edit_api,
+                                          _first(merged, "SOA-EDIT")))
+    if replace_all:
+        rrsets = [(n, t, r) for (n, t), r in state.sets.items()]
+    else:
+        rrsets = [(n, t, r) for (n, t), r in state.changed.items()]
+    change = ZoneChange(zone, kind=settings.get("kind"), primaries=settings.get("masters"),
+                        account=settings.get("account"), catalog=settings.get("catalog"),
+                        replace_all=replace_all, rrsets=rrsets,
+                        comments=list((n, t, c) for (n, t), c in state.comments.items()),
+                        meta=writes)
+    if rrsets or replace_all:
+        change.rectify = _rectify_mode(store, backend, merged)
+    try:
+        apply(backend, change)
+    except BackendError as exc:
+        raise ApiError(422, str(exc)) from None
+    if settings.get("dnssec") is True:
+        _secure(store, zone)
+    elif settings.get("dnssec") is False and dnssec_on:
+        keystore = store.keystore(db_name(zone))
+        assert keystore is not None
+        for key in keystore.keys(db_name(zone)):
+            keystore.remove_key(db_name(zone), key.id)
+    return str(kind)
+
+
+def _delete(store: Store, zone: str) -> None:
+    from fastdns.backends.gsql import GSQLBackend
+
+    backend = store.find(zone)
+    if backend is None:
+        raise ApiError(404, "Could not find domain")
+    if not isinstance(backend, GSQLBackend):
+        raise ApiError(422, f"Zone '{zone}' is in backend '{backend.name}', which the API "
+                            "cannot change")
+    backend.delete_zone(zone)
+
+
+def _rectify(store: Store, zone: str) -> str:
+    from fastdns.backends.gsql import GSQLBackend
+    from fastdns.backends.gsqlrectify import rectify
+
+    backend = store.find(zone)
+    if backend is None:
+        raise ApiError(404, "Could not find domain")
+    if not isinstance(backend, GSQLBackend):
+        raise ApiError(422, f"Zone '{zone}' is in backend '{backend.name}', which cannot be "
+                            "rectified")
+    done = rectify(backend, db_name(zone), bool(getattr(backend, "dnssec", False)))
+    if done.error:
+        raise ApiError(422, done.error)
+    info = backend.zone_info(zone)
+    return str(info["kind"]) if info else "native"
