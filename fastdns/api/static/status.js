@@ -177,10 +177,19 @@
     }
   }
 
-  async function fetchJSON(url) {
-    const response = await fetch(url, {cache: "no-store", credentials: "same-origin"});
+  // path relative to the page, without the user:password@ a page URL may carry (fetch
+  // refuses a URL with credentials; the browser sends the ones it was given by itself)
+  function here(path) {
+    const url = new URL(path, document.baseURI);
+    url.username = "";
+    url.password = "";
+    return url.href;
+  }
+
+  async function fetchJSON(path) {
+    const response = await fetch(here(path), {cache: "no-store", credentials: "same-origin"});
     if (!response.ok) {
-      throw new Error(url + ": HTTP " + response.status);
+      throw new Error(path + ": HTTP " + response.status);
     }
     return response.json();
   }
