@@ -124,7 +124,8 @@ def make_app(server: ServerHooks, store: Store) -> web.Application:
                 app.add_routes(importlib.import_module(f"fastdns.api.{mod}").routes())
             except ImportError:
                 pass
-    from fastdns.api import web as webpage
+    if config.webserver:
+        from fastdns.api import web as webpage
 
-    webpage.setup(app, server)
+        webpage.setup(app, server)
     return app

@@ -35,6 +35,8 @@ from fastdns.zone.content import (
 
 MAX_TTL = 2**31 - 1
 CHANGETYPES = ("REPLACE", "DELETE", "EXTEND", "PRUNE")
+#: types whose content is quoted text, kept as the client wrote it
+QUOTED = frozenset({"TXT", "SPF"})
 #: types that may share their owner with a CNAME (RFC 4035 §2.5: DNSSEC's own)
 BESIDE_CNAME = frozenset({"RRSIG", "NSEC", "NSEC3"})
 
@@ -145,6 +147,9 @@ def _records(item: dict, name: str, rtype: str, where: str) -> list[Record]:
             raise ApiError(422, f"{where}: each record must be an object")
         content = _field(record, "content", str, where, required=True)
         disabled = _field(record, "disabled", bool, where) or False
+        if rtype in QUOTED and not content.startswith('"'):
+            raise ApiError(422, f"Record {name}/{rtype} '{content}': Data field in DNS should "
+                                "start with quote (\") at position 0")
         try:
             rd = parse_content(rtype, content)
         except ContentError as exc:
@@ -153,12 +158,27 @@ def _records(item: dict, name: str, rtype: str, where: str) -> list[Record]:
         shown, _ = pdns_content(rd, dotted=True)
         if rtype in PRIO_TYPES:
             shown = f"{prio} {shown}"
+        _names_absolute(name, rtype, content, shown)
+        if rtype in QUOTED:
+            # kept as written (PowerDNS shows a long string whole, not split at 255)
+            stored = shown = content
         if (stored, prio) in seen:
             raise ApiError(422, f"Duplicate record in RRset {name} IN {rtype} with content "
                                 f"\"{content}\"")
         seen.add((stored, prio))
         out.append(Record(shown, stored, prio, disabled))
     return out
+
+
+def _names_absolute(name: str, rtype: str, content: str, shown: str) -> None:
+    """A name in the content must be absolute, as PowerDNS's API wants it: ``10 mail``
+    would be the name ``mail.`` at the root, which is never what was meant."""
+    given = content.split()
+    read = shown.split()
+    if len(given) == len(read) and any(r == g + "." and not g.endswith(".")
+                                       for g, r in zip(given, read, strict=True)):
+        raise ApiError(422, f"Record {name}/{rtype} '{content}': Not in expected format "
+                            f"(parsed as '{shown}')")
 
 
 def _comments(item: dict, where: str) -> list[Comment]:
@@ -319,6 +339,8 @@ def _soa_edit(serial: int, kind: str, now: float) -> int:
 
 def shown_content(rtype: str, stored: str, prio: int) -> str:
     """A stored record as the API shows it; the stored text when it cannot be read."""
+    if rtype in QUOTED:
+        return stored
     try:
         code, wire = rdata_wire(rtype, stored, prio)
         rd = dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RdataType.make(code), wire,

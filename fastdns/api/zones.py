@@ -48,14 +48,14 @@ ZONE_FIELDS: dict[str, type | tuple[type, ...]] = {
     "nsec3narrow": bool, "presigned": bool, "master_tsig_key_ids": list,
     "slave_tsig_key_ids": list,
 }
-_ID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+_ID_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 
 
 # -- zone ids ----------------------------------------------------------------------------------
 
 def zone_id(name: str) -> str:
     """PowerDNS's zone id: the name with its trailing dot, each octet other than letters,
-    digits, ``.``, ``-`` and ``_`` as ``=XX``; the root is ``=2E``."""
+    digits, ``.`` and ``-`` as ``=XX``; the root is ``=2E``."""
     if name == ".":
         return "=2E"
     return "".join(c if c in _ID_SAFE else "".join(f"={b:02X}" for b in c.encode())
@@ -135,6 +135,8 @@ def _list_json(zone: ListedZone, dnssec: bool) -> dict[str, Any]:
     }
     if dnssec:
         out["dnssec"] = zone.dnssec
+    else:
+        del out["edited_serial"]        # PowerDNS leaves both out: they cost a lookup each
     return out
 
 
@@ -181,11 +183,10 @@ def _zone_json(store: Store, zone: str, rrsets: bool, include_disabled: bool,
     out.update({
         "nsec3param": _first(meta, "NSEC3PARAM"),
         "nsec3narrow": _first(meta, "NSEC3NARROW") == "1",
-        "presigned": presigned,
         "soa_edit": _first(meta, "SOA-EDIT"),
         "soa_edit_api": _first(meta, "SOA-EDIT-API"),
-        "api_rectify": _first(meta, "API-RECTIFY",
-                              "1" if store.config.default_api_rectify else "0") == "1",
+        # as PowerDNS shows it: the zone's own API-RECTIFY, not default-api-rectify
+        "api_rectify": _first(meta, "API-RECTIFY") == "1",
         "master_tsig_key_ids": meta.get("AXFR-MASTER-TSIG", []),
         "slave_tsig_key_ids": meta.get("TSIG-ALLOW-AXFR", []),
     })
@@ -223,9 +224,11 @@ async def get_zone(request: web.Request) -> web.Response:
     only_name = request.query.get("rrset_name")
     only_type = request.query.get("rrset_type")
     if only_name is not None:
-        only_name = absolute_name(only_name, "rrset_name")
-    if only_type is not None:
-        only_type = only_type.upper()
+        only_name = absolute_name(only_name if only_name.endswith(".") else only_name + ".",
+                                  "rrset_name")
+        only_type = only_type.upper() if only_type is not None else None
+    else:
+        only_type = None            # as PowerDNS: rrset_type alone filters nothing
     store = request.app[STORE]
     data = await store.run(_zone_json, store, zone, with_rrsets, include_disabled,
                            only_name, only_type)
@@ -439,7 +442,8 @@ def _create(store: Store, zone: str, body: dict[str, Any]) -> str:
     nameservers = body.get("nameservers") or []
     if not isinstance(nameservers, list):
         raise ApiError(422, "'nameservers' must be a list")
-    nameservers = [absolute_name(ns, "nameservers") for ns in nameservers]
+    for ns in nameservers:
+        absolute_name(ns, "nameservers")
     if nameservers and any(e.name == zone and e.type == "NS" for e in edits):
         raise ApiError(422, "Nameservers list MUST NOT be mixed with zone-level NS in rrsets")
     if store.find(zone) is not None:
@@ -452,7 +456,7 @@ def _create(store: Store, zone: str, body: dict[str, Any]) -> str:
                                       store.config.default_ttl or 3600)])
     for ns in nameservers:
         rows = state.sets.get((zone, "NS"), [])
-        state.put((zone, "NS"), [*rows, Row(db_name(zone), "NS", ns.rstrip(".") or ".",
+        state.put((zone, "NS"), [*rows, Row(db_name(zone), "NS", ns[:-1] or ".",
                                             store.config.default_ttl or 3600)])
     if kind != "secondary":
         state.check()

@@ -101,7 +101,9 @@ class WebService:
         self.manager.zones.load_now(zone, kind)
 
     def removed(self, zone: str) -> None:
-        self.manager.zones.check_soon()
+        # on the demand thread: the zone index's lock may be held by a long refresh
+        zones = self.manager.zones
+        asyncio.get_running_loop().run_in_executor(zones._demand, zones.zonedb.drop, zone)
 
     async def control(self, words: list[str]) -> str:
         word = words[0].lower() if words else ""

@@ -735,6 +735,18 @@ class ZoneDB:
             self._put(name, BROKEN, kind)
             self._publish()
 
+    def drop(self, name: str) -> None:
+        """``name`` was deleted from its backend (an API delete): stop serving it now, as
+        the next check would."""
+        with self.lock:
+            if self.zones.pop(name, None) is None and name not in self._failed:
+                return
+            self._failed.pop(name, None)
+            self._absent.discard(name)
+            self._unindex(name)
+            zone_event(logging.INFO, name, "removed")
+            self._publish()
+
     def unexpire(self, name: str) -> None:
         """A primary answered again: the next refresh loads the zone."""
         with self.lock:
