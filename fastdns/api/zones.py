@@ -532,12 +532,19 @@ def _change(store: Store, zone: str, edits: list[RRsetEdit], settings: dict[str,
     if kind != "secondary":
         state.check()
     meta = _meta(store, zone)
-    dnssec_on = store.keystore(db_name(zone)) is not None
+    keystore = store.keystore(db_name(zone))
+    dnssec_on = keystore is not None
+    keys = keystore.keys(db_name(zone)) if keystore is not None else []
     writes = _meta_writes(settings) if dnssec_on else {}
     merged = {**meta, **writes}
     soa_changed = any(key == (zone, "SOA") for key in state.changed) and \
         serial_of(state.soa()) != serial_of(old.soa())
-    records_changed = replace_all or any(key != (zone, "SOA") for key in state.changed)
+    # as PowerDNS: any RRset named (comments alone too), and a change of how the zone is
+    # signed, moves the serial
+    records_changed = replace_all or any((e.name, e.type) != (zone, "SOA") for e in edits) \
+        or any(kind in writes and writes[kind] != meta.get(kind, [])
+               for kind in ("NSEC3PARAM", "NSEC3NARROW", "PRESIGNED")) \
+        or ("dnssec" in settings and settings["dnssec"] != bool(keys))
     soa_edit_api = _first(merged, "SOA-EDIT-API")
     if records_changed and not soa_changed and soa_edit_api and state.soa() is not None:
         state.set_serial(increased_serial(serial_of(state.soa()), soa_edit_api,
@@ -559,10 +566,8 @@ def _change(store: Store, zone: str, edits: list[RRsetEdit], settings: dict[str,
         raise ApiError(422, str(exc)) from None
     if settings.get("dnssec") is True:
         _secure(store, zone)
-    elif settings.get("dnssec") is False and dnssec_on:
-        keystore = store.keystore(db_name(zone))
-        assert keystore is not None
-        for key in keystore.keys(db_name(zone)):
+    elif settings.get("dnssec") is False and keystore is not None:
+        for key in keys:
             keystore.remove_key(db_name(zone), key.id)
     return str(kind)
 
