@@ -114,7 +114,7 @@ def _listed(store: Store, only: str | None) -> list[ListedZone]:
     seen: dict[str, ListedZone] = {}
     for backend in store.backends():
         if isinstance(backend, GSQLBackend):
-            zones = list_zones(backend)
+            zones = list_zones(backend, only)
         else:
             zones = [ListedZone(0, info.name, info.kind, [], "", "", 0, 0, "", False)
                      for info in backend.list_zones()]

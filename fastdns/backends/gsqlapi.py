@@ -72,18 +72,24 @@ def split_primaries(text: str | None) -> list[str]:
             if p.strip()]
 
 
-def list_zones(backend: GSQLBackend) -> list[ListedZone]:
-    """Every zone of ``backend`` with its apex SOA, in three queries whatever their number."""
+def list_zones(backend: GSQLBackend, only: str | None = None) -> list[ListedZone]:
+    """Every zone of ``backend`` (or the zone ``only``) with its apex SOA, in three queries
+    whatever their number."""
+    where, args = ("WHERE d.name = ?", (False, db_name(only))) if only else ("", (False,))
     with backend._cursor() as cur:
         cur.execute(backend._q(
             "SELECT d.id, d.name, d.type, d.master, d.account, d.catalog, d.notified_serial, "
             "d.last_check, r.content FROM domains d LEFT JOIN records r ON r.domain_id = d.id "
-            "AND r.name = d.name AND r.type = 'SOA' AND r.disabled = ?"), (False,))
+            f"AND r.name = d.name AND r.type = 'SOA' AND r.disabled = ? {where}"), args)
         rows = cur.fetchall()
-        cur.execute("SELECT DISTINCT domain_id FROM cryptokeys")
+        if only and not rows:
+            return []
+        selected = f" WHERE domain_id = {int(rows[0][0])}" if only else ""
+        cur.execute(f"SELECT DISTINCT domain_id FROM cryptokeys{selected}")
         keyed = {int(domain_id) for (domain_id,) in cur.fetchall()}
         cur.execute(backend._q("SELECT domain_id FROM domainmetadata WHERE kind = ? "
-                               "AND content = ?"), ("PRESIGNED", "1"))
+                               f"AND content = ?{selected.replace('WHERE', 'AND')}"),
+                    ("PRESIGNED", "1"))
         keyed.update(int(domain_id) for (domain_id,) in cur.fetchall())
     out: dict[int, ListedZone] = {}
     for domain_id, name, db_kind, master, account, catalog, notified, checked, soa in rows:
