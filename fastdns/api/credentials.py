@@ -27,11 +27,11 @@ def _scrypt(secret: str, salt: bytes, ln: int, p: int, r: int, size: int) -> byt
                           maxmem=256 * n * r * p + (1 << 20))
 
 
-def hash_password(secret: str, salt: bytes | None = None) -> str:
-    """``secret`` hashed in PowerDNS's format."""
+def hash_password(secret: str, salt: bytes | None = None, *, ln: int = LN) -> str:
+    """``secret`` hashed in PowerDNS's format (``ln``: log2 of the scrypt work factor N)."""
     salt = os.urandom(SALT_SIZE) if salt is None else salt
-    digest = _scrypt(secret, salt, LN, P, R, HASH_SIZE)
-    return (f"$scrypt$ln={LN},p={P},r={R}${base64.b64encode(salt).decode()}"
+    digest = _scrypt(secret, salt, ln, P, R, HASH_SIZE)
+    return (f"$scrypt$ln={ln},p={P},r={R}${base64.b64encode(salt).decode()}"
             f"${base64.b64encode(digest).decode()}")
 
 

@@ -235,6 +235,34 @@ def create_bind_db_cmd(ctx: Context, args: list[str]) -> int:
     return 0
 
 
+@command("hash-password", "hash-password [WORK FACTOR]",
+         "Ask for a plaintext password or api key and output a hashed and salted version",
+         offline=True)
+def hash_password_cmd(ctx: Context, args: list[str]) -> int:
+    """As pdnsutil's: the secret is one line of standard input (asked without echo on a
+    terminal); WORK FACTOR is scrypt's N, a power of two (1024 by default)."""
+    import getpass
+    import math
+
+    from fastdns.api.credentials import hash_password
+
+    require(args, 0, 1, "hash-password [WORK FACTOR]")
+    factor = 1024
+    if args:
+        if not args[0].isdigit():
+            raise Failure(f"Unable to parse the supplied work factor: '{args[0]}'")
+        factor = int(args[0])
+        if factor < 2 or factor & (factor - 1) or factor > 2**20:
+            raise Failure("Error while hashing the supplied password: Invalid work factor of "
+                          f"{factor} passed to hashPassword() (a power of two up to 2^20)")
+    if ctx.stdin.isatty():
+        secret = getpass.getpass("Enter password: ")
+    else:
+        secret = ctx.stdin.readline().rstrip("\r\n")
+    ctx.say(hash_password(secret, ln=int(math.log2(factor))))
+    return 0
+
+
 @command("test-schema", "test-schema ZONE", "Test DB schema - will create ZONE",
          aliases=("backend test-schema",))
 def test_schema(ctx: Context, args: list[str]) -> int:
