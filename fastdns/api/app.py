@@ -58,6 +58,15 @@ def _basic_password(header: str) -> str | None:
     return decoded.partition(":")[2]
 
 
+async def _docs(request: web.Request) -> web.Response:
+    """fastdns's OpenAPI (Swagger 2.0) description of the API, as JSON (PowerDNS 4.7
+    serves its own as YAML)."""
+    from importlib import resources
+
+    text = resources.files("fastdns.api").joinpath("openapi.json").read_text()
+    return web.Response(text=text, content_type="application/json")
+
+
 def make_app(server: ServerHooks, store: Store) -> web.Application:
     config = server.config
     hash_plain = config.webserver_hash_plaintext_credentials
@@ -115,15 +124,12 @@ def make_app(server: ServerHooks, store: Store) -> web.Application:
     app[SERVER] = server
     app[STORE] = store
     if config.api and api_key is not None:
-        from fastdns.api import zones
+        from fastdns.api import general, keys, zones
 
         app.add_routes(zones.routes())
-        import importlib  # TEMP until helpers land
-        for mod in ("keys", "general"):
-            try:
-                app.add_routes(importlib.import_module(f"fastdns.api.{mod}").routes())
-            except ImportError:
-                pass
+        app.add_routes(keys.routes())
+        app.add_routes(general.routes())
+        app.add_routes([web.get("/api/docs", _docs)])
     if config.webserver:
         from fastdns.api import web as webpage
 
