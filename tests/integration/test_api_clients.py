@@ -1,0 +1,243 @@
+"""Real PowerDNS API clients, unmodified, against a live fastdns (issue 15 item 5).
+
+- octodns with octodns-powerdns: ``octodns-sync --doit`` (the installed entry point) pushes an
+  operator's zone from YAML into fastdns, a second plan finds nothing to do, an edit of the YAML
+  is synced and served within a second, and the plan after it is empty again;
+- schemathesis: PowerDNS 4.7.3's own OpenAPI document, as pdns_server serves it at /api/docs,
+  fuzzes every operation of fastdns for a bounded time; no answer may be a server error or break
+  the document's response schemas or status codes;
+- dns-lexicon's powerdns provider: the certbot DNS-01 flow (create, list, update, delete a TXT
+  record), each step checked in what fastdns serves.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rdatatype
+import pytest
+
+from tests._support.apiserver import API_KEY, ApiServer
+
+BIN = Path(sys.executable).parent
+
+
+def answer(server: ApiServer, name: str, rtype: str) -> tuple[int, list[str]]:
+    """(rcode, the sorted answer rdatas of ``rtype``) from fastdns's DNS port."""
+    query = dns.message.make_query(name, rtype)
+    reply = dns.query.udp(query, "127.0.0.1", port=server.port, timeout=2)
+    wanted = dns.rdatatype.from_text(rtype)
+    return reply.rcode(), sorted(rd.to_text() for rrs in reply.answer for rd in rrs
+                                 if rrs.rdtype == wanted)
+
+
+def served_within(server: ApiServer, name: str, rtype: str, wanted: tuple[int, list[str]],
+                  since: float, limit: float = 1.0) -> None:
+    """``name``/``rtype`` is answered ``wanted`` within ``limit`` seconds of ``since``."""
+    while True:
+        got = answer(server, name, rtype)
+        if got == wanted:
+            return
+        assert time.monotonic() - since < limit, f"{name}/{rtype}: still {got}, wanted {wanted}"
+        time.sleep(0.01)
+
+
+# --- octodns ----------------------------------------------------------------------------------
+
+OCTODNS_CONFIG = """\
+providers:
+  config:
+    class: octodns.provider.yaml.YamlProvider
+    directory: {zones}
+    default_ttl: 3600
+    enforce_order: false
+  fastdns:
+    class: octodns_powerdns.PowerDnsProvider
+    host: 127.0.0.1
+    port: {port}
+    scheme: http
+    api_key: {key}
+    timeout: 10
+zones:
+  example.test.:
+    sources: [config]
+    targets: [fastdns]
+"""
+
+#: a DKIM key's base64 (392 characters): the TXT string is longer than 255 octets
+DKIM_KEY = ("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwkHRx0dXhZ2Mo6O3Xq8cP4yG"
+            "fVx0k9rS3bT9mH1yq2ZlH5e8pN0LwVJb7n3cQ4QeX2k9uFz1rT8sD6aY0vB3mC7xK5jW"
+            "2nR4tL8pE1oG6hU9iJ3fS0dQ7yA5cV2bN4mZ8xK1lP6wT3rE9uI0oH7gF2jD5sC8vB4n"
+            "M1aQ6zY3xW0eR9tU7iO2pL5kJ8hG4fD1sA6qZ3wX0cV9bN7mE2rT5yU8iO1pK4lJ7hG3"
+            "fD0sA9qZ6wX2cV5bN8mE1rT4yU7iO0pL3kJ6hG9fD2sA5qZ8wX1cV4bN7mE0rT3yU6iO"
+            "9pL2kJ5hG8fD1sA4qZ7wX0cV3bN6mE9rT2yU5iO8pL1kJ4hG7fDQIDAQAB")
+
+SPF = ("v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 ip6:2001:db8::/32 include:_spf.mail.example.net"
+       " include:spf.protection.example.org include:_spf.example.com ~all")
+
+ZONE_YAML = f"""\
+---
+'':
+  - type: A
+    values: [192.0.2.10, 192.0.2.11]
+  - type: CAA
+    values:
+      - flags: 0
+        tag: issue
+        value: letsencrypt.org
+      - flags: 0
+        tag: iodef
+        value: mailto:security@example.test
+  - type: MX
+    values:
+      - exchange: mx1.example.test.
+        preference: 10
+      - exchange: mx2.example.test.
+        preference: 20
+  - type: NS
+    values: [ns1.example.test., ns2.example.test.]
+  - type: TXT
+    values:
+      - {SPF}
+      - google-site-verification=abc123
+'*':
+  type: A
+  value: 192.0.2.99
+_dmarc:
+  type: TXT
+  value: v=DMARC1\\; p=reject\\; rua=mailto:dmarc@example.test
+_sip._tcp:
+  type: SRV
+  values:
+    - port: 5060
+      priority: 10
+      target: sip.example.test.
+      weight: 60
+ftp:
+  type: CNAME
+  value: www.example.test.
+mail:
+  type: A
+  value: 192.0.2.25
+mail._domainkey:
+  type: TXT
+  value: v=DKIM1\\; k=rsa\\; p={DKIM_KEY}
+mx1:
+  type: A
+  value: 192.0.2.26
+mx2:
+  type: A
+  value: 192.0.2.27
+ns1:
+  type: A
+  value: 192.0.2.53
+ns2:
+  type: A
+  value: 192.0.2.54
+sip:
+  type: AAAA
+  value: 2001:db8::5060
+sub:
+  type: NS
+  ttl: 86400
+  values: [ns1.sub.example.test., ns2.sub.example.test.]
+ns1.sub:
+  type: A
+  value: 198.51.100.53
+ns2.sub:
+  type: AAAA
+  value: 2001:db8:1::53
+www:
+  - type: A
+    values: [192.0.2.80, 192.0.2.81]
+  - type: AAAA
+    value: 2001:db8::80
+"""
+
+
+def octodns_sync(config: Path, *args: str) -> str:
+    """``octodns-sync`` as an operator runs it; its output (the plan is logged on stderr)."""
+    proc = subprocess.run([str(BIN / "octodns-sync"), f"--config-file={config}", *args],
+                          capture_output=True, text=True, timeout=120, cwd=config.parent)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"octodns-sync {' '.join(args)} failed:\n{output}"
+    return output
+
+
+def no_changes(output: str) -> bool:
+    return "No changes were planned" in output and "Summary:" not in output
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = ApiServer(tmp_path / "fastdns").start()
+    yield srv
+    assert srv.stop() == 0, srv.log()
+
+
+def test_octodns_syncs_a_zone_reads_it_back_unchanged_and_applies_an_edit(server, tmp_path):
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    zone_file = zones / "example.test.yaml"
+    zone_file.write_text(ZONE_YAML)
+    config = tmp_path / "octodns.yaml"
+    config.write_text(OCTODNS_CONFIG.format(zones=zones, port=server.web_port, key=API_KEY))
+
+    output = octodns_sync(config, "--doit")
+    assert "Creates=21" in output, output
+    since = time.monotonic()
+    served_within(server, "www.example.test.", "A", (0, ["192.0.2.80", "192.0.2.81"]), since)
+    expected = {
+        ("example.test.", "A"): ["192.0.2.10", "192.0.2.11"],
+        ("example.test.", "MX"): ["10 mx1.example.test.", "20 mx2.example.test."],
+        ("example.test.", "NS"): ["ns1.example.test.", "ns2.example.test."],
+        ("example.test.", "CAA"): ['0 iodef "mailto:security@example.test"',
+                                   '0 issue "letsencrypt.org"'],
+        ("example.test.", "TXT"): ['"google-site-verification=abc123"', f'"{SPF}"'],
+        ("anything.example.test.", "A"): ["192.0.2.99"],
+        ("_dmarc.example.test.", "TXT"): ['"v=DMARC1; p=reject; rua=mailto:dmarc@example.test"'],
+        ("_sip._tcp.example.test.", "SRV"): ["10 60 5060 sip.example.test."],
+        ("ftp.example.test.", "CNAME"): ["www.example.test."],
+        ("sip.example.test.", "AAAA"): ["2001:db8::5060"],
+        ("www.example.test.", "AAAA"): ["2001:db8::80"],
+    }
+    for (name, rtype), rdatas in expected.items():
+        assert answer(server, name, rtype) == (0, sorted(rdatas)), (name, rtype)
+    # the DKIM string is longer than 255 octets: served as 255-octet pieces, in order
+    _, dkim = answer(server, "mail._domainkey.example.test.", "TXT")
+    assert len(dkim) == 1 and dkim[0].startswith('"v=DKIM1; k=rsa; p=MIIB') and '" "' in dkim[0]
+    assert dkim[0].replace('" "', "").strip('"') == f"v=DKIM1; k=rsa; p={DKIM_KEY}"
+    # the delegation: a referral with its glue, not an answer
+    reply = dns.query.udp(dns.message.make_query("host.sub.example.test.", "A"), "127.0.0.1",
+                          port=server.port, timeout=2)
+    assert not reply.answer and reply.rcode() == 0
+    assert sorted(rd.to_text() for rrs in reply.authority for rd in rrs
+                  if rrs.rdtype == dns.rdatatype.NS) == ["ns1.sub.example.test.",
+                                                        "ns2.sub.example.test."]
+    assert sorted(rd.to_text() for rrs in reply.additional for rd in rrs) == \
+        ["198.51.100.53", "2001:db8:1::53"]
+
+    output = octodns_sync(config)
+    assert no_changes(output), f"fastdns read back differs from what octodns wrote:\n{output}"
+
+    # the operator's edit: one A changed, the CNAME deleted (the wildcard answers for it
+    # then), one record added
+    edited = ZONE_YAML.replace("values: [192.0.2.80, 192.0.2.81]", "values: [192.0.2.82]")
+    edited = edited.replace("ftp:\n  type: CNAME\n  value: www.example.test.\n", "")
+    edited += "api:\n  type: A\n  ttl: 300\n  value: 192.0.2.90\n"
+    zone_file.write_text(edited)
+    output = octodns_sync(config, "--doit")
+    assert "Creates=1, Updates=1, Deletes=1" in output, output
+    since = time.monotonic()
+    served_within(server, "www.example.test.", "A", (0, ["192.0.2.82"]), since)
+    served_within(server, "api.example.test.", "A", (0, ["192.0.2.90"]), since)
+    served_within(server, "ftp.example.test.", "CNAME", (0, []), since)
+    assert answer(server, "ftp.example.test.", "A") == (0, ["192.0.2.99"])
+
+    output = octodns_sync(config)
+    assert no_changes(output), f"after the edit:\n{output}"
