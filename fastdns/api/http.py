@@ -36,9 +36,18 @@ class ApiError(Exception):
         self.message = message
 
 
+def json_text(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(data, separators=(",", ":")),
-                        content_type="application/json")
+    return json_body(json_text(data), status)
+
+
+def json_body(text: str, status: int = 200) -> web.Response:
+    """A JSON answer already written (a big one is written in the API's thread, not on the
+    manager's event loop)."""
+    return web.Response(status=status, text=text, content_type="application/json")
 
 
 def no_content() -> web.Response:

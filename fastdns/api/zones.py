@@ -16,7 +16,16 @@ from typing import Any
 
 from aiohttp import web
 
-from fastdns.api.http import SERVER, STORE, ApiError, json_response, no_content, read_json
+from fastdns.api.http import (
+    SERVER,
+    STORE,
+    ApiError,
+    json_body,
+    json_response,
+    json_text,
+    no_content,
+    read_json,
+)
 from fastdns.api.rrsets import (
     RRsetEdit,
     ZoneState,
@@ -212,8 +221,10 @@ async def list_zones_handler(request: web.Request) -> web.Response:
         if only else None
     dnssec = _bool_arg(request, "dnssec", True)
     store = request.app[STORE]
-    zones = await store.run(_listed, store, name)
-    return json_response([_list_json(z, dnssec) for z in zones])
+
+    def listing() -> str:
+        return json_text([_list_json(z, dnssec) for z in _listed(store, name)])
+    return json_body(await store.run(listing))
 
 
 async def get_zone(request: web.Request) -> web.Response:
@@ -230,9 +241,10 @@ async def get_zone(request: web.Request) -> web.Response:
     else:
         only_type = None            # as PowerDNS: rrset_type alone filters nothing
     store = request.app[STORE]
-    data = await store.run(_zone_json, store, zone, with_rrsets, include_disabled,
-                           only_name, only_type)
-    return json_response(data)
+    text = await store.run(lambda: json_text(_zone_json(store, zone, with_rrsets,
+                                                        include_disabled, only_name,
+                                                        only_type)))
+    return json_body(text)
 
 
 async def create_zone(request: web.Request) -> web.Response:
