@@ -30,7 +30,6 @@ from typing import Any
 
 from aiohttp import web
 
-from fastdns import __version__
 from fastdns.api.http import SERVER, STORE, ApiError, json_response, no_content, read_json
 from fastdns.api.keys import check_server, dns_name
 from fastdns.api.zones import zone_from_id, zone_id
@@ -65,10 +64,16 @@ async def api_v1(request: web.Request) -> web.Response:
     return json_response([{"server_url": "/api/v1/servers{/server}", "api_features": []}])
 
 
+#: the version the Server object gives: the PowerDNS release whose API this one is. Clients
+#: choose what to send by it (octodns-powerdns takes a version below 4.2 for one whose
+#: missing zones are 422s, not 404s); fastdns's own version is in the Server header
+API_VERSION = "4.7.3"
+
+
 def _server() -> dict[str, Any]:
     base = f"{SERVERS}/localhost"
     return {"type": "Server", "id": "localhost", "daemon_type": "authoritative",
-            "version": __version__, "url": base, "config_url": base + "/config{/config_setting}",
+            "version": API_VERSION, "url": base, "config_url": base + "/config{/config_setting}",
             "zones_url": base + "/zones{/zone}",
             "autoprimaries_url": base + "/autoprimaries{/autoprimary}"}
 

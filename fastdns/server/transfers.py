@@ -1062,17 +1062,18 @@ class XfrService:
         self._spawn(run())
 
     async def run_command(self, words: list[str]) -> str:
-        """:meth:`_command` for the HTTP API: its reply, or the error as text."""
+        """:meth:`_command` for the HTTP API: its reply, or the error as text. The API's
+        notify is sent whatever ``primary`` says, as PowerDNS's is."""
         try:
-            return await self._command(words)
+            return await self._command(words, api=True)
         except Exception as exc:
             return f"Error: {exc}"
 
-    async def _command(self, words: list[str]) -> str:
+    async def _command(self, words: list[str], api: bool = False) -> str:
         """pdns_control's notify, notify-host and retrieve, with its replies."""
         word, args = words[0], words[1:]
-        if word in ("notify", "notify-host") and not (self._on("primary")
-                                                      or self._on("secondary")):
+        if word in ("notify", "notify-host") and not api and not (
+                self._on("primary") or self._on("secondary")):
             return ("fastdns not configured as primary (primary), or secondary (secondary) "
                     "with re-notifications" if word == "notify" else
                     "fastdns not configured as primary, or secondary with re-notifications")
