@@ -65,5 +65,7 @@ cdef class ParkingLot:
     cdef Parked next_due(self, uint64_t now_ms)
     cdef void settle(self) noexcept
     cdef int expire_due(self, Engine engine, uint64_t now_ms, uint8_t *out) noexcept
+    cdef int fail(self, Engine engine, bytes key, uint8_t *out) noexcept
+    cdef int servfail(self, Engine engine, Parked p, uint8_t *out) noexcept
     cdef void deliver(self, const Dest *dest, const uint8_t *answer, int n) noexcept
     cdef void report(self, object exc) noexcept

@@ -211,30 +211,47 @@ cdef class ParkingLot:
         """Answer SERVFAIL (made by ``engine`` in ``out``) to the queries whose deadline is
         not after ``now_ms``; the number answered."""
         cdef Parked p
-        cdef Query q
-        cdef Dest dest
-        cdef const uint8_t *packet
-        cdef Py_ssize_t length
-        cdef int n, count = 0
+        cdef int count = 0
         while True:
             p = self.next_due(now_ms)
             if p is None:
                 break
-            self.row.c[C_PARKED_TIMEOUTS] += 1
-            packet = <const uint8_t *>PyBytes_AS_STRING(p.packet)
-            length = len(p.packet)
-            parse_query(packet, length, &q)
-            n = engine.c_error(&q, packet, length, p.tcp,
-                                    answer_limit(&q, p.tcp, engine.udp_limit),
-                                    RCODE_SERVFAIL, out)
-            if n < 0:
-                continue
-            row_count_answer(self.row, n, RCODE_SERVFAIL, p.tcp, p.v6)
-            p.dest(&dest)
-            self.deliver(&dest, out, n)
-            count += 1
+            count += self.servfail(engine, p, out)
         self.settle()
         return count
+
+    cdef int fail(self, Engine engine, bytes key, uint8_t *out) noexcept:
+        """Answer SERVFAIL now to the queries waiting for ``key``, which will not come (a
+        signer has no active key for the signature they wait for); the number answered."""
+        cdef list waiting = self.take(key)
+        cdef Parked p
+        cdef int count = 0
+        if waiting is None:
+            return 0
+        for p in waiting:
+            if self.release(p):
+                count += self.servfail(engine, p, out)
+        self.settle()
+        return count
+
+    cdef int servfail(self, Engine engine, Parked p, uint8_t *out) noexcept:
+        """Send SERVFAIL (made in ``out``) to the released query ``p``, counted in
+        parked-timeouts; 1, or 0 when no answer could be made."""
+        cdef Query q
+        cdef Dest dest
+        cdef const uint8_t *packet = <const uint8_t *>PyBytes_AS_STRING(p.packet)
+        cdef Py_ssize_t length = len(p.packet)
+        cdef int n
+        self.row.c[C_PARKED_TIMEOUTS] += 1
+        parse_query(packet, length, &q)
+        n = engine.c_error(&q, packet, length, p.tcp, answer_limit(&q, p.tcp, engine.udp_limit),
+                           RCODE_SERVFAIL, out)
+        if n < 0:
+            return 0
+        row_count_answer(self.row, n, RCODE_SERVFAIL, p.tcp, p.v6)
+        p.dest(&dest)
+        self.deliver(&dest, out, n)
+        return 1
 
     cdef void deliver(self, const Dest *dest, const uint8_t *answer, int n) noexcept:
         """Send the answer to a parked query: to its UDP client, or through its reply."""

@@ -3,8 +3,8 @@
 
 An answer to a query with DO=1 from a zone signed online (its image has a security
 section, fastdns.dnssec.imagesec) carries, for every authoritative RRset it holds, one RRSIG
-per active key (the KSKs sign DNSKEY, CDS and CDNSKEY only when the zone has a ZSK, as
-PowerDNS), and the NSEC or NSEC3 records that prove a name or a type absent (RFC 4035
+per active key (a KSK signs DNSKEY, CDS and CDNSKEY only when an active ZSK of its
+algorithm is there to sign the rest, as PowerDNS: fastdns.dnssec.imagesec.roles), and the NSEC or NSEC3 records that prove a name or a type absent (RFC 4035
 §3.1.3, RFC 5155 §7.2): noted by the lookup as it goes (proof_*), written at the end of the
 authority section (sig_proofs), each signed too.
 
@@ -31,7 +31,7 @@ from fastdns._answer cimport (Answer, Proof, PROOFS_MAX, PROOF_NSEC, PROOF_NSEC3
                               PROOF_NARROW, NO_NODE, SEC_AUTHORITY, ans_reset)
 from fastdns._snapshot cimport (Snapshot, RRsetRec, NodeRec, SecHeader, SecKey, NSEC3Rec,
                                 rd_u16, N_CUT, N_ENT, N_NONAUTH, SEC_NSEC3, SEC_NARROW,
-                                SEC_HAVE_ZSK, SEC_BROKEN, SEC_PRESIGNED, KEY_KSK, NO_CANON,
+                                SEC_HAVE_ZSK, SEC_BROKEN, SEC_PRESIGNED, KEY_KSK, KEY_ALL, NO_CANON,
                                 NOT_LINKED)
 from fastdns._sigcache cimport SigCache, sig_key
 
@@ -291,7 +291,8 @@ cdef int put_sigs(Answer *a, Signing sg, Snapshot snap, int section, uint16_t rd
     cdef uint8_t rr[FIELDS + 256 + SIG_MAX]
     for k in range(sec.key_count):
         key = &snap.keys[k]
-        if sec.flags & SEC_HAVE_ZSK and bool(key.role & KEY_KSK) != keyset:
+        if sec.flags & SEC_HAVE_ZSK and not key.role & KEY_ALL \
+                and bool(key.role & KEY_KSK) != keyset:
             continue
         sg.data[2] = key.algorithm
         put_u16(sg.data + 16, key.tag)
@@ -776,7 +777,8 @@ cdef int ahead(Signing sg, Snapshot snap, uint16_t rdtype, int length) noexcept:
     cdef bytes request
     for k in range(sec.key_count):
         key = &snap.keys[k]
-        if sec.flags & SEC_HAVE_ZSK and bool(key.role & KEY_KSK) != keyset:
+        if sec.flags & SEC_HAVE_ZSK and not key.role & KEY_ALL \
+                and bool(key.role & KEY_KSK) != keyset:
             continue
         sg.data[2] = key.algorithm
         put_u16(sg.data + 16, key.tag)

@@ -25,7 +25,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
 cdef enum:
-    IMAGE_VERSION = 4
+    IMAGE_VERSION = 5
     EXTRA_RRSET = 0x40000000   # (node numbers stay below it: the store refuses more nodes)
 
 ctypedef struct ImageHeader:
@@ -88,7 +88,8 @@ ctypedef struct SecHeader:
 ctypedef struct SecKey:
     uint16_t tag
     uint8_t algorithm
-    uint8_t role              # KEY_KSK: signs DNSKEY, CDS, CDNSKEY (all RRsets without a ZSK)
+    uint8_t role              # KEY_ALL: signs every RRset; else, with SEC_HAVE_ZSK, KEY_KSK
+                              # signs DNSKEY, CDS, CDNSKEY only and a ZSK the others
     uint8_t id[8]             # a digest of its DNSKEY: part of its signatures' cache keys,
                               # so another key with the same tag never gets its signatures
 
@@ -99,12 +100,13 @@ ctypedef struct NSEC3Rec:
 cdef enum:
     SEC_NSEC3 = 0x01
     SEC_NARROW = 0x02         # NSEC3 computed per query (hash - 1, hash + 1)
-    SEC_HAVE_ZSK = 0x04       # some key is a ZSK: KSKs sign DNSKEY, CDS, CDNSKEY only
+    SEC_HAVE_ZSK = 0x04       # some algorithm's keys split into KSKs and ZSKs (see role)
     SEC_BROKEN = 0x08         # the zone's keys or settings cannot be used: a query with
                               # DO=1 gets SERVFAIL, never unsigned data (no keys then)
     SEC_PRESIGNED = 0x10      # the zone holds its own RRSIGs, NSEC or NSEC3 (no keys);
                               # the chain's nodes hold them
     KEY_KSK = 0x01
+    KEY_ALL = 0x02            # its algorithm's keys do not split: it signs every RRset
     NO_CANON = 0xFFFFFFFF
     NOT_LINKED = 0xFFFFFFFF
 

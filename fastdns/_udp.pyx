@@ -269,6 +269,13 @@ cdef class Responder:
         self.parking.settle()
         return answered
 
+    def fail(self, name, int qtype):
+        """Answer SERVFAIL now to the queries parked on (``name``, ``qtype``): what they
+        wait for will not come (a signer has no active key for their signature). Counted in
+        ``parked-timeouts``; the number answered."""
+        cdef bytes wire = bytes(name)
+        return self.parking.fail(self.engine, supply_key(wire, len(wire), qtype), self._out)
+
     cdef int rerun(self, Parked p, uint32_t now, uint8_t *out) noexcept:
         """Answer a parked query again through the engine (and send it)."""
         cdef Query q

@@ -42,7 +42,8 @@ TYPE_DNSKEY, TYPE_NSEC3PARAM, TYPE_CDS, TYPE_CDNSKEY = 48, 51, 59, 60
 
 SEC_NSEC3, SEC_NARROW, SEC_HAVE_ZSK, SEC_BROKEN, SEC_PRESIGNED = (
     SECURITY_FLAGS[f] for f in ("nsec3", "narrow", "have-zsk", "broken", "presigned"))
-KEY_KSK = 0x01
+#: SecKey.role (fastdns/_snapshot.pxd)
+KEY_KSK, KEY_ALL = 0x01, 0x02
 NO_CANON = NOT_LINKED = 0xFFFFFFFF
 #: SecHeader (see _snapshot.pxd): native layout, alignment as the C compiler lays it out
 _HEADER = struct.Struct("=IHHBBBB256s256sII4xQQQQQ")
@@ -244,6 +245,22 @@ def presigned_image(image: bytes,
     return bytes(out)
 
 
+def roles(active: list[SigningKey]) -> list[int]:
+    """The role (SecKey.role) of each of the ``active`` keys: which RRsets it signs.
+
+    As PowerDNS 4.7, roles are per algorithm: an algorithm's KSKs (flags 257) sign only
+    DNSKEY, CDS and CDNSKEY and its ZSKs (256) the rest when it has both; an algorithm with
+    keys of one kind alone (a CSK; a ZSK whose algorithm has no KSK, as in an algorithm
+    rollover) signs every RRset (KEY_ALL). Unlike PowerDNS, an algorithm splits only when
+    both its roles have a published key: an active but unpublished ZSK beside a published
+    KSK of its algorithm would leave every RRset but the DNSKEY set signed by a key no
+    validator can find, so both sign everything then (docs/differences.md S8)."""
+    split = {key.algorithm for key in active if key.ksk and key.published} \
+        & {key.algorithm for key in active if not key.ksk and key.published}
+    return [(KEY_KSK if key.ksk else 0) if key.algorithm in split else
+            KEY_ALL | (KEY_KSK if key.ksk else 0) for key in active]
+
+
 def _param_text(alg: int, flags: int, iterations: int, salt: bytes) -> str:
     return f"{alg} {flags} {iterations} {salt.hex() or '-'}"
 
@@ -312,8 +329,8 @@ def _with_section(image: bytes, setup: SigningSetup) -> bytes:
     rrsets = [snap.node_rrsets(i) for i in range(len(snap))]
     apex = _lower(snap.origin)
     active = [key for key in setup.keys if key.active]
-    have_zsk = any(not key.ksk for key in active)
-    flags = SEC_HAVE_ZSK if have_zsk else 0
+    role = roles(active)
+    flags = SEC_HAVE_ZSK if any(not r & KEY_ALL for r in role) else 0
     nsec3 = setup.nsec3
     if nsec3 is not None:
         flags |= SEC_NSEC3 | (SEC_NARROW if setup.narrow else 0)
@@ -363,9 +380,8 @@ def _with_section(image: bytes, setup: SigningSetup) -> bytes:
         for k, (_, i) in enumerate(chain):
             links[i] = k
 
-    keys = b"".join(_SECKEY.pack(key.tag, key.algorithm, KEY_KSK if key.ksk else 0,
-                                 key_digest(key.dnskey))
-                    for key in active)
+    keys = b"".join(_SECKEY.pack(key.tag, key.algorithm, r, key_digest(key.dnskey))
+                    for key, r in zip(active, role, strict=True))
     rrset_count = len(canon_offsets)
     start = _align(len(image), 8)
     keys_off = start + _HEADER.size

@@ -14,6 +14,10 @@ keys it put there; the worker then answers the queries that waited for them.
                                  signer at 18)
     datagram, signer -> worker:  per request, u8 status (SIGNED, NO_KEY, LATE) and its key
 
+A request for a key the signer cannot find active in the zone's key store (NO_KEY: a key
+deactivated or removed since the worker's image was made) is not signed: the queries
+waiting for it get SERVFAIL at once, counted in ``parked-timeouts``.
+
 A request past its deadline is not signed (its queries got SERVFAIL already): counted in
 ``signing-deadline-losses``. A worker never blocks on a signer: a full socket moves the
 batch to the next signer, and with every signer full the batch is dropped (counted in
@@ -43,8 +47,10 @@ DATAGRAM_MAX = 48 * 1024
 RECEIVE_MAX = 1 << 17
 #: socket buffer of each direction of a link
 LINK_BUFFER = 1 << 20
-#: how long a zone's keys are trusted before a request for an unknown key reloads them
+#: how long a signer waits before it looks again for a key it looked for and did not find
 KEYS_RECHECK = 1.0
+#: the digests of keys not found a signer remembers (then it forgets them all)
+MISSING_MAX = 4096
 #: the most signer processes (their counter rows)
 MAX_SIGNERS = 16
 #: how long a worker gathers signature requests before it sends them
@@ -187,12 +193,16 @@ class SigningClient:
     def __init__(self, fds: list[int], take: Callable[[], list[tuple[bytes, bytes]]],
                  resume: Callable[[bytes], Any], wait_name: Callable[[bytes], bytes],
                  deadline: float, rows: Any = None, row: int = 0,
-                 take_background: Callable[[], list[bytes]] | None = None) -> None:
+                 take_background: Callable[[], list[bytes]] | None = None,
+                 fail: Callable[[bytes], Any] | None = None) -> None:
         self.socks = [socket.socket(fileno=fd) for fd in fds]
         for sock in self.socks:
             sock.setblocking(False)
         self.take = take
         self.resume = resume
+        #: answers SERVFAIL at once to the queries waiting for a signature no signer can
+        #: make (NO_KEY); without it they get SERVFAIL at their deadline
+        self.fail = fail
         self.wait_name = wait_name
         self.deadline = deadline
         self.rows = rows
@@ -292,6 +302,8 @@ class SigningClient:
             for pos in range(0, len(reply) - 16, 17):
                 if reply[pos] == SIGNED:
                     self.resume(self.wait_name(reply[pos + 1:pos + 17]))
+                elif reply[pos] == NO_KEY and self.fail is not None:
+                    self.fail(self.wait_name(reply[pos + 1:pos + 17]))
 
 
 class SignAhead:
@@ -354,13 +366,20 @@ class SignAhead:
 
 class KeyRing:
     """The private keys a signer signs with, by their digest (the request names it), loaded
-    from a zone's key store when a request first needs one of them (and again, at most once
-    a second a zone, for a key not known: a key added since)."""
+    from a zone's key store when a request first needs one of them.
+
+    A digest not known makes the signer read the zone's keys at once: a worker asks only
+    for the active keys of a zone image made after the keys were stored, so a key added or
+    activated since the last reading is found (a reading per zone and second would refuse
+    it for up to a second, and its queries would get SERVFAIL). A digest looked for and not
+    found (a key deactivated or removed, asked for by an image made before) is looked for
+    again at most once a second (KEYS_RECHECK)."""
 
     def __init__(self, config: Any) -> None:
         self.config = config
         self._by_id: dict[bytes, Any] = {}
-        self._loaded: dict[str, float] = {}
+        #: digest -> when it was last looked for and not found
+        self._missing: dict[bytes, float] = {}
         self.failures = Throttled(logging.ERROR, "signer: cannot load keys")
 
     def get(self, key_id: bytes) -> Any | None:
@@ -370,10 +389,19 @@ class KeyRing:
     def key(self, key_id: bytes, zone: str) -> Any | None:
         """The key of digest ``key_id`` of ``zone``, loading the zone's keys if need be."""
         key = self._by_id.get(key_id)
-        if key is None and time.monotonic() - self._loaded.get(zone, -KEYS_RECHECK) \
-                >= KEYS_RECHECK:
-            self._load(zone)
-            key = self._by_id.get(key_id)
+        if key is not None:
+            return key
+        now = time.monotonic()
+        if now - self._missing.get(key_id, now - KEYS_RECHECK) < KEYS_RECHECK:
+            return None
+        self._load(zone)
+        key = self._by_id.get(key_id)
+        if key is not None:
+            self._missing.pop(key_id, None)
+        else:
+            if len(self._missing) >= MISSING_MAX:
+                self._missing.clear()
+            self._missing[key_id] = now
         return key
 
     def _load(self, zone: str) -> None:
@@ -381,7 +409,6 @@ class KeyRing:
         from fastdns.dnssec.stores import keystore_for
         from fastdns.dnssec.zonesec import load_security
 
-        self._loaded[zone] = time.monotonic()
         store = None
         try:
             store = keystore_for(self.config, zone)
@@ -398,7 +425,7 @@ class KeyRing:
 
     def forget(self) -> None:
         self._by_id.clear()
-        self._loaded.clear()
+        self._missing.clear()
 
 
 class Signer:

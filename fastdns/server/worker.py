@@ -100,7 +100,7 @@ class Worker:
             self.signing = SigningClient(
                 links, lambda: self.engine.signing.take_requests(), self._signed,
                 _signature_wait, self.responder.wait_ms / 1000.0, rows, slot,
-                lambda: self.engine.signing.take_background())
+                lambda: self.engine.signing.take_background(), self._unsigned)
             #: worker 0 signs freshly loaded zones ahead of their queries
             self.ahead = SignAhead(self.engine, self.signing, cache.capacity) \
                 if slot == 0 else None
@@ -267,6 +267,11 @@ class Worker:
     def _signed(self, wait: bytes) -> None:
         """A signer put the signature ``wait`` names in the cache: answer its queries."""
         self.responder.resume(wait, WAIT_SIGNATURE)
+
+    def _unsigned(self, wait: bytes) -> None:
+        """No signer can make the signature ``wait`` names (no such active key): its
+        queries get SERVFAIL now rather than at their deadline."""
+        self.responder.fail(wait, WAIT_SIGNATURE)
 
     def _supply(self, name: bytes, qtype: int, rdatas, ttl: int) -> None:
         self.responder.supply(name, qtype, rdatas, ttl)

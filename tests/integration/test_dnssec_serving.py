@@ -638,3 +638,85 @@ def test_zsk_rollover(site):
     answer = ask(server, f"mail.{zone}.", "MX")
     assert sig_tags(answer, "MX") == {new}
     assert not problems(answer, keys_of(server, zone))
+
+
+# --------------------------------------------------------------------------------------------
+# 9. keys active but not published (an algorithm rollover's first step)
+
+
+def validates(message: dns.message.Message, keys: dict) -> list[str]:
+    """What a validator holding only the published ``keys`` would reject: an RRset of the
+    answer or authority section (a referral's NS aside) that no RRSIG of it validates
+    (``dns.dnssec.validate``: one good RRSIG is enough), or an algorithm of the DNSKEY
+    RRset with no RRSIG of it over the RRset (RFC 4035 §2.2)."""
+    out = []
+    ((apex, dnskeys),) = keys.items()
+    algorithms = {key.algorithm for key in dnskeys}
+    for section in (message.answer, message.authority):
+        for rrset in section:
+            if rrset.rdtype == dns.rdatatype.RRSIG or (
+                    rrset.rdtype == dns.rdatatype.NS and rrset.name != apex):
+                continue
+            what = f"{rrset.name} {dns.rdatatype.to_text(rrset.rdtype)}"
+            sigs = [s for s in section if s.rdtype == dns.rdatatype.RRSIG
+                    and s.name == rrset.name and s.covers == rrset.rdtype]
+            if not sigs:
+                out.append(f"{what} unsigned")
+                continue
+            try:
+                dns.dnssec.validate(rrset, sigs[0], keys)
+            except dns.dnssec.ValidationFailure as exc:
+                out.append(f"{what}: {exc}")
+            missing = algorithms - {sig.algorithm for sig in sigs[0]}
+            if missing:
+                out.append(f"{what}: no RRSIG of algorithm {sorted(missing)}")
+    return out
+
+
+@pytest.mark.parametrize(("zone", "steps"), [
+    # PowerDNS 4.7 as observed: a CSK, and an active unpublished ZSK of another algorithm
+    # (the only key of its algorithm, so it signs every RRset, DNSKEY included)
+    ("algroll.test", (("secure-zone",), ("add-zone-key", "zsk", "active", "unpublished",
+                                         "rsasha256", "1024"))),
+    # a KSK and an active unpublished ZSK of its algorithm: PowerDNS signs all but the
+    # DNSKEY RRset with the ZSK alone (no validator can use it); fastdns's KSK signs
+    # everything then, as if the ZSK were not there (differences.md S8)
+    ("unpubzsk.test", (("add-zone-key", "ksk", "active", "ecdsa256"),
+                       ("add-zone-key", "zsk", "active", "unpublished", "ecdsa256"))),
+])
+def test_an_active_unpublished_key_signs_and_the_answers_validate(site, zone, steps):
+    server, db, base, _ = site
+    conf = server.confdir
+    path = base / f"{zone}.zone"
+    path.write_text(zone_text(zone))
+    util(conf, "load-zone", zone, str(path))
+    for step in steps:
+        util(conf, step[0], zone, *step[1:])
+    util(conf, "set-publish-cds", zone)
+    util(conf, "rectify-zone", zone)
+    rows = sql(db, "SELECT k.published, k.content FROM cryptokeys k JOIN domains d ON "
+               "d.id = k.domain_id WHERE d.name = ? ORDER BY k.id", (zone,))
+    assert [published for published, _ in rows] == [1, 0]
+    wait_until(lambda: ask(server, zone + ".", "CDS").answer, timeout=6, what="the zone, signed")
+    keys = keys_of(server, zone)
+    (published,) = key_tags(keys)            # the DNSKEY RRset: the published key alone
+    signers_ = sig_tags(ask(server, zone + ".", "DNSKEY"), "DNSKEY")
+    assert published in signers_ and len(signers_) == 2, signers_
+    (unpublished,) = signers_ - {published}
+    for qname, rdtype in ((zone + ".", "DNSKEY"), (zone + ".", "CDS"), (zone + ".", "SOA"),
+                          (f"www.{zone}.", "A"), (f"mail.{zone}.", "MX"),
+                          (f"nx.{zone}.", "A"), (f"www.{zone}.", "TXT")):
+        started = time.monotonic()
+        answer = ask(server, qname, rdtype, timeout=3)
+        assert time.monotonic() - started < 1.0, (qname, rdtype)
+        assert answer.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN), answer
+        assert not validates(answer, keys), (qname, rdtype, validates(answer, keys))
+        # both keys sign every RRset: the published one for validators, the unpublished
+        # one ahead of its DNSKEY (as PowerDNS)
+        for section in ("answer", "authority"):
+            for rrset in getattr(answer, section):
+                if rrset.rdtype != dns.rdatatype.RRSIG:
+                    covered = dns.rdatatype.to_text(rrset.rdtype)
+                    assert sig_tags(answer, covered, section) == {published, unpublished}, \
+                        (qname, rdtype, answer)
+    assert f"no active key: zone {zone}" not in server.log()

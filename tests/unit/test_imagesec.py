@@ -14,11 +14,14 @@ import pytest
 
 from fastdns._snapshot import HEADER_SEC_OFF_AT, ImageError, Snapshot
 from fastdns.dnssec.imagesec import (
+    KEY_ALL,
+    KEY_KSK,
     PresignedError,
     SigningKey,
     SigningSetup,
     broken_image,
     presigned_image,
+    roles,
     secure_image,
 )
 from fastdns.dnssec.keys import ZoneKey
@@ -107,3 +110,17 @@ def test_a_security_section_out_of_place_is_refused():
     struct.pack_into("=I", bad, link_off, 10_000)
     with pytest.raises(ImageError, match="link out of range"):
         Snapshot(bytes(bad))
+
+
+def test_roles_split_per_algorithm_over_published_keys():
+    ksk, zsk = KEYS
+    rsa = SigningKey(256, 8, b"\x01\x00\x03\x08rsa")
+    unpublished = SigningKey(256, 13, ZSK.dnskey_rdata(), published=False)
+    # a KSK and a ZSK of one algorithm split; a key alone in its algorithm signs all
+    assert roles([ksk, zsk]) == [KEY_KSK, 0]
+    assert roles([ksk]) == [KEY_ALL | KEY_KSK]
+    assert roles([ksk, rsa]) == [KEY_ALL | KEY_KSK, KEY_ALL]          # as PowerDNS
+    assert roles([ksk, zsk, rsa]) == [KEY_KSK, 0, KEY_ALL]
+    # a role held by an unpublished key alone does not split its algorithm
+    assert roles([ksk, unpublished]) == [KEY_ALL | KEY_KSK, KEY_ALL]
+    assert roles([ksk, zsk, unpublished]) == [KEY_KSK, 0, 0]

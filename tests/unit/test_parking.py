@@ -266,6 +266,20 @@ def test_a_failed_lookup_answers_the_parked_queries_servfail(udp):
     assert responder.counter("servfail-packets") == 1
 
 
+def test_fail_answers_the_parked_queries_servfail_at_once(udp):
+    server, client = udp
+    responder = Responder(make_engine(), PacketCache(100))
+    reader = UdpReader(server.fileno(), False, responder)
+    send_and_read(reader, server, client, query())
+    send_and_read(reader, server, client, query(rdtype="AAAA"))
+    assert responder.parked == 2
+    assert responder.fail(TARGET, 1) == 1                    # only those waiting for it
+    assert dns.message.from_wire(client.recv(65535)).rcode() == dns.rcode.SERVFAIL
+    assert responder.parked == 1 and responder.fail(TARGET, 1) == 0
+    assert responder.counter("parked-timeouts") == 1
+    assert responder.counter("servfail-packets") == 1
+
+
 def test_no_room_to_park_is_servfail_at_once(udp):
     server, client = udp
     responder = Responder(make_engine(), None, max_parked=1)

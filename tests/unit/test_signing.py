@@ -182,3 +182,33 @@ def test_a_signer_takes_bad_requests_without_harm():
                              far)
     assert signer.handle(broken) == bytes([NO_KEY]) + b"\x03" * 16
     assert zone.cache.get(b"\x03" * 16) is None
+
+
+def test_a_signer_reads_the_keys_again_at_once_for_a_key_it_does_not_know(monkeypatch):
+    """A key activated just after the signer read the zone's keys is found at the first
+    request for it; a key not found is looked for again at most once a second."""
+    from fastdns.server import signer as signer_module
+
+    first, second = ZoneKey.generate(13, 257), ZoneKey.generate(13, 256)
+    stored = [first]
+    reads = []
+    ring = signer_module.KeyRing(config=None)
+
+    def load(zone):
+        reads.append(zone)
+        for k in stored:
+            ring._by_id[key_digest(k.dnskey_rdata())] = k
+
+    monkeypatch.setattr(ring, "_load", load)
+    clock = [100.0]
+    monkeypatch.setattr(signer_module.time, "monotonic", lambda: clock[0])
+    assert ring.key(key_digest(first.dnskey_rdata()), "example") is first
+    stored.append(second)                         # activated a moment later
+    assert ring.key(key_digest(second.dnskey_rdata()), "example") is second
+    assert len(reads) == 2
+    gone = b"\xee" * 8                            # a key no longer active
+    assert ring.key(gone, "example") is None and len(reads) == 3
+    clock[0] += 0.5
+    assert ring.key(gone, "example") is None and len(reads) == 3
+    clock[0] += 0.6
+    assert ring.key(gone, "example") is None and len(reads) == 4
