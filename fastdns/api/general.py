@@ -392,6 +392,7 @@ async def add_tsig(request: web.Request) -> web.Response:
         tsig.stores[0].set_tsig_key(name, algorithm, secret)
 
     await _in_tsig(request, work)
+    request.app[SERVER].tsig_changed()
     return json_response(_tsig_json(name, algorithm, secret), 201)
 
 
@@ -429,7 +430,9 @@ async def change_tsig(request: web.Request) -> web.Response:
         store.set_tsig_key(*key)
         return _tsig_json(*key)
 
-    return json_response(await _in_tsig(request, work))
+    changed = await _in_tsig(request, work)
+    request.app[SERVER].tsig_changed()
+    return json_response(changed)
 
 
 async def delete_tsig(request: web.Request) -> web.Response:
@@ -441,6 +444,7 @@ async def delete_tsig(request: web.Request) -> web.Response:
             raise ApiError(404, f"TSIG key with name '{name}' not found")
 
     await _in_tsig(request, work)
+    request.app[SERVER].tsig_changed()
     return no_content()
 
 

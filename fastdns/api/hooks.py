@@ -45,6 +45,10 @@ class ServerHooks(Protocol):
         """``zone`` was just deleted from its backend: stop serving it now."""
         ...
 
+    def tsig_changed(self) -> None:
+        """The TSIG keys were changed: transfers and NOTIFY use the new ones from now on."""
+        ...
+
     async def control(self, words: list[str]) -> str:
         """Run a control command (``purge NAME$``, ``notify NAME``, ``retrieve NAME``) and
         return its reply text, as pdns_control would print it."""

@@ -196,13 +196,20 @@ def _zone_json(store: Store, zone: str, rrsets: bool, include_disabled: bool,
         "soa_edit_api": _first(meta, "SOA-EDIT-API"),
         # as PowerDNS shows it: the zone's own API-RECTIFY, not default-api-rectify
         "api_rectify": _first(meta, "API-RECTIFY") == "1",
-        "master_tsig_key_ids": meta.get("AXFR-MASTER-TSIG", []),
-        "slave_tsig_key_ids": meta.get("TSIG-ALLOW-AXFR", []),
+        # the keys of primary operation (transfers out) and of secondary operation (in),
+        # by TSIG key id
+        "master_tsig_key_ids": [_key_id(k) for k in meta.get("TSIG-ALLOW-AXFR", [])],
+        "slave_tsig_key_ids": [_key_id(k) for k in meta.get("AXFR-MASTER-TSIG", [])],
     })
     if rrsets:
         comments = zone_comments(backend, zone) if isinstance(backend, GSQLBackend) else {}
         out["rrsets"] = rrsets_json(rows, comments, include_disabled, only_name, only_type)
     return out
+
+
+def _key_id(name: str) -> str:
+    """A TSIG key's id, as the API's tsigkeys give it."""
+    return zone_id(name if name.endswith(".") else name + ".")
 
 
 def _listed_one(store: Store, zone: str) -> ListedZone:
@@ -378,8 +385,7 @@ def _settings(body: dict[str, Any]) -> dict[str, Any]:
         out["catalog"] = absolute_name(out["catalog"], "catalog")
     for key in ("master_tsig_key_ids", "slave_tsig_key_ids"):
         if key in out:
-            out[key] = [absolute_name(k if str(k).endswith(".") else f"{k}.", key).rstrip(".")
-                        if isinstance(k, str) else _bad(key) for k in out[key]]
+            out[key] = [_key_name(k, key) for k in out[key]]
     if out.get("nsec3param"):
         try:
             parse_content("NSEC3PARAM", out["nsec3param"])
@@ -389,8 +395,14 @@ def _settings(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _bad(key: str) -> str:
-    raise ApiError(422, f"'{key}' must be a list of strings")
+def _key_name(key_id: Any, field: str) -> str:
+    """The TSIG key name (as stored: no trailing dot) of a key id in ``field``."""
+    if not isinstance(key_id, str) or not key_id:
+        raise ApiError(422, f"'{field}' must be a list of TSIG key ids")
+    try:
+        return zone_from_id(key_id).rstrip(".")
+    except ApiError:
+        raise ApiError(422, f"'{field}': '{key_id}' is not a TSIG key id") from None
 
 
 def _primary(value: Any) -> str:
@@ -432,9 +444,9 @@ def _meta_writes(settings: dict[str, Any]) -> dict[str, list[str]]:
         if key in settings:
             out[kind] = ["1"] if settings[key] else (["0"] if key == "api_rectify" else [])
     if "master_tsig_key_ids" in settings:
-        out["AXFR-MASTER-TSIG"] = settings["master_tsig_key_ids"]
+        out["TSIG-ALLOW-AXFR"] = settings["master_tsig_key_ids"]
     if "slave_tsig_key_ids" in settings:
-        out["TSIG-ALLOW-AXFR"] = settings["slave_tsig_key_ids"]
+        out["AXFR-MASTER-TSIG"] = settings["slave_tsig_key_ids"]
     return out
 
 

@@ -283,6 +283,10 @@ class XfrService:
         except Exception as exc:          # a backend down: no keys until it is back
             log.error("cannot read the TSIG keys: %s", exc)
 
+    def reread_keys(self) -> None:
+        """The TSIG keys were changed (through the HTTP API): read them again now."""
+        self._spawn(self._read_keys())
+
     def _keyring(self, message: dns.message.Message, name: dns.name.Name) -> Any:
         key = self.keys.get(name.to_text().lower())
         if key is None:

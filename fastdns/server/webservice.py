@@ -105,6 +105,10 @@ class WebService:
         zones = self.manager.zones
         asyncio.get_running_loop().run_in_executor(zones._demand, zones.zonedb.drop, zone)
 
+    def tsig_changed(self) -> None:
+        if self.manager.xfr is not None:
+            self.manager.xfr.reread_keys()
+
     async def control(self, words: list[str]) -> str:
         word = words[0].lower() if words else ""
         xfr = self.manager.xfr

@@ -227,3 +227,36 @@ def test_every_path_needs_the_key(server):
                  AUTOPRIMARIES, f"{SERVER}/search-data?q=*"):
         assert server.api("GET", path, key=None).status_code == 401
         assert server.api("GET", path, key="wrong").status_code == 401
+
+
+def test_a_tsig_key_changed_through_the_api_is_used_for_transfers_at_once(server):
+    """A key's new secret signs the next transfer; the old one gets BADSIG."""
+    import dns.rcode
+    import dns.tsig
+    import dns.tsigkeyring
+
+    old, new = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+    ok(server.api("POST", TSIG, {"name": "xfr-key", "algorithm": "hmac-sha256",
+                                 "key": old}), 201)
+    ok(server.api("PUT", f"{ZONES}/search.test.", {"master_tsig_key_ids": ["xfr-key."]}), 204)
+    assert server.api("GET", f"{ZONES}/search.test.").json()["master_tsig_key_ids"] == \
+        ["xfr-key."]
+
+    def transfer(secret: str) -> list[dns.message.Message]:
+        keyring = dns.tsigkeyring.from_text({"xfr-key.": ("hmac-sha256", secret)})
+        return list(dns.query.xfr("127.0.0.1", "search.test.", port=server.port,
+                                  keyring=keyring, keyname="xfr-key.", timeout=5,
+                                  source="127.0.0.2"))
+
+    assert transfer(old)[0].answer
+    ok(server.api("PUT", f"{TSIG}/xfr-key.", {"key": new}))
+    deadline = __import__("time").monotonic() + 1.0
+    while True:
+        try:
+            assert transfer(new)[0].answer
+            break
+        except (dns.tsig.PeerBadSignature, dns.query.TransferError, dns.exception.DNSException):
+            assert __import__("time").monotonic() < deadline, "the new secret is not used"
+    with pytest.raises((dns.tsig.PeerBadSignature, dns.tsig.PeerError,
+                        dns.exception.DNSException)):
+        transfer(old)
