@@ -12,7 +12,9 @@ for every run (the writes below change it); fastdns's image cache is removed, so
 cold.
 
 Each server in turn, on 127.0.0.1, pinned to ``--server-cpus`` (the bench to
-``--client-cpus``): fastdns of this checkout (``workers=--workers``) and pdns_server 4.7
+``--client-cpus``; before each start and listing up to ``--quiet-wait`` seconds for the
+machine to be idle, and the CPU time of other processes during each listing is recorded):
+fastdns of this checkout (``workers=--workers``) and pdns_server 4.7
 (``receiver-threads=--workers``), both ``launch=gsqlite3``, ``gsqlite3-dnssec=yes``,
 ``webserver=yes``, ``api=yes``, caches as default.
 
@@ -21,7 +23,9 @@ start            fastdns: seconds until its first answer (the first zone's apex 
                  server at rest. PowerDNS asks the database per query: the first answer.
 list             ``GET /api/v1/servers/localhost/zones`` and the same with ``dnssec=false``,
                  ``--repeat`` times each (the median; the spread is kept), timed from the
-                 request until the whole body is in (requests), the JSON parsed after. Each
+                 request until the whole body is in (requests), the JSON parsed after; the
+                 time until the headers were in is kept too (a server that sends its
+                 headers once the body is written: the rest is the transfer). Each
                  must list N zones, and ``dnssec: true`` exactly the secured ones. A
                  listing that takes longer than ``--pdns-timeout`` is reported as "over";
                  one over 60 s is not repeated.
@@ -62,7 +66,16 @@ import dns.message
 import dns.query
 import requests
 
-from bench.host import free_port, memory_mb, tool
+from bench.host import (
+    BUSY,
+    cpu_seconds,
+    free_port,
+    memory_mb,
+    own_cpu,
+    system_cpu,
+    tool,
+    wait_quiet,
+)
 from bench.run import (
     ROOT,
     Server,
@@ -163,6 +176,9 @@ def write_configs(work: Path, ports: dict[str, int], web: dict[str, int],
 @dataclass
 class Listing:
     seconds: list[float] = field(default_factory=list)
+    headers: list[float] = field(default_factory=list)     # until the headers were in
+    server_cpu: list[float] = field(default_factory=list)  # the server's CPU seconds
+    other_cpu: list[float] = field(default_factory=list)   # other processes', the same time
     over: float = 0.0           # the timeout, when a try did not finish
     zones: int = 0
     secured: int = 0
@@ -202,8 +218,10 @@ class Api:
         self.session = requests.Session()
         self.session.headers["X-API-Key"] = API_KEY
 
-    def get(self, path: str, timeout: float, **params: str) -> requests.Response:
-        return self.session.get(self.base + path, params=params, timeout=timeout)
+    def get(self, path: str, timeout: float, stream: bool = False, **params: str
+            ) -> requests.Response:
+        return self.session.get(self.base + path, params=params, timeout=timeout,
+                                stream=stream)
 
     def patch(self, path: str, body: Any) -> requests.Response:
         return self.session.patch(self.base + path, json=body, timeout=30)
@@ -233,31 +251,42 @@ def wait_loaded(server: Server, zones: int, t0: float, timeout: float) -> float:
     return time.monotonic() - t0
 
 
-def time_listing(api: Api, label: str, params: dict[str, str], args: argparse.Namespace,
-                 want_secured: int) -> Listing:
+def time_listing(server: Server, api: Api, label: str, params: dict[str, str],
+                 args: argparse.Namespace, want_secured: int) -> Listing:
+    assert server.proc is not None
     out = Listing()
     for _ in range(args.repeat):
+        wait_quiet(args.quiet_wait)
+        system0, self0, server0 = system_cpu(), own_cpu(), cpu_seconds(server.proc.pid)
         t0 = time.monotonic()
         try:
-            resp = api.get(ZONES, args.pdns_timeout, **params)
+            resp = api.get(ZONES, args.pdns_timeout, stream=True, **params)
+            headers = time.monotonic() - t0
             body = resp.content
         except requests.Timeout:
             out.over = args.pdns_timeout
             print(f"  {label}: no answer in {args.pdns_timeout:.0f}s", flush=True)
             return out
         seconds = time.monotonic() - t0
+        system, used = system_cpu(), cpu_seconds(server.proc.pid) - server0
+        out.server_cpu.append(used)
+        out.other_cpu.append(sum(system[k] - system0[k] for k in BUSY) - used
+                             - (own_cpu() - self0))
         if resp.status_code != 200:
             out.error = f"{resp.status_code}: {body[:200]!r}"
             return out
         zones = json.loads(body)
         out.seconds.append(seconds)
+        out.headers.append(headers)
         out.zones, out.body_mb = len(zones), len(body) / 2**20
         out.secured = sum(1 for z in zones if z.get("dnssec"))
         if out.zones != args.zones:
             out.error = f"{out.zones:,} zones listed, not {args.zones:,}"
         elif "dnssec" not in params and out.secured != want_secured:
             out.error = f"{out.secured} listed as secured, not {want_secured}"
-        print(f"  {label}: {out.zones:,} zones, {out.body_mb:.1f} MiB in {seconds:.3f}s"
+        print(f"  {label}: {out.zones:,} zones, {out.body_mb:.1f} MiB in {seconds:.3f}s "
+              f"(headers after {headers:.3f}s; server CPU {used:.2f}s, other processes "
+              f"{out.other_cpu[-1]:.2f}s)"
               + (f" ({out.error})" if out.error else ""), flush=True)
         if seconds > SLOW:
             break
@@ -316,6 +345,7 @@ def bench_server(server: Server, web_port: int, base: Path, args: argparse.Names
                  ) -> Figures:
     figures = Figures()
     fresh_copy(base, args.work / server.name / "db.sqlite3")
+    wait_quiet(args.quiet_wait)
     server.log.unlink(missing_ok=True)
     api = Api(web_port)
     show = Progress(server.name)
@@ -335,9 +365,9 @@ def bench_server(server: Server, web_port: int, base: Path, args: argparse.Names
                   + f", PSS {figures.pss_mb:,.0f} MiB")
         time.sleep(args.settle)
         want = len(secured(args.zones, args.secured))
-        figures.listings["zones"] = time_listing(api, "GET zones", {}, args, want)
-        figures.listings["dnssec=false"] = time_listing(api, "GET zones?dnssec=false",
-                                                        {"dnssec": "false"}, args, want)
+        figures.listings["zones"] = time_listing(server, api, "GET zones", {}, args, want)
+        figures.listings["dnssec=false"] = time_listing(
+            server, api, "GET zones?dnssec=false", {"dnssec": "false"}, args, want)
         time_writes(server, api, args, figures)
     finally:
         server.stop()
@@ -373,6 +403,10 @@ def table(figures: dict[str, Figures]) -> str:
             "{:,.3f}")
         add("max s", {n: max(x.seconds, default=float("nan")) for n, x in by.items()},
             "{:,.3f}")
+        add("headers in, median s", {n: statistics.median(x.headers) for n, x in by.items()
+                                     if x.headers}, "{:,.3f}")
+        add("server CPU median s", {n: statistics.median(x.server_cpu)
+                                    for n, x in by.items() if x.server_cpu}, "{:,.3f}")
         add("tries", {n: len(x.seconds) for n, x in by.items()}, "{}", ratios=False)
         add("zones listed", {n: x.zones for n, x in by.items() if x.seconds}, "{:,}",
             ratios=False)
@@ -397,6 +431,9 @@ def warnings(figures: dict[str, Figures], args: argparse.Namespace) -> list[str]
         out += [f"{n}: GET {label}: {x.error}" for label, x in f.listings.items() if x.error]
         out += [f"{n}: GET {label}: over {x.over:.0f}s" for label, x in f.listings.items()
                 if x.over]
+        out += [f"{n}: GET {label}: other processes used {max(x.other_cpu):.2f}s of CPU "
+                f"during a listing (noisy)" for label, x in f.listings.items()
+                if x.other_cpu and max(x.other_cpu) > 0.2]
         if f.write_error:
             out.append(f"{n}: writes: {f.write_error}")
         out += [f"{n}: write to {w.zone} not served in {args.write_timeout:.0f}s"
@@ -425,6 +462,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--start-timeout", type=float, default=1800)
     parser.add_argument("--settle", type=float, default=2,
                         help="seconds of rest between the load and the first listing")
+    parser.add_argument("--quiet-wait", type=float, default=30,
+                        help="before each start and listing, wait up to this many seconds "
+                             "for the machine to be idle (0: do not wait)")
     parser.add_argument("--server-cpus", default="0", help="taskset list for the servers")
     parser.add_argument("--client-cpus", default="1", help="CPUs of this bench")
     parser.add_argument("--fastdns-tree", type=Path, default=ROOT,
