@@ -396,11 +396,12 @@ def _settings(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _key_name(key_id: Any, field: str) -> str:
-    """The TSIG key name (as stored: no trailing dot) of a key id in ``field``."""
+    """The TSIG key name of a key id in ``field``, stored as PowerDNS stores it (absolute,
+    with its trailing dot)."""
     if not isinstance(key_id, str) or not key_id:
         raise ApiError(422, f"'{field}' must be a list of TSIG key ids")
     try:
-        return zone_from_id(key_id).rstrip(".")
+        return zone_from_id(key_id)
     except ApiError:
         raise ApiError(422, f"'{field}': '{key_id}' is not a TSIG key id") from None
 
