@@ -32,12 +32,12 @@ from aiohttp import web
 
 from fastdns.api.http import SERVER, STORE, ApiError, json_response, no_content, read_json
 from fastdns.api.keys import check_server, dns_name
+from fastdns.api.rrsets import shown_content
 from fastdns.api.zones import zone_from_id, zone_id
 from fastdns.backends.bind import BindBackend
 from fastdns.backends.gsql import GSQLBackend, db_name, zone_text
 from fastdns.dnssec.keystore import BindDnssecDB
 from fastdns.xfr.tsig import SECRET_SIZES, algorithm_name, decode_secret
-from fastdns.zone.content import ContentError, parse_content, pdns_content
 from fastdns.zone.source import BackendError
 
 SERVERS = "/api/v1/servers"
@@ -189,28 +189,9 @@ _SEARCH_SQL = (
 
 
 def _query(backend: GSQLBackend, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    dialect = backend.dialect
-    try:
-        with dialect.connection() as conn:
-            cur = conn.cursor()
-            try:
-                cur.execute(dialect.sql(sql), params)
-                return list(cur.fetchall())
-            finally:
-                cur.close()
-    except dialect.errors as exc:
-        raise BackendError(f"{dialect.describe()}: {exc}") from None
-
-
-def _api_content(rtype: str, content: str, prio: int) -> str:
-    """Stored content as PowerDNS's API shows it (names with their trailing dot, the MX and
-    SRV priority in front); as stored when it cannot be read."""
-    try:
-        text, prio = pdns_content(parse_content(rtype, f"{prio} {content}" if rtype in
-                                                ("MX", "SRV") else content), dotted=True)
-    except (ContentError, ValueError):
-        return content
-    return f"{prio} {text}" if rtype in ("MX", "SRV") else text
+    with backend._cursor() as cur:
+        cur.execute(backend._q(sql), params)
+        return list(cur.fetchall())
 
 
 def _search(backends: list[Any], q: str, limit: int, kinds: set[str]
@@ -235,7 +216,7 @@ def _search(backends: list[Any], q: str, limit: int, kinds: set[str]
             item: dict[str, Any] = {"object_type": kind, "name": zone_text(str(name)),
                                     "zone_id": zone_id(zone)}
             if kind == "record":
-                item.update(type=rtype, content=_api_content(rtype, content or "",
+                item.update(type=rtype, content=shown_content(rtype, content or "",
                                                              int(prio or 0)),
                             ttl=int(ttl or 0), disabled=bool(disabled), zone=zone)
             elif kind == "comment":

@@ -535,14 +535,7 @@ def _change(store: Store, zone: str, edits: list[RRsetEdit], settings: dict[str,
             replace_all: bool) -> str:
     """A PATCH (``edits``) or PUT (``settings``, and with ``replace_all`` every RRset):
     worked out on the zone as stored, then written in one transaction. The zone's kind."""
-    from fastdns.backends.gsql import GSQLBackend
-
-    backend = store.find(zone)
-    if backend is None:
-        raise ApiError(404, "Could not find domain")
-    if not isinstance(backend, GSQLBackend):
-        raise ApiError(422, f"Zone '{zone}' is in backend '{backend.name}', which the API "
-                            "cannot change")
+    backend = _writable(store, zone)
     info = backend.zone_info(zone)
     assert info is not None
     rows = backend.zone_rows(zone)
@@ -597,7 +590,8 @@ def _change(store: Store, zone: str, edits: list[RRsetEdit], settings: dict[str,
     return str(kind)
 
 
-def _delete(store: Store, zone: str) -> None:
+def _writable(store: Store, zone: str) -> Any:
+    """The SQL backend that has ``zone``: 404 if none has it, 422 if a zone file does."""
     from fastdns.backends.gsql import GSQLBackend
 
     backend = store.find(zone)
@@ -606,19 +600,17 @@ def _delete(store: Store, zone: str) -> None:
     if not isinstance(backend, GSQLBackend):
         raise ApiError(422, f"Zone '{zone}' is in backend '{backend.name}', which the API "
                             "cannot change")
-    backend.delete_zone(zone)
+    return backend
+
+
+def _delete(store: Store, zone: str) -> None:
+    _writable(store, zone).delete_zone(zone)
 
 
 def _rectify(store: Store, zone: str) -> str:
-    from fastdns.backends.gsql import GSQLBackend
     from fastdns.backends.gsqlrectify import rectify
 
-    backend = store.find(zone)
-    if backend is None:
-        raise ApiError(404, "Could not find domain")
-    if not isinstance(backend, GSQLBackend):
-        raise ApiError(422, f"Zone '{zone}' is in backend '{backend.name}', which cannot be "
-                            "rectified")
+    backend = _writable(store, zone)
     done = rectify(backend, db_name(zone), bool(getattr(backend, "dnssec", False)))
     if done.error:
         raise ApiError(422, done.error)
