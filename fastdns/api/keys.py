@@ -153,7 +153,7 @@ def _cds_digests(stores: ZoneStores) -> set[int]:
     assert stores.keys is not None
     values = stores.keys.get_meta(stores.zone, "PUBLISH-CDS")
     words = ",".join(values).replace(" ", ",").split(",")
-    return {int(word) for word in words if word.isdigit()}
+    return {int(word) for word in words if word.isascii() and word.isdigit()}
 
 
 def _cryptokey(zone: str, row: KeyRow, key: ZoneKey, keytype: str, cds: set[int],
@@ -184,7 +184,7 @@ def _key_json(stores: ZoneStores, key_id: int, private: bool) -> dict[str, Any]:
 
 def _key_id(request: web.Request) -> int:
     text = request.match_info["cryptokey_id"]
-    if not text.isdigit() or int(text) >= 2**31:
+    if not (text.isascii() and text.isdigit()) or int(text) >= 2**31:
         raise ApiError(404, "Not Found")
     return int(text)
 
@@ -340,7 +340,8 @@ def _values(body: dict[str, Any], kind: str) -> list[str]:
     if kind == "PUBLISH-CDS":
         for value in values:
             words = value.replace(" ", ",").split(",")
-            if value != "0" and not all(w.isdigit() and int(w) in DIGESTS for w in words):
+            if value != "0" and not all(w.isascii() and w.isdigit() and int(w) in DIGESTS
+                                        for w in words):
                 raise ApiError(422, f"PUBLISH-CDS value '{value}': DS digest types 1, 2 or "
                                "4, comma separated, or 0 alone (the delete record)")
     if kind == "PUBLISH-CDNSKEY" and any(value not in ("0", "1") for value in values):

@@ -450,3 +450,21 @@ def test_lexicon_runs_the_certbot_dns01_flow(server, tmp_path, monkeypatch, kind
     served_within(server, fqdn, "TXT", (3, []), since)   # NXDOMAIN: the name is gone
     assert contents() == []
     assert answer(server, "www.example.com.", "TXT")[0] in (0, 3)
+
+
+def test_schemathesis_finds_fastdns_answering_as_its_own_spec_says(server):
+    """The document fastdns serves at /api/docs describes what it answers: the same
+    fuzzing, from that document (fewer examples: PowerDNS's spec above has the paths)."""
+    import schemathesis
+
+    spec = server.api("GET", "/api/docs").json()
+    schema = schemathesis.from_dict(spec, base_url=server.url + "/api/v1")
+    failures: dict[str, list[str]] = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        found = fuzz_operation(server, operation, fuzz_fixtures(server), EXAMPLES // 4)
+        if found:
+            failures[operation.verbose_name] = found
+    assert server.proc is not None and server.proc.poll() is None, server.log()
+    assert not failures, "\n".join(f"{name}: {len(found)} failing\n" + "\n".join(found[:3])
+                                   for name, found in failures.items())
