@@ -28,7 +28,9 @@ EXTENSIONS = [# the wire format: names, queries, the response encoder, their Pyt
               "zone._zonetext", "zone._sinks", "zone._generate", "zone._directives",
               "zone._masterfile",
               "zone._rows",
-              "backends._sqlite3rows"]
+              "backends._sqlite3rows",
+              # the API's zone list, written as JSON in one pass
+              "api._listing"]
 #: C libraries an extension links with (SQLite's C API: libsqlite3-dev to build)
 LIBRARIES = {"backends._sqlite3rows": ["sqlite3"],
              "_signing": ["crypto"]}    # libcrypto's SHA-1 (NSEC3): libssl-dev to build

@@ -33,8 +33,8 @@ class ServerHooks(Protocol):
         """Seconds since the server started."""
         ...
 
-    def served(self) -> dict[str, str]:
-        """The zones served now: name (with the trailing dot) → kind."""
+    def served(self) -> dict[str, tuple[str, int]]:
+        """The zones served now: name (with the trailing dot) → (kind, SOA serial)."""
         ...
 
     def written(self, zone: str, kind: str) -> None:

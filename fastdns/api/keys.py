@@ -126,7 +126,7 @@ def _reload(request: web.Request, zone: str) -> None:
     """Serve ``zone`` as its backend has it now (signed with its keys as they are now)."""
     server = request.app[SERVER]
     name = "." if zone == "." else zone + "."
-    server.written(name, server.served().get(name, "native"))
+    server.written(name, server.served().get(name, ("native", 0))[0])
 
 
 # --------------------------------------------------------------------------------------------

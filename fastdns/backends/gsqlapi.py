@@ -76,11 +76,12 @@ def split_primaries(text: str | None) -> list[str]:
 ZoneRow = tuple[int, str, str, list[str], str, str, int, int, str, bool]
 
 
-def list_rows(backend: GSQLBackend, only: str | None = None,
-              keyed: bool = True) -> list[ZoneRow]:
-    """Every zone of ``backend`` (or the zone ``only``) with its apex SOA, in a few queries
-    whatever their number (without ``keyed``, whether a zone has keys is not looked up:
-    False). Plain tuples: a listing makes 100,000 of them."""
+def listing_rows(backend: GSQLBackend, only: str | None = None, keyed: bool = True
+                 ) -> tuple[list[tuple[Any, ...]], dict[tuple[Any, str], str], set[int]]:
+    """The ``domains`` rows (id, name, type, master, account, catalog, notified_serial,
+    last_check) of every zone of ``backend`` (or of the zone ``only``), the content of each
+    one's SOA by (id, name) and the ids of those with keys (without ``keyed``: none looked
+    up), in a few queries whatever their number."""
     where, args = ("WHERE name = ?", (db_name(only),)) if only else ("", ())
     with backend._cursor() as cur:
         cur.execute(backend._q(
@@ -88,7 +89,7 @@ def list_rows(backend: GSQLBackend, only: str | None = None,
             f"FROM domains {where}"), args)
         domains = cur.fetchall()
         if only and not domains:
-            return []
+            return [], {}, set()
         # the SOA rows alone, matched to their zone here: a scan of the SOA rows costs less
         # than an index lookup per zone
         selected = f" AND domain_id = {int(domains[0][0])}" if only else ""
@@ -103,6 +104,13 @@ def list_rows(backend: GSQLBackend, only: str | None = None,
             cur.execute(backend._q("SELECT domain_id FROM domainmetadata WHERE kind = ? "
                                    f"AND content = ?{selected}"), ("PRESIGNED", "1"))
             signed.update(int(domain_id) for (domain_id,) in cur.fetchall())
+    return list(domains), soas, signed
+
+
+def list_rows(backend: GSQLBackend, only: str | None = None,
+              keyed: bool = True) -> list[ZoneRow]:
+    """:func:`listing_rows` as one plain tuple a zone (:data:`ZoneRow`)."""
+    domains, soas, signed = listing_rows(backend, only, keyed)
     kinds = KINDS
     return [(domain_id, zone_text(name),
              kinds.get(db_kind.upper(), "native") if db_kind else "native",

@@ -18,6 +18,7 @@ opens the new file when they differ.
 import contextlib
 import os
 import sqlite3
+import threading
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any
@@ -107,8 +108,10 @@ class SQLite3(Dialect):
 
     def _create(self) -> None:
         """Make the database file: PowerDNS's schema, then ``on_create`` fills it; all in a
-        file of its own that is renamed into place, so that a failure leaves nothing."""
-        tmp = f"{self.path}.creating-{os.getpid()}"
+        file of its own that is linked into place, so that a failure leaves nothing, and a
+        file another process or thread made meanwhile (the manager's zone service and its
+        API open the backend at once) is kept, never replaced under its connections."""
+        tmp = f"{self.path}.creating-{os.getpid()}-{threading.get_ident()}"
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         # its directory too (conf/run of the example configuration), as sqlite3 will not
@@ -122,7 +125,13 @@ class SQLite3(Dialect):
                 conn.commit()
             finally:
                 conn.close()
-            os.replace(tmp, self.path)
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass                    # made first by someone else: theirs stays
+            except OSError:             # a file system without hard links
+                if not os.path.exists(self.path):
+                    os.replace(tmp, self.path)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

@@ -94,8 +94,9 @@ class WebService:
     def uptime(self) -> float:
         return time.time() - self.started
 
-    def served(self) -> dict[str, str]:
-        return {name: state.kind for name, state in self.manager.zones.zonedb.zones.items()}
+    def served(self) -> dict[str, tuple[str, int]]:
+        return {name: (state.kind, state.serial)
+                for name, state in list(self.manager.zones.zonedb.zones.items())}
 
     def written(self, zone: str, kind: str) -> None:
         self.manager.zones.load_now(zone, kind)

@@ -244,3 +244,34 @@ def test_get_filters_and_export(server):
     assert server.api("GET", ZONES, params={"zone": "filter.test."}).json()[0]["name"] == \
         "filter.test."
     assert server.api("GET", "/api/v1/servers/elsewhere/zones").status_code == 404
+
+
+def test_zone_file_zones_are_listed_and_shown_but_not_written(tmp_path):
+    """launch=bind,gsqlite3: the BIND zone is listed first (first backend wins), shown with
+    its records, exported, and refused (422) for writes; new zones go to the SQL backend."""
+    (tmp_path / "file.test.zone").write_text(
+        "$TTL 300\n@ IN SOA ns.file.test. h.file.test. 7 3600 600 86400 300\n"
+        "@ IN NS ns.file.test.\nns IN A 192.0.2.53\nwww IN MX 10 mail.file.test.\n")
+    (tmp_path / "named.conf").write_text(
+        f'zone "file.test" {{ type master; file "{tmp_path}/file.test.zone"; }};\n')
+    with ApiServer(tmp_path, {"launch": "bind,gsqlite3",
+                              "bind-config": str(tmp_path / "named.conf")}) as srv:
+        response = srv.api("GET", ZONES)
+        assert response.status_code == 200, (response.text, srv.log()[-3000:])
+        listed = {z["name"]: z for z in response.json()}
+        assert listed["file.test."]["kind"] == "Master"
+        assert listed["file.test."]["serial"] == 7
+        data = zone(srv, "file.test.")
+        assert data["serial"] == 7
+        assert sets(data)[("www.file.test.", "MX")] == ["10 mail.file.test."]
+        assert "ns.file.test.\t300\tIN\tA\t192.0.2.53\n" in \
+            srv.api("GET", f"{ZONES}/file.test./export").text
+        response = srv.api("PATCH", f"{ZONES}/file.test.",
+                           {"rrsets": [rrset("x.file.test.", "A", "192.0.2.1")]})
+        assert response.status_code == 422 and "bind" in response.json()["error"]
+        assert srv.api("DELETE", f"{ZONES}/file.test.").status_code == 422
+        assert srv.api("POST", ZONES, {"name": "file.test.", "kind": "Native",
+                                       "nameservers": ["ns.file.test."]}).status_code == 409
+        create(srv, "sql.test.")
+        assert {"file.test.", "sql.test."} <= {z["name"] for z in srv.api("GET", ZONES).json()}
+        assert answer(srv, "ns.file.test.") == (0, ["192.0.2.53"])
