@@ -89,6 +89,8 @@ class Setting:
     implemented: bool = True
     minimum: int | None = None
     maximum: int | None = None
+    #: STR settings: the words allowed (empty: any text)
+    choices: tuple[str, ...] = ()
 
 
 class SocketAddress(NamedTuple):
@@ -266,7 +268,8 @@ _GENERAL: tuple[Setting, ...] = (
     Setting("webserver-hash-plaintext-credentials", _T.BOOL, "no",
             "keep webserver-password and api-key in memory hashed (scrypt)"),
     Setting("webserver-loglevel", _T.STR, "normal",
-            "HTTP requests logged: none, normal (failed ones) or detailed (every one)"),
+            "HTTP requests logged: none, normal (failed ones) or detailed (every one)",
+            choices=("none", "normal", "detailed")),
     Setting("api", _T.BOOL, "no", "serve the PowerDNS-compatible HTTP API"),
     Setting("api-key", _T.STR, "",
             "key that API clients send in X-API-Key (plain, or hashed as PowerDNS hashes "
@@ -689,4 +692,6 @@ def parse_value(setting: Setting, text: str) -> Value:
         return tuple(parse_netmask(item) for item in split_list(text))
     if kind is Kind.PATH:
         return text.strip()
-    return text
+    if setting.choices and text.strip() not in setting.choices:
+        raise ValueError(f"'{text.strip()}' is not one of {', '.join(setting.choices)}")
+    return text.strip() if setting.choices else text

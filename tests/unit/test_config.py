@@ -885,3 +885,12 @@ def test_the_type_checker_reports_a_misspelt_setting(tmp_path):
     assert 'Revealed type is "int"' in done.stdout or 'is "builtins.int"' in done.stdout, \
         done.stdout
     assert '"Config" has no attribute "cache_tll"' in done.stdout, done.stdout
+
+
+def test_a_setting_with_choices_takes_only_those():
+    from fastdns.config.settings import SETTINGS, parse_value
+
+    setting = SETTINGS["webserver-loglevel"]
+    assert parse_value(setting, " detailed ") == "detailed"
+    with pytest.raises(ValueError, match="not one of none, normal, detailed"):
+        parse_value(setting, "loud")
