@@ -5,7 +5,9 @@ import shutil
 import subprocess
 import sys
 
-from tests._support.servers import CONF, ROOT, Fastdns
+import requests
+
+from tests._support.servers import CONF, ROOT, Fastdns, free_port
 from tests.integration.helpers import rrs
 
 
@@ -18,10 +20,12 @@ class ExampleConf(Fastdns):
         self.confdir = workdir / "conf"
         shutil.rmtree(self.confdir, ignore_errors=True)
         shutil.copytree(CONF, self.confdir, ignore=shutil.ignore_patterns("run"))
+        self.web_port = free_port()
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "fastdns", f"--config-dir={self.confdir}",
-                f"--local-port={self.port}", f"--socket-dir={self.rundir}"]
+                f"--local-port={self.port}", f"--socket-dir={self.rundir}",
+                f"--webserver-port={self.web_port}"]
 
 
 def util(confdir, *args: str) -> subprocess.CompletedProcess:
@@ -38,6 +42,9 @@ def test_first_run_creates_the_database_and_later_runs_serve_it(tmp_path):
         assert rrs(server.query("www.example.com", "A")) == ["192.0.2.80"]
         assert server.query("example.net", "SOA").answer
         assert "created gsqlite3 database" in server.log()
+        # the status page the example turns on
+        page = requests.get(f"http://127.0.0.1:{server.web_port}/metrics", timeout=5)
+        assert page.status_code == 200 and "pdns_auth_udp_queries" in page.text
     finally:
         assert server.stop() == 0, server.log()
     # the database is what is served from now on: an edit made with fastdns-util shows
@@ -47,6 +54,7 @@ def test_first_run_creates_the_database_and_later_runs_serve_it(tmp_path):
     again = ExampleConf.__new__(ExampleConf)
     Fastdns.__init__(again, tmp_path / "second")
     again.confdir = server.confdir
+    again.web_port = free_port()
     again.start()
     try:
         assert rrs(again.query("www.example.com", "A")) == ["192.0.2.81"]
