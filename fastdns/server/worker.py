@@ -319,6 +319,10 @@ class Worker:
             await self.resolver.start()
         if self.signing is not None:
             self.signing.attach(loop)
+        if self.ahead is not None and self.zones.signed:
+            # the indexes sent before this worker started (a zone from the image cache is
+            # in before the first worker is): their zones are signed ahead here too
+            self.ahead.add(loop, (bytes.fromhex(w) for w in self.zones.signed))
         for listener in self.listeners:
             v6 = listener.sock.family == socket.AF_INET6
             if listener.kind == "udp":

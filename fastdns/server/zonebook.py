@@ -18,6 +18,9 @@ from fastdns.log import log
 from fastdns.server.messages import NewIndex, Reloaded
 from fastdns.server.zoneset import ZoneSet, map_bundle, map_index
 
+#: zones kept for a new worker to sign ahead (as many as one index lists at most)
+SIGN_AHEAD_KEPT = 10_000
+
 
 @dataclass(slots=True)
 class _Waiter:
@@ -35,6 +38,9 @@ class ZoneBook:
         self.index_fd = -1
         self.index: ZoneIndex | None = None
         self.last_index = 0
+        #: the zones the indexes asked to sign ahead, latest last (wire names, hex): a worker
+        #: started after an index was sent signs its zones ahead too
+        self.signed: dict[str, None] = {}
         #: index number -> workers (pids) that have not said they serve it yet
         self._applying: dict[int, set[int]] = {}
         self._waiters: list[_Waiter] = []
@@ -65,6 +71,11 @@ class ZoneBook:
         if self.index_fd >= 0:
             os.close(self.index_fd)
         self.index_fd, self.index, self.last_index = fd, index, message.index
+        for wire in message.signed:
+            self.signed.pop(wire, None)
+            self.signed[wire] = None
+        while len(self.signed) > SIGN_AHEAD_KEPT:
+            del self.signed[next(iter(self.signed))]
         for number in message.retired:
             bundle = self.bundles.pop(number, None)
             if bundle is not None:
@@ -126,6 +137,7 @@ class ZoneBook:
             zones.bundles = {number: map_bundle(fd) for number, fd in self.bundles.items()}
             zones.index = self.index
             zones.applied = self.last_index
+            zones.signed = list(self.signed)
         self.index = None
         self.close()
         return zones

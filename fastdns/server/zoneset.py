@@ -37,6 +37,9 @@ class ZoneSet:
         self.bundles: dict[int, mmap.mmap] = {}
         #: the number of the index served
         self.applied = 0
+        #: zones the indexes before this worker asked to sign ahead (wire names, hex): a
+        #: worker started after them signs them ahead too
+        self.signed: list[str] = []
 
     def add_bundle(self, number: int, fd: int) -> None:
         """Map bundle ``number`` (``fd`` is closed: the mapping keeps the pages)."""

@@ -122,13 +122,13 @@ def test_bad_setting_stops_start_up(tmp_path, line, message):
 
 
 def test_unimplemented_powerdns_setting_is_a_warning(tree, tmp_path):
-    server = start_server(tmp_path, tree, {"webserver": "yes", "distributor-threads": "3"})
+    server = start_server(tmp_path, tree, {"query-cache-ttl": "30", "distributor-threads": "3"})
     try:
         assert rrs(server.query("www.cli.test", "A")) == ["192.0.2.7"]
         conf = server.confdir / "fastdns.conf"
         lines = conf.read_text().splitlines()
         log = server.log()
-        for name in ("webserver", "distributor-threads"):
+        for name in ("query-cache-ttl", "distributor-threads"):
             where = f"{conf}:{lines.index(next(x for x in lines if x.startswith(name))) + 1}: "
             warning = [x for x in log.splitlines() if where in x]
             assert len(warning) == 1 and f"'{name}'" in warning[0], log
