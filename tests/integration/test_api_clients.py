@@ -468,3 +468,47 @@ def test_schemathesis_finds_fastdns_answering_as_its_own_spec_says(server):
     assert server.proc is not None and server.proc.poll() is None, server.log()
     assert not failures, "\n".join(f"{name}: {len(found)} failing\n" + "\n".join(found[:3])
                                    for name, found in failures.items())
+
+
+# --- python-powerdns ------------------------------------------------------------------------
+
+def served_a(server: ApiServer, name: str, wanted: list[str]) -> None:
+    """``name``'s A records are ``wanted`` within a second."""
+    deadline = time.monotonic() + 1.0
+    while (got := answer(server, name, "A")[1]) != wanted:
+        assert time.monotonic() < deadline, f"{name}: {got}, not {wanted}"
+        time.sleep(0.01)
+
+
+def test_python_powerdns_manages_backs_up_and_restores_a_zone(server, tmp_path):
+    """python-powerdns (the PDNSEndpoint interface scripts use): a zone made, records with a
+    comment added and read back, searched, the zone backed up to JSON, deleted, restored
+    from that JSON by POSTing it whole (ids, urls, serials and all), served again."""
+    import powerdns
+
+    api = powerdns.PDNSEndpoint(powerdns.PDNSApiClient(server.url + "/api/v1", API_KEY,
+                                                       timeout=10))
+    pdns = api.servers[0]
+    zone = pdns.create_zone("pp.test.", "Native", ["ns1.pp.test.", "ns2.pp.test."])
+    assert zone is not None and zone.name == "pp.test."
+    zone.create_records([
+        powerdns.RRSet("www", "A", ["192.0.2.1", ("192.0.2.2", True)], ttl=300,
+                       comments=[powerdns.Comment("front door", "ops")]),
+        powerdns.RRSet("pp.test.", "MX", ["10 mail.pp.test."], ttl=300)])
+    served_a(server, "www.pp.test.", ["192.0.2.1"])      # the disabled one is not served
+    record = zone.get_record("www.pp.test.")
+    assert [r["content"] for r in record[0]["records"]] == ["192.0.2.1", "192.0.2.2"]
+    assert record[0]["comments"][0]["content"] == "front door"
+    assert any(hit.get("name") == "www.pp.test." for hit in pdns.search("www*"))
+
+    zone.backup(str(tmp_path))
+    pdns.delete_zone("pp.test.")
+    served_a(server, "www.pp.test.", [])
+    restored = pdns.restore_zone(str(tmp_path / "pp.test.json"))
+    assert restored is not None and restored.name == "pp.test."
+    served_a(server, "www.pp.test.", ["192.0.2.1"])
+    again = restored.get_record("www.pp.test.")[0]
+    assert again["comments"][0]["content"] == "front door"
+    restored.delete_records([powerdns.RRSet("www", "A", [])])
+    assert server.api("GET", f"{ZONES}/pp.test.", params={"rrset_name": "www.pp.test."}) \
+        .json()["rrsets"] == []
