@@ -30,8 +30,16 @@ from typing import Any
 
 from aiohttp import web
 
-from fastdns.api.http import SERVER, STORE, ApiError, json_response, no_content, read_json
-from fastdns.api.keys import check_server, dns_name
+from fastdns.api.http import (
+    SERVER,
+    STORE,
+    ApiError,
+    check_server,
+    json_response,
+    no_content,
+    read_json,
+)
+from fastdns.api.keys import dns_name
 from fastdns.api.rrsets import shown_content
 from fastdns.api.zones import zone_from_id, zone_id
 from fastdns.backends.bind import BindBackend

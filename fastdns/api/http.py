@@ -36,6 +36,12 @@ class ApiError(Exception):
         self.message = message
 
 
+def check_server(request: web.Request) -> None:
+    """Only ``localhost`` is a server here, as in PowerDNS: any other id is a 404."""
+    if request.match_info.get("server_id") != "localhost":
+        raise ApiError(404, "Not Found")
+
+
 def json_bytes(data: Any) -> bytes:
     """``data`` as JSON, UTF-8 (orjson: a list of 100,000 zones in a tenth of the time the
     standard library takes)."""

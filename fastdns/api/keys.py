@@ -28,7 +28,15 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from fastdns.api.http import SERVER, STORE, ApiError, json_response, no_content, read_json
+from fastdns.api.http import (
+    SERVER,
+    STORE,
+    ApiError,
+    check_server,
+    json_response,
+    no_content,
+    read_json,
+)
 from fastdns.api.zones import zone_from_id
 from fastdns.backends.gsql import GSQLBackend, db_name
 from fastdns.dnssec import keygen
@@ -66,12 +74,6 @@ BOTH = ("Either you submit just the 'privatekey' field or you leave 'privatekey'
 
 # --------------------------------------------------------------------------------------------
 # names (shared with fastdns.api.general)
-
-
-def check_server(request: web.Request) -> None:
-    """Only ``localhost`` is a server here, as in PowerDNS."""
-    if request.match_info.get("server_id") != "localhost":
-        raise ApiError(404, "Not Found")
 
 
 def dns_name(text: str) -> str:

@@ -23,6 +23,7 @@ from fastdns.api.http import (
     SERVER,
     STORE,
     ApiError,
+    check_server,
     json_body,
     json_bytes,
     json_response,
@@ -106,11 +107,6 @@ def zone_from_id(text: str) -> str:
         return absolute_name(name)
     except ApiError:
         raise ApiError(404, "Could not find domain") from None
-
-
-def _server(request: web.Request) -> None:
-    if request.match_info["server_id"] != "localhost":
-        raise ApiError(404, "Not Found")
 
 
 ZONES_URL = "/api/v1/servers/localhost/zones/"
@@ -285,7 +281,7 @@ def _listed_one(store: Store, zone: str) -> ListedZone:
 # -- handlers ----------------------------------------------------------------------------------
 
 async def list_zones_handler(request: web.Request) -> web.Response:
-    _server(request)
+    check_server(request)
     only = request.query.get("zone")
     name = absolute_name(only if only.endswith(".") else only + ".", "zone") \
         if only else None
@@ -300,7 +296,7 @@ async def list_zones_handler(request: web.Request) -> web.Response:
 
 
 async def get_zone(request: web.Request) -> web.Response:
-    _server(request)
+    check_server(request)
     zone = zone_from_id(request.match_info["zone_id"])
     with_rrsets = _bool_arg(request, "rrsets", True)
     include_disabled = _bool_arg(request, "include_disabled", True)
@@ -320,7 +316,7 @@ async def get_zone(request: web.Request) -> web.Response:
 
 
 async def create_zone(request: web.Request) -> web.Response:
-    _server(request)
+    check_server(request)
     body = await read_json(request)
     zone = absolute_name(body.get("name"), "name")
     store = request.app[STORE]
@@ -334,7 +330,7 @@ async def create_zone(request: web.Request) -> web.Response:
 
 
 async def patch_zone(request: web.Request) -> web.Response:
-    _server(request)
+    check_server(request)
     zone = zone_from_id(request.match_info["zone_id"])
     body = await read_json(request)
     if "rrsets" not in body:
@@ -347,7 +343,7 @@ async def patch_zone(request: web.Request) -> web.Response:
 
 
 async def put_zone(request: web.Request) -> web.Response:
-    _server(request)
+    check_server(request)
     zone = zone_from_id(request.match_info["zone_id"])
     body = await read_json(request)
     settings = _settings(body)
@@ -359,7 +355,7 @@ async def put_zone(request: web.Request) -> web.Response:
 
 
 async def delete_zone(request: web.Request) -> web.Response:
-    _server(request)
+    check_server(request)
     zone = zone_from_id(request.match_info["zone_id"])
     store = request.app[STORE]
     await store.run(_delete, store, zone)
@@ -368,7 +364,7 @@ async def delete_zone(request: web.Request) -> web.Response:
 
 
 async def export_zone(request: web.Request) -> web.Response:
-    _server(request)
+    check_server(request)
     zone = zone_from_id(request.match_info["zone_id"])
     store = request.app[STORE]
     _, rows = await store.run(_rows, store, zone)
@@ -382,7 +378,7 @@ async def export_zone(request: web.Request) -> web.Response:
 
 
 async def rectify_zone(request: web.Request) -> web.Response:
-    _server(request)
+    check_server(request)
     zone = zone_from_id(request.match_info["zone_id"])
     store = request.app[STORE]
     kind = await store.run(_rectify, store, zone)
@@ -391,7 +387,7 @@ async def rectify_zone(request: web.Request) -> web.Response:
 
 
 async def axfr_retrieve(request: web.Request) -> web.Response:
-    _server(request)
+    check_server(request)
     zone = zone_from_id(request.match_info["zone_id"])
     store = request.app[STORE]
     await store.run(_listed_one, store, zone)
@@ -402,7 +398,7 @@ async def axfr_retrieve(request: web.Request) -> web.Response:
 
 
 async def notify_zone(request: web.Request) -> web.Response:
-    _server(request)
+    check_server(request)
     zone = zone_from_id(request.match_info["zone_id"])
     store = request.app[STORE]
     listed = await store.run(_listed_one, store, zone)
